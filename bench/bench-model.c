@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * bench/bench-model: time per query of the engine, as a ratio to this machine's roofline measured
+ * in the same run. Configurations: (a) the golden set's, (b) the small interactive one (Hiera-tiny
+ * at 512 + BEiT-3 6 x 384 at 224), (c) the released large one at 1024; random weights.
+ *
+ *   bench-model [--configs abc] [--runs N] [--threads N] [--shared DIR]
+ */
+#include "rm-config.h"
+#include "rm-forward.h"
+#include "rm-roofline.h"
+
+#include <cblas.h>
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static void
+config_small (RmModelConfig *c)
+{
+  rm_model_config_init_large (c);
+  c->sam_image_size = 512;
+  c->hiera_embed_dim = 96;
+  c->hiera_num_heads = 1;
+  int stages[] = { 1, 2, 7, 2 }, windows[] = { 8, 4, 14, 7 }, globals[] = { 5, 7, 9 };
+  memcpy (c->hiera_stages, stages, sizeof stages);
+  memcpy (c->hiera_window_spec, windows, sizeof windows);
+  memcpy (c->hiera_global_att_blocks, globals, sizeof globals);
+  c->hiera_n_global_att_blocks = 3;
+  c->beit_dim = 384;
+  c->beit_heads = 6;
+  c->beit_ffn_dim = 1536;
+  c->beit_layers = 6;
+}
+
+static bool
+config_golden (RmModelConfig *c, const char *shared, GError **error)
+{
+  g_autofree char *path = g_build_filename (shared, "golden", "manifest.json", NULL);
+  return rm_model_config_load (c, path, error);
+}
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+static double
+peak_rss_gib (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return (double) ru.ru_maxrss / (1024.0 * 1024.0);
+}
+
+static void
+bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads, const RmRoofline *roof)
+{
+  RmWeights *w = rm_weights_new_random (cfg, 7, 0.02f);
+  RmModelCore core;
+  rm_model_core_init (&core, cfg, w);
+  RmCtx *ctx = rm_ctx_new (threads);
+  int64_t s = cfg->sam_image_size, b = cfg->beit_image_size;
+  int len = 16; /* a typical RRSIS-D expression with <s> and </s> */
+  int64_t ids[16];
+  uint8_t pad[16] = { 0 };
+  for (int i = 0; i < len; i++)
+    ids[i] = i == 0 ? 0 : i == len - 1 ? 2 : 4 + 37 * i % (cfg->beit_vocab_size - 10);
+  float *sam = g_new0 (float, 3 * s * s), *beit = g_new0 (float, 3 * b * b);
+  for (int64_t i = 0; i < 3 * s * s; i++)
+    sam[i] = (float) ((i * 7919) % 255) / 255.0f - 0.5f;
+  for (int64_t i = 0; i < 3 * b * b; i++)
+    beit[i] = (float) ((i * 104729) % 255) / 255.0f - 0.5f;
+
+  double *t = g_new (double, runs);
+  uint64_t flops = 0;
+  double beit_ms = 0, hiera_ms = 0, heads_ms = 0;
+  size_t peak = 0;
+  for (int r = -1; r < runs; r++) /* run -1 warms up */
+    {
+      rm_arena_reset (ctx->arena);
+      ctx->flops = 0;
+      RmForward fw = { .ctx = ctx, .core = &core };
+      RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]) { 1, 3, s, s }),
+                            .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]) { 1, 3, b, b }),
+                            .ids = ids, .pad = pad, .batch = 1, .text_len = len };
+      RmForwardOutput out;
+      gint64 t0 = g_get_monotonic_time ();
+      rm_forward (&fw, &in, &out);
+      double sec = (double) (g_get_monotonic_time () - t0) / 1e6;
+      if (r >= 0)
+        {
+          t[r] = sec;
+          beit_ms += fw.ms_beit / runs, hiera_ms += fw.ms_hiera / runs, heads_ms += fw.ms_heads / runs;
+        }
+      flops = ctx->flops;
+      peak = rm_arena_peak_bytes (ctx->arena);
+    }
+  qsort (t, (size_t) runs, sizeof *t, compare_doubles);
+  double med = t[runs / 2];
+  double gemm_roof = threads > 1 ? roof->gemm_gflops_all : roof->gemm_gflops_1t;
+  double gflops = (double) flops / 1e9;
+  double roof_time = gflops / gemm_roof;
+  printf ("%-8s median %8.3f s/query (%d runs; BEiT-3 %.0f ms, Hiera %.0f ms, heads %.0f ms)\n",
+          label, med, runs, beit_ms, hiera_ms, heads_ms);
+  printf ("%-8s %.1f GFLOP/query, %.1f GFLOP/s achieved = %.2f of the %d-thread GEMM roofline "
+          "(%.1f GFLOP/s); time / roofline time = %.2fx\n",
+          label, gflops, gflops / med, gflops / med / gemm_roof, threads, gemm_roof, med / roof_time);
+  printf ("%-8s activation arena peak %.2f GiB, process peak RSS %.2f GiB\n", label,
+          (double) peak / (1 << 30), peak_rss_gib ());
+  fflush (stdout);
+  g_free (t), g_free (sam), g_free (beit);
+  rm_ctx_free (ctx);
+  rm_model_core_clear (&core);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *configs = g_strdup ("ab");
+  g_autofree char *shared = NULL;
+  int runs = 3, threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
+  GOptionEntry entries[] = {
+    { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs, "Which of a, b, c (default ab)", "abc" },
+    { "runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Timed runs each (default 3)", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
+    { "shared", 's', 0, G_OPTION_ARG_FILENAME, &shared, "Shared references (for a)", "DIR" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) octx = g_option_context_new ("— engine benchmark");
+  g_option_context_add_main_entries (octx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || runs < 1 || threads < 1)
+    {
+      fprintf (stderr, "bench-model: %s\n", error ? error->message : "bad arguments");
+      return 2;
+    }
+  if (shared == NULL)
+    shared = g_strdup (g_getenv ("REFMASK_SHARED_DIR") ? g_getenv ("REFMASK_SHARED_DIR") : "../shared");
+  RmRoofline roof;
+  rm_roofline_measure (&roof, 1);
+  for (const char *c = configs; *c; c++)
+    {
+      RmModelConfig cfg;
+      if (*c == 'a')
+        {
+          if (!config_golden (&cfg, shared, &error))
+            {
+              fprintf (stderr, "bench-model: (a) needs the golden set: %s\n", error->message);
+              g_clear_error (&error);
+              continue;
+            }
+          bench_one ("(a)", &cfg, runs, threads, &roof);
+        }
+      else if (*c == 'b')
+        {
+          config_small (&cfg);
+          bench_one ("(b)", &cfg, runs, threads, &roof);
+        }
+      else if (*c == 'c')
+        {
+          rm_model_config_init_large (&cfg);
+          bench_one ("(c)", &cfg, runs, threads, &roof);
+        }
+    }
+  return 0;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The kernel interface under the op layer: plain functions on raw float buffers and sizes.
+ *
+ * rm-ops.c checks shapes, allocates outputs and records the tape; a backend only computes.
+ * Every buffer is contiguous row-major unless a stride array says otherwise, and all of them
+ * live on the backend's device. Kernels know nothing of contexts or arenas: the only
+ * runtime state they get is the thread pool (which a device backend may ignore).
+ */
+#pragma once
+
+#include "rm-tensor.h"
+#include "rm-threadpool.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { RM_BINARY_ADD, RM_BINARY_SUB, RM_BINARY_MUL } RmBinaryOp;
+
+typedef enum {
+  RM_UNARY_SCALE,   /* s * x */
+  RM_UNARY_RSUB,    /* s - x */
+  RM_UNARY_GELU,    /* exact erf form */
+  RM_UNARY_RELU,
+  RM_UNARY_SIGMOID,
+} RmUnaryOp;
+
+/* Sizes of a 2-D convolution: input (batch, cin, h, w), weight (cout, cin, kh, kw), output
+ * (batch, cout, oh, ow). */
+typedef struct {
+  int64_t batch, cin, h, w, cout, kh, kw, stride, pad, oh, ow;
+} RmConvDims;
+
+/* Sizes of multi-head attention: q (batch, nq, heads*dh), k (batch, nk, heads*dh),
+ * v (batch, nk, heads*dv), output (batch, nq, heads*dv). */
+typedef struct {
+  int64_t batch, nq, nk, heads, dh, dv;
+  float scale;
+} RmAttnDims;
+
+struct RmBackend {
+  const char *name;
+  RmDevice device;
+
+  void (*fill) (RmThreadPool *pool, float *dst, int64_t n, float value);
+  /* dst[sum i_d * dst_stride[d]] = src[sum i_d * src_stride[d]] over the box shape. */
+  void (*copy_strided) (RmThreadPool *pool, int ndim, const int64_t *shape, float *dst,
+                        const int64_t *dst_stride, const float *src, const int64_t *src_stride);
+  /* dst (n, dim) = rows ids[] of table (?, dim). */
+  void (*gather_rows) (RmThreadPool *pool, float *dst, const float *table, int64_t dim,
+                       const int64_t *ids, int64_t n);
+
+  /* dst = a op b over shape (a, dst contiguous); b is read at strides b_stride (0 where it
+   * broadcasts). */
+  void (*binary) (RmThreadPool *pool, RmBinaryOp op, float *dst, const float *a,
+                  const float *b, int ndim, const int64_t *shape, const int64_t *b_stride);
+  /* dst = alpha*a + beta*b. */
+  void (*axpby) (RmThreadPool *pool, float *dst, float alpha, const float *a, float beta,
+                 const float *b, int64_t n);
+  void (*unary) (RmThreadPool *pool, RmUnaryOp op, float *dst, const float *x, int64_t n,
+                 float s);
+
+  /* Over the last dim of (rows, dim). */
+  void (*layernorm) (RmThreadPool *pool, float *dst, const float *x, const float *w,
+                     const float *b, int64_t rows, int64_t dim, float eps);
+  /* Over channels of (batch, channels, pixels). */
+  void (*layernorm_nchw) (RmThreadPool *pool, float *dst, const float *x, const float *w,
+                          const float *b, int64_t batch, int64_t channels, int64_t pixels,
+                          float eps);
+
+  /* dst (m, n_out) = x (m, n_in) w^T (w: (n_out, n_in)) + b (n_out, or NULL). */
+  void (*linear) (RmThreadPool *pool, float *dst, const float *x, const float *w,
+                  const float *b, int64_t m, int64_t n_in, int64_t n_out);
+  /* dst (batch, m, n) = a (batch, m, k) b (batch, k, n), or b^T with b (batch, n, k). */
+  void (*matmul) (RmThreadPool *pool, float *dst, const float *a, const float *b,
+                  int64_t batch, int64_t m, int64_t n, int64_t k, bool trans_b);
+  /* key_pad (batch, nk), non-zero = masked, or NULL. */
+  void (*attention) (RmThreadPool *pool, float *dst, const float *q, const float *k,
+                     const float *v, const RmAttnDims *d, const uint8_t *key_pad);
+
+  void (*conv2d) (RmThreadPool *pool, float *dst, const float *x, const float *w,
+                  const float *b, const RmConvDims *d);
+  /* x (batch, cin, h, w), w (cin, cout, 2, 2), b (cout) or NULL -> (batch, cout, 2h, 2w). */
+  void (*conv_transpose2x2) (RmThreadPool *pool, float *dst, const float *x, const float *w,
+                             const float *b, int64_t batch, int64_t cin, int64_t h,
+                             int64_t width, int64_t cout);
+  /* NHWC (batch, h, w, c) -> (batch, h/2, w/2, c). */
+  void (*maxpool2x2_nhwc) (RmThreadPool *pool, float *dst, const float *x, int64_t batch,
+                           int64_t h, int64_t width, int64_t c);
+  /* planes of (h, w) -> (2h, 2w). */
+  void (*upsample_nearest2x) (RmThreadPool *pool, float *dst, const float *x, int64_t planes,
+                              int64_t h, int64_t width);
+  void (*resize_bilinear) (RmThreadPool *pool, float *dst, const float *x, int64_t planes,
+                           int64_t h, int64_t width, int64_t oh, int64_t ow, bool antialias);
+  void (*resize_bicubic) (RmThreadPool *pool, float *dst, const float *x, int64_t planes,
+                          int64_t h, int64_t width, int64_t oh, int64_t ow);
+
+  /* NHWC (batch, h, w, c) -> windows (batch*nwh*nww, win, win, c), zero padded. */
+  void (*window_partition) (RmThreadPool *pool, float *dst, const float *x, int64_t batch,
+                            int64_t h, int64_t width, int64_t c, int64_t win);
+  /* windows of a (hp, wp) map -> (batch, h, w, c). */
+  void (*window_unpartition) (RmThreadPool *pool, float *dst, const float *x, int64_t batch,
+                              int64_t hp, int64_t wp, int64_t h, int64_t width, int64_t c,
+                              int64_t win);
+
+  /* *dst = (sum of x[0..n)) / divisor. */
+  void (*sum) (RmThreadPool *pool, float *dst, const float *x, int64_t n, double divisor);
+};
+
+const RmBackend *rm_backend_cpu (void);
+
+/* The CPU backend's exp, vectorised and bit-identical to glibc's expf for every finite x
+ * (the softmax and sigmoid kernels use it). Exported for the tests. */
+void rm_cpu_expf (float *dst, const float *x, int64_t n);

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The RS2-SAM2 forward pass, module by module (spec §1.3). Internal to the engine: the public
+ * API (refmask-engine.h) wraps it with preprocessing, tokenisation and post-processing.
+ *
+ * Every function takes an RmForward: the compute context, the model, and an optional tap that
+ * sees named module-boundary tensors in the layouts of the golden sets (used by golden-check).
+ */
+#pragma once
+
+#include "rm-model-private.h"
+#include "rm-weights.h"
+
+/* Everything that depends only on the weights and the configuration. Immutable once built. */
+typedef struct RmModelCore {
+  RmModelConfig cfg;
+  RmWeights *weights;
+  float *hiera_pos_data; /* (1, S/4, S/4, C0): bicubic pos_embed + tiled window table, NHWC */
+  RmTensor hiera_pos;
+  float *dense_pe_data; /* (1, Ds, S/16, S/16): random-Fourier PE of the embedding grid */
+  RmTensor dense_pe;
+} RmModelCore;
+
+typedef void (*RmTapFunc) (void *user, const char *name, const RmTensor *t);
+/* Polled between blocks; returning true stops the forward (it then returns NULL). */
+typedef bool (*RmAbortFunc) (void *user);
+typedef void (*RmStageFunc) (void *user, const char *stage, double fraction);
+
+typedef struct RmForward {
+  RmCtx *ctx;
+  const RmModelCore *core;
+  RmTapFunc tap;
+  void *tap_user;
+  RmAbortFunc abort;
+  void *abort_user;
+  RmStageFunc stage;
+  void *stage_user;
+  bool aborted;
+  double ms_beit, ms_hiera, ms_heads; /* wall time per stage of the last forward */
+} RmForward;
+
+/* Inputs of one batched forward: B copies of the image (B, 3, S, S) and (B, 3, b, b), token ids
+ * (B, L) and the BEiT-3 padding mask (non-zero = padding; ids == 3). */
+typedef struct RmForwardInput {
+  const RmTensor *sam_image;
+  const RmTensor *beit_image;
+  const int64_t *ids;
+  const uint8_t *pad;
+  int batch, text_len;
+} RmForwardInput;
+
+typedef struct RmForwardOutput {
+  RmTensor *low_res_masks; /* (B, 1, S/4, S/4) */
+  RmTensor *pred_masks;    /* (B, 1, S, S): the logits z; foreground iff z > 0.5 */
+  RmTensor *prior;         /* (B, 1, g, g): MPG pseudo-mask probabilities */
+  RmTensor *text_weight;   /* (B, 1, 1): text2one_linear(T0[:, 0]), the boundary-loss weight */
+} RmForwardOutput;
+
+void rm_model_core_init (RmModelCore *core, const RmModelConfig *cfg, RmWeights *weights);
+void rm_model_core_clear (RmModelCore *core);
+
+/* Returns false when aborted. */
+bool rm_forward (RmForward *fw, const RmForwardInput *in, RmForwardOutput *out);
+
+/* ---- modules (rm-beit3.c, rm-hiera.c, rm-sam-heads.c) -------------------------------- */
+
+/* BEiT-3 union encoder -> encoder_out (B, 1 + g*g + L, D). */
+RmTensor *rm_beit3_forward (RmForward *fw, const RmForwardInput *in);
+/* Hiera trunk with BHFM in every block: the four stage outputs (NCHW), text (B, L, Ds)
+ * threaded through the blocks. */
+bool rm_hiera_forward (RmForward *fw, const RmTensor *image, const RmTensor *text0,
+                       RmTensor *stages[4]);
+
+/* ---- shared layers (rm-layers.c) ---------------------------------------------------- */
+
+void rm_fw_tap (RmForward *fw, const char *name, const RmTensor *t);
+/* Taps a permuted copy (only computed when a tap is set). */
+void rm_fw_tap_permuted (RmForward *fw, const char *name, const RmTensor *t, const int *perm);
+const RmTensor *rm_fw_weight (RmForward *fw, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+/* Rows [start, start+len) of a weight (a view; no copy). */
+RmTensor *rm_fw_rows (RmForward *fw, const RmTensor *w, int64_t start, int64_t len);
+/* nn.Linear by key prefix: `<prefix>.weight`, `<prefix>.bias`. */
+RmTensor *rm_fw_linear (RmForward *fw, const RmTensor *x, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+/* nn.MultiheadAttention (packed in_proj) under `prefix`, batch-first tensors. */
+RmTensor *rm_fw_mha (RmForward *fw, const RmTensor *q, const RmTensor *k, const RmTensor *v,
+                     const char *prefix, int heads);
+/* SAM's Attention (separate q/k/v projections to an internal width) under `prefix`. */
+RmTensor *rm_fw_sam_attention (RmForward *fw, const RmTensor *q, const RmTensor *k,
+                               const RmTensor *v, const char *prefix, int heads);
+/* SAM's MLP: layers.0 .. layers.{n-1} with ReLU between them. */
+RmTensor *rm_fw_sam_mlp (RmForward *fw, const RmTensor *x, const char *prefix, int n_layers);
+bool rm_fw_should_stop (RmForward *fw);

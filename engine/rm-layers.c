@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Layers shared by the modules: weight lookup, linear, the two multi-head attention flavours of
+ * the official code, SAM's MLP, and the activation tap.
+ */
+#include "rm-forward.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+void
+rm_fw_tap (RmForward *fw, const char *name, const RmTensor *t)
+{
+  if (fw->tap != NULL)
+    fw->tap (fw->tap_user, name, t);
+}
+
+void
+rm_fw_tap_permuted (RmForward *fw, const char *name, const RmTensor *t, const int *perm)
+{
+  if (fw->tap != NULL)
+    fw->tap (fw->tap_user, name, rm_permute (fw->ctx, t, perm));
+}
+
+static const RmTensor *
+weight_v (RmForward *fw, const char *fmt, va_list ap)
+{
+  char key[256];
+  vsnprintf (key, sizeof key, fmt, ap);
+  return rm_weights_get (fw->core->weights, key);
+}
+
+const RmTensor *
+rm_fw_weight (RmForward *fw, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  const RmTensor *t = weight_v (fw, fmt, ap);
+  va_end (ap);
+  return t;
+}
+
+RmTensor *
+rm_fw_rows (RmForward *fw, const RmTensor *w, int64_t start, int64_t len)
+{
+  RM_CHECK (rm_tensor_is_contiguous (w) && start >= 0 && start + len <= w->shape[0],
+            "rows %lld+%lld of a %lld-row tensor", (long long) start, (long long) len,
+            (long long) w->shape[0]);
+  int64_t shape[RM_MAX_DIMS];
+  int64_t row = 1;
+  for (int i = 1; i < w->ndim; i++)
+    row *= w->shape[i];
+  shape[0] = len;
+  for (int i = 1; i < w->ndim; i++)
+    shape[i] = w->shape[i];
+  return rm_wrap (fw->ctx, w->data + start * row, w->ndim, shape);
+}
+
+RmTensor *
+rm_fw_linear (RmForward *fw, const RmTensor *x, const char *fmt, ...)
+{
+  char prefix[224];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (prefix, sizeof prefix, fmt, ap);
+  va_end (ap);
+  const RmTensor *w = rm_fw_weight (fw, "%s.weight", prefix);
+  const RmTensor *b = rm_fw_weight (fw, "%s.bias", prefix);
+  return rm_linear (fw->ctx, x, w, b);
+}
+
+RmTensor *
+rm_fw_mha (RmForward *fw, const RmTensor *q, const RmTensor *k, const RmTensor *v,
+           const char *prefix, int heads)
+{
+  RmCtx *ctx = fw->ctx;
+  const RmTensor *w = rm_fw_weight (fw, "%s.in_proj_weight", prefix);
+  const RmTensor *b = rm_fw_weight (fw, "%s.in_proj_bias", prefix);
+  int64_t e = w->shape[1];
+  /* in_proj rows are [W_q; W_k; W_v]. */
+  RmTensor *qp = rm_linear (ctx, q, rm_fw_rows (fw, w, 0, e), rm_fw_rows (fw, b, 0, e));
+  RmTensor *kp = rm_linear (ctx, k, rm_fw_rows (fw, w, e, e), rm_fw_rows (fw, b, e, e));
+  RmTensor *vp = rm_linear (ctx, v, rm_fw_rows (fw, w, 2 * e, e), rm_fw_rows (fw, b, 2 * e, e));
+  float scale = 1.0f / sqrtf ((float) (e / heads));
+  RmTensor *o = rm_attention (ctx, qp, kp, vp, heads, scale, NULL);
+  return rm_fw_linear (fw, o, "%s.out_proj", prefix);
+}
+
+RmTensor *
+rm_fw_sam_attention (RmForward *fw, const RmTensor *q, const RmTensor *k, const RmTensor *v,
+                     const char *prefix, int heads)
+{
+  RmTensor *qp = rm_fw_linear (fw, q, "%s.q_proj", prefix);
+  RmTensor *kp = rm_fw_linear (fw, k, "%s.k_proj", prefix);
+  RmTensor *vp = rm_fw_linear (fw, v, "%s.v_proj", prefix);
+  int64_t inner = qp->shape[qp->ndim - 1];
+  float scale = 1.0f / sqrtf ((float) (inner / heads));
+  RmTensor *o = rm_attention (fw->ctx, qp, kp, vp, heads, scale, NULL);
+  return rm_fw_linear (fw, o, "%s.out_proj", prefix);
+}
+
+RmTensor *
+rm_fw_sam_mlp (RmForward *fw, const RmTensor *x, const char *prefix, int n_layers)
+{
+  RmTensor *h = (RmTensor *) x;
+  for (int i = 0; i < n_layers; i++)
+    {
+      h = rm_fw_linear (fw, h, "%s.layers.%d", prefix, i);
+      if (i < n_layers - 1)
+        h = rm_relu (fw->ctx, h);
+    }
+  return h;
+}
+
+bool
+rm_fw_should_stop (RmForward *fw)
+{
+  if (!fw->aborted && fw->abort != NULL && fw->abort (fw->abort_user))
+    fw->aborted = true;
+  return fw->aborted;
+}

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The public API (refmask-engine.h): model directories, sessions, and segmentation with the
+ * official pre- and post-processing around rm_forward().
+ */
+#include "refmask-engine.h"
+#include "rm-config.h"
+#include "rm-forward.h"
+#include "rm-model-keys.h"
+#include "rm-tokenizer.h"
+
+#include <string.h>
+#include <unistd.h>
+
+struct RmModel {
+  RmModelCore core;
+  RmTokenizer *tokenizer;
+  char *dir;
+  int64_t n_params;
+};
+
+struct RmSession {
+  const RmModel *model;
+  RmCtx *ctx;
+};
+
+RmLoadParams
+rm_load_default_params (void)
+{
+  return (RmLoadParams) { 0 };
+}
+
+RmSegmentParams
+rm_segment_default_params (void)
+{
+  return (RmSegmentParams) { .want_prior_image = true };
+}
+
+static char *
+find_tokenizer (const char *dir)
+{
+  static const char *const names[] = { "sentencepiece.bpe.model", "tokenizer.model" };
+  for (size_t i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      char *path = g_build_filename (dir, names[i], NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return path;
+      g_free (path);
+    }
+  return NULL;
+}
+
+static void
+count_params (void *user, const char *key, int ndim, const int64_t *shape)
+{
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++)
+    n *= shape[i];
+  *(int64_t *) user += n;
+}
+
+RmModel *
+rm_model_load (const char *dir, const RmLoadParams *params, GError **error)
+{
+  RmLoadParams defaults = rm_load_default_params ();
+  if (params == NULL)
+    params = &defaults;
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_IO, "%s: not a model directory", dir);
+      return NULL;
+    }
+  if (params->progress)
+    params->progress (params->progress_user, 0, "config", 0.0);
+  g_autofree char *config_path = g_build_filename (dir, "config.json", NULL);
+  RmModelConfig cfg;
+  if (!rm_model_config_load (&cfg, config_path, error))
+    return NULL;
+  g_autofree char *spm_path = find_tokenizer (dir);
+  if (spm_path == NULL)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_IO,
+                   "%s: no sentencepiece model (sentencepiece.bpe.model or tokenizer.model)", dir);
+      return NULL;
+    }
+  RmTokenizer *tokenizer = rm_tokenizer_new_from_file (spm_path, error);
+  if (tokenizer == NULL)
+    return NULL;
+  if (rm_tokenizer_vocab_size (tokenizer) + 3 > cfg.beit_vocab_size)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_SHAPE,
+                   "%s has %d pieces, more than the model's %d-row text embedding allows",
+                   spm_path, rm_tokenizer_vocab_size (tokenizer), cfg.beit_vocab_size);
+      rm_tokenizer_free (tokenizer);
+      return NULL;
+    }
+  if (params->abort && params->abort (params->abort_user))
+    {
+      rm_tokenizer_free (tokenizer);
+      g_set_error (error, RM_ERROR, RM_ERROR_CANCELLED, "model loading cancelled");
+      return NULL;
+    }
+  if (params->progress)
+    params->progress (params->progress_user, 0, "weights", 0.2);
+  g_autofree char *weights_path = g_build_filename (dir, "model.safetensors", NULL);
+  RmWeights *weights = rm_weights_load (weights_path, &cfg, error);
+  if (weights == NULL)
+    {
+      rm_tokenizer_free (tokenizer);
+      return NULL;
+    }
+  RmModel *model = g_new0 (RmModel, 1);
+  rm_model_core_init (&model->core, &cfg, weights);
+  model->tokenizer = tokenizer;
+  model->dir = g_strdup (dir);
+  rm_model_foreach_key (&cfg, count_params, &model->n_params);
+  if (params->progress)
+    params->progress (params->progress_user, 0, "weights", 1.0);
+  return model;
+}
+
+void
+rm_model_free (RmModel *model)
+{
+  if (model == NULL)
+    return;
+  rm_model_core_clear (&model->core);
+  rm_tokenizer_free (model->tokenizer);
+  g_free (model->dir);
+  g_free (model);
+}
+
+int
+rm_model_get_image_size (const RmModel *model)
+{
+  return model->core.cfg.sam_image_size;
+}
+
+int
+rm_model_get_prior_size (const RmModel *model)
+{
+  return model->core.cfg.beit_image_size / model->core.cfg.beit_patch_size;
+}
+
+int
+rm_model_get_max_tokens (const RmModel *model)
+{
+  /* Text positions start at row 2 of the position table. */
+  return model->core.cfg.beit_max_text_positions - 2;
+}
+
+char *
+rm_model_describe (const RmModel *model)
+{
+  const RmModelConfig *c = &model->core.cfg;
+  return g_strdup_printf ("RS2-SAM2: Hiera %d-dim %d+%d+%d+%d blocks at %d px, BEiT-3 %d x %d at "
+                          "%d px, SAM width %d, %.1f M parameters",
+                          c->hiera_embed_dim, c->hiera_stages[0], c->hiera_stages[1],
+                          c->hiera_stages[2], c->hiera_stages[3], c->sam_image_size,
+                          c->beit_layers, c->beit_dim, c->beit_image_size, c->sam_dim,
+                          (double) model->n_params / 1e6);
+}
+
+RmSession *
+rm_session_new (const RmModel *model, int n_threads)
+{
+  if (n_threads <= 0)
+    n_threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
+  RmSession *s = g_new0 (RmSession, 1);
+  s->model = model;
+  s->ctx = rm_ctx_new (n_threads > 0 ? n_threads : 1);
+  return s;
+}
+
+void
+rm_session_free (RmSession *session)
+{
+  if (session == NULL)
+    return;
+  rm_ctx_free (session->ctx);
+  g_free (session);
+}
+
+void
+rm_segment_result_free (RmSegmentResult *r)
+{
+  if (r == NULL)
+    return;
+  g_free (r->logits);
+  g_free (r->mask);
+  g_free (r->prior);
+  g_free (r->prior_image);
+  g_free (r);
+}
+
+void
+rm_segment_results_free (RmSegmentResult **results, int n)
+{
+  if (results == NULL)
+    return;
+  for (int i = 0; i < n; i++)
+    rm_segment_result_free (results[i]);
+  g_free (results);
+}
+
+typedef struct {
+  const RmSegmentParams *params;
+  int index;
+} ProgressRelay;
+
+static void
+relay_stage (void *user, const char *stage, double fraction)
+{
+  ProgressRelay *r = user;
+  r->params->progress (r->params->progress_user, r->index, stage, fraction);
+}
+
+static bool
+relay_abort (void *user)
+{
+  const RmSegmentParams *p = user;
+  return p->abort (p->abort_user);
+}
+
+static double
+ms_since (gint64 t0)
+{
+  return (double) (g_get_monotonic_time () - t0) / 1000.0;
+}
+
+/* The image through PIL bilinear to side x side, ToTensor and ImageNet Normalize. */
+static float *
+preprocess (const RmImage *image, int side)
+{
+  g_autoptr (RmImage) resized = rm_image_resize_bilinear_pil (image, side, side);
+  float *out = g_new (float, 3 * (size_t) side * side);
+  rm_image_to_normalized_nchw (resized, out);
+  return out;
+}
+
+static float *
+copy_out (const RmTensor *t)
+{
+  return g_memdup2 (t->data, (size_t) rm_tensor_numel (t) * sizeof (float));
+}
+
+/* Logits to the original size (bilinear, align_corners False), then z > 0.5; area and bbox. */
+static void
+postprocess (RmSession *s, RmSegmentResult *r, const RmForwardOutput *out, bool want_prior_image)
+{
+  RmCtx *ctx = s->ctx;
+  RmTensor *z = rm_resize_bilinear (ctx, out->pred_masks, r->height, r->width, false);
+  size_t n = (size_t) r->width * r->height;
+  r->mask = g_new (uint8_t, n);
+  int x0 = r->width, y0 = r->height, x1 = -1, y1 = -1;
+  r->area = 0;
+  for (int y = 0; y < r->height; y++)
+    for (int x = 0; x < r->width; x++)
+      {
+        size_t i = (size_t) y * r->width + x;
+        r->mask[i] = z->data[i] > 0.5f;
+        if (r->mask[i])
+          {
+            r->area++;
+            x0 = MIN (x0, x), x1 = MAX (x1, x), y0 = MIN (y0, y), y1 = MAX (y1, y);
+          }
+      }
+  if (r->area > 0)
+    {
+      r->bbox[0] = x0, r->bbox[1] = y0, r->bbox[2] = x1 - x0 + 1, r->bbox[3] = y1 - y0 + 1;
+    }
+  if (want_prior_image)
+    r->prior_image = copy_out (rm_resize_bilinear (ctx, out->prior, r->height, r->width, false));
+}
+
+RmSegmentResult **
+rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts, int n,
+                    const RmSegmentParams *params, GError **error)
+{
+  RmSegmentParams defaults = rm_segment_default_params ();
+  if (params == NULL)
+    params = &defaults;
+  const RmModel *model = s->model;
+  const RmModelConfig *cfg = &model->core.cfg;
+  if (image == NULL || image->channels != 3 || image->width <= 0 || image->height <= 0)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_INPUT, "the image must be a non-empty RGB image");
+      return NULL;
+    }
+  if (n <= 0)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_INPUT, "no expression given");
+      return NULL;
+    }
+
+  /* Tokenise everything first so that a bad expression fails before any compute. */
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autofree size_t *lens = g_new (size_t, n);
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr (GError) local = NULL;
+      int64_t *t = rm_tokenizer_encode (model->tokenizer, texts[i], (size_t) rm_model_get_max_tokens (model),
+                                        &lens[i], &local);
+      if (t == NULL)
+        {
+          g_set_error (error, RM_ERROR, local->code, "expression %d: %s", i + 1, local->message);
+          return NULL;
+        }
+      g_ptr_array_add (ids, t);
+    }
+  double ms_tok = ms_since (t0) / n;
+
+  gint64 t1 = g_get_monotonic_time ();
+  g_autofree float *sam_in = preprocess (image, cfg->sam_image_size);
+  g_autofree float *beit_in = preprocess (image, cfg->beit_image_size);
+  double ms_pre = ms_since (t1);
+
+  RmSegmentResult **results = g_new0 (RmSegmentResult *, n);
+  for (int i = 0; i < n; i++)
+    {
+      gint64 t2 = g_get_monotonic_time ();
+      rm_arena_reset (s->ctx->arena);
+      ProgressRelay relay = { params, i };
+      RmForward fw = { .ctx = s->ctx, .core = &model->core,
+                       .abort = params->abort ? relay_abort : NULL, .abort_user = (void *) params,
+                       .stage = params->progress ? relay_stage : NULL, .stage_user = &relay };
+      int64_t s_side = cfg->sam_image_size, b_side = cfg->beit_image_size;
+      g_autofree uint8_t *pad = g_new0 (uint8_t, lens[i]);
+      const int64_t *tok = g_ptr_array_index (ids, i);
+      /* As in the official code, an in-text <unk> (id 3) is treated as padding by BEiT-3. */
+      for (size_t j = 0; j < lens[i]; j++)
+        pad[j] = tok[j] == 3;
+      RmForwardInput in = {
+        .sam_image = rm_wrap (s->ctx, sam_in, 4, (int64_t[]) { 1, 3, s_side, s_side }),
+        .beit_image = rm_wrap (s->ctx, beit_in, 4, (int64_t[]) { 1, 3, b_side, b_side }),
+        .ids = tok, .pad = pad, .batch = 1, .text_len = (int) lens[i],
+      };
+      RmForwardOutput out;
+      if (!rm_forward (&fw, &in, &out))
+        {
+          g_set_error (error, RM_ERROR, RM_ERROR_CANCELLED, "segmentation cancelled");
+          rm_segment_results_free (results, n);
+          return NULL;
+        }
+      RmSegmentResult *r = g_new0 (RmSegmentResult, 1);
+      results[i] = r;
+      r->n_tokens = (int) lens[i];
+      r->model_size = cfg->sam_image_size;
+      r->prior_size = (int) out.prior->shape[2];
+      r->width = image->width;
+      r->height = image->height;
+      r->logits = copy_out (out.pred_masks);
+      r->prior = copy_out (out.prior);
+      gint64 t3 = g_get_monotonic_time ();
+      if (params->progress)
+        params->progress (params->progress_user, i, "postprocess", 0.0);
+      postprocess (s, r, &out, params->want_prior_image);
+      r->ms_tokenize = ms_tok;
+      r->ms_preprocess = ms_pre;
+      r->ms_beit = fw.ms_beit;
+      r->ms_hiera = fw.ms_hiera;
+      r->ms_heads = fw.ms_heads;
+      r->ms_postprocess = ms_since (t3);
+      r->ms_total = ms_since (t2) + ms_tok + (i == 0 ? ms_pre : 0);
+      r->peak_bytes = rm_arena_peak_bytes (s->ctx->arena);
+    }
+  return results;
+}

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Arenas, the compute context, tensor allocation and shape helpers.
+ */
+#include "rm-tensor.h"
+
+#include "rm-backend.h"
+#include "rm-tape.h"
+#include "rm-threadpool.h"
+
+#include <cblas.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RM_ALIGN 64
+#define RM_DEFAULT_CHUNK_BYTES ((size_t) 64 << 20)
+
+/* ---- arena ------------------------------------------------------------------------------ */
+
+typedef struct RmChunk {
+  struct RmChunk *next;
+  size_t size; /* usable bytes after the header */
+  size_t used;
+} RmChunk;
+
+/* The header is padded to the alignment so that chunk data starts aligned. */
+#define RM_CHUNK_HEADER (((sizeof (RmChunk) + RM_ALIGN - 1) / RM_ALIGN) * RM_ALIGN)
+
+struct RmArena {
+  size_t chunk_bytes;
+  RmChunk *first; /* regular chunks, kept across resets */
+  RmChunk *cur;
+  RmChunk *big; /* blocks larger than a chunk, one chunk each, freed on reset */
+  size_t in_use;
+  size_t peak;
+};
+
+static RmChunk *
+rm_chunk_new (size_t size)
+{
+  RM_CHECK (size <= SIZE_MAX - RM_CHUNK_HEADER - RM_ALIGN, "arena block too large (%zu bytes)", size);
+  RmChunk *c = aligned_alloc (RM_ALIGN, RM_CHUNK_HEADER + size);
+  RM_CHECK (c != NULL, "out of memory allocating an arena chunk of %zu bytes", size);
+  c->next = NULL;
+  c->size = size;
+  c->used = 0;
+  return c;
+}
+
+static void
+rm_chunk_list_free (RmChunk *c)
+{
+  while (c != NULL)
+    {
+      RmChunk *next = c->next;
+      free (c);
+      c = next;
+    }
+}
+
+RmArena *
+rm_arena_new (size_t chunk_bytes)
+{
+  RmArena *arena = calloc (1, sizeof *arena);
+  RM_CHECK (arena != NULL, "out of memory");
+  if (chunk_bytes == 0)
+    chunk_bytes = RM_DEFAULT_CHUNK_BYTES;
+  arena->chunk_bytes = (chunk_bytes + RM_ALIGN - 1) / RM_ALIGN * RM_ALIGN;
+  return arena;
+}
+
+void
+rm_arena_free (RmArena *arena)
+{
+  if (arena == NULL)
+    return;
+  rm_chunk_list_free (arena->first);
+  rm_chunk_list_free (arena->big);
+  free (arena);
+}
+
+void *
+rm_arena_alloc (RmArena *arena, size_t bytes)
+{
+  RM_CHECK (bytes <= SIZE_MAX - RM_ALIGN, "arena allocation too large (%zu bytes)", bytes);
+  /* Zero-byte requests still get a distinct aligned block. */
+  size_t size = bytes == 0 ? RM_ALIGN : (bytes + RM_ALIGN - 1) / RM_ALIGN * RM_ALIGN;
+  RmChunk *c;
+
+  if (size > arena->chunk_bytes)
+    {
+      c = rm_chunk_new (size);
+      c->next = arena->big;
+      arena->big = c;
+    }
+  else
+    {
+      /* Reuse chunks kept from before a reset before allocating new ones. */
+      c = arena->cur;
+      while (c != NULL && c->size - c->used < size)
+        c = c->next;
+      if (c == NULL)
+        {
+          c = rm_chunk_new (arena->chunk_bytes);
+          if (arena->cur == NULL)
+            arena->first = c;
+          else
+            {
+              RmChunk *last = arena->cur;
+              while (last->next != NULL)
+                last = last->next;
+              last->next = c;
+            }
+        }
+      arena->cur = c;
+    }
+
+  void *p = (char *) c + RM_CHUNK_HEADER + c->used;
+  c->used += size;
+  arena->in_use += size;
+  if (arena->in_use > arena->peak)
+    arena->peak = arena->in_use;
+  return p;
+}
+
+void
+rm_arena_reset (RmArena *arena)
+{
+  for (RmChunk *c = arena->first; c != NULL; c = c->next)
+    c->used = 0;
+  rm_chunk_list_free (arena->big);
+  arena->big = NULL;
+  arena->cur = arena->first;
+  arena->in_use = 0;
+}
+
+size_t
+rm_arena_bytes_in_use (const RmArena *arena)
+{
+  return arena->in_use;
+}
+
+size_t
+rm_arena_peak_bytes (const RmArena *arena)
+{
+  return arena->peak;
+}
+
+/* ---- context ---------------------------------------------------------------------------- */
+
+RmCtx *
+rm_ctx_new (int n_threads)
+{
+  if (n_threads <= 0)
+    {
+      long n = sysconf (_SC_NPROCESSORS_ONLN);
+      n_threads = n > 0 ? (int) n : 1;
+    }
+  RmCtx *ctx = calloc (1, sizeof *ctx);
+  RM_CHECK (ctx != NULL, "out of memory");
+  ctx->arena = rm_arena_new (0);
+  ctx->backend = rm_backend_cpu ();
+  ctx->pool = rm_threadpool_new (n_threads);
+  ctx->n_threads = n_threads;
+  /* One threading policy: our pool for the element-wise kernels, OpenBLAS's own threads for
+   * the GEMMs; the two never run at the same time. */
+  openblas_set_num_threads (n_threads);
+  return ctx;
+}
+
+void
+rm_ctx_free (RmCtx *ctx)
+{
+  if (ctx == NULL)
+    return;
+  rm_threadpool_free (ctx->pool);
+  rm_arena_free (ctx->arena);
+  free (ctx);
+}
+
+/* ---- shapes ----------------------------------------------------------------------------- */
+
+int64_t
+rm_tensor_numel (const RmTensor *t)
+{
+  int64_t n = 1;
+  for (int i = 0; i < t->ndim; i++)
+    n *= t->shape[i];
+  return n;
+}
+
+bool
+rm_tensor_is_contiguous (const RmTensor *t)
+{
+  int64_t expect = 1;
+  for (int i = t->ndim - 1; i >= 0; i--)
+    {
+      /* The stride of a size-1 dim never matters. */
+      if (t->shape[i] != 1 && t->stride[i] != expect)
+        return false;
+      expect *= t->shape[i];
+    }
+  return true;
+}
+
+bool
+rm_tensor_same_shape (const RmTensor *a, const RmTensor *b)
+{
+  if (a->ndim != b->ndim)
+    return false;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->shape[i] != b->shape[i])
+      return false;
+  return true;
+}
+
+void
+rm_tensor_set_contiguous_strides (RmTensor *t)
+{
+  int64_t s = 1;
+  for (int i = t->ndim - 1; i >= 0; i--)
+    {
+      t->stride[i] = s;
+      s *= t->shape[i];
+    }
+}
+
+const char *
+rm_shape_str (const RmTensor *t, char *buf, size_t len)
+{
+  size_t pos = 0;
+  if (len == 0)
+    return buf;
+  buf[0] = '\0';
+  pos += (size_t) snprintf (buf, len, "[");
+  for (int i = 0; i < t->ndim && pos < len; i++)
+    pos += (size_t) snprintf (buf + pos, len - pos, "%s%lld", i ? ", " : "",
+                              (long long) t->shape[i]);
+  if (pos < len)
+    snprintf (buf + pos, len - pos, "]");
+  return buf;
+}
+
+/* ---- allocation ------------------------------------------------------------------------- */
+
+void
+rm_tensor_init (RmTensor *t, float *data, int ndim, const int64_t *shape)
+{
+  RM_CHECK (ndim >= 0 && ndim <= RM_MAX_DIMS, "bad ndim %d", ndim);
+  memset (t, 0, sizeof *t);
+  t->data = data;
+  t->ndim = ndim;
+  for (int i = 0; i < ndim; i++)
+    {
+      RM_CHECK (shape[i] >= 0, "negative size %lld in dim %d", (long long) shape[i], i);
+      t->shape[i] = shape[i];
+    }
+  rm_tensor_set_contiguous_strides (t);
+  t->device = RM_DEVICE_CPU;
+}
+
+RmTensor *
+rm_wrap (RmCtx *ctx, float *data, int ndim, const int64_t *shape)
+{
+  RmTensor *t = rm_arena_alloc (ctx->arena, sizeof *t);
+  rm_tensor_init (t, data, ndim, shape);
+  return t;
+}
+
+RmTensor *
+rm_new (RmCtx *ctx, int ndim, const int64_t *shape)
+{
+  RmTensor *t = rm_wrap (ctx, NULL, ndim, shape);
+  int64_t n = rm_tensor_numel (t);
+  RM_CHECK (n <= (int64_t) (SIZE_MAX / sizeof (float)) / 2, "tensor too large");
+  t->data = rm_arena_alloc (ctx->arena, (size_t) n * sizeof (float));
+  return t;
+}
+
+RmTensor *
+rm_new_1d (RmCtx *ctx, int64_t d0)
+{
+  return rm_new (ctx, 1, (int64_t[]){ d0 });
+}
+
+RmTensor *
+rm_new_2d (RmCtx *ctx, int64_t d0, int64_t d1)
+{
+  return rm_new (ctx, 2, (int64_t[]){ d0, d1 });
+}
+
+RmTensor *
+rm_new_3d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2)
+{
+  return rm_new (ctx, 3, (int64_t[]){ d0, d1, d2 });
+}
+
+RmTensor *
+rm_new_4d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+  return rm_new (ctx, 4, (int64_t[]){ d0, d1, d2, d3 });
+}
+
+RmTensor *
+rm_zeros (RmCtx *ctx, int ndim, const int64_t *shape)
+{
+  RmTensor *t = rm_new (ctx, ndim, shape);
+  ctx->backend->fill (ctx->pool, t->data, rm_tensor_numel (t), 0.0f);
+  return t;
+}
+
+/* ---- checks ----------------------------------------------------------------------------- */
+
+void
+rm_check_failed (const char *file, int line, const char *cond, const char *fmt, ...)
+{
+  va_list ap;
+  fprintf (stderr, "%s:%d: check failed: %s: ", file, line, cond);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+  fflush (stderr);
+  abort ();
+}

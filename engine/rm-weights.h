@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The weight table: a safetensors checkpoint under the official state-dict key names, mapped
+ * read-only and checked against the keys and shapes a configuration needs.
+ */
+#pragma once
+
+#include "rm-model-private.h"
+#include "rm-safetensors.h"
+
+/* Opens path and validates it against cfg: every key the model computes with must be present
+ * with the right shape and a floating dtype (F32 used in place; F16/BF16 converted once); keys
+ * of official modules RS2-SAM2 does not use are accepted; anything else is unexpected. The
+ * error names every offending key (up to a limit) and what is wrong with it. Keys prefixed
+ * `evf_model.` or `module.evf_model.` (training checkpoints) are accepted too. */
+RmWeights *rm_weights_load (const char *path, const RmModelConfig *cfg, GError **error);
+RmWeights *rm_weights_from_safetensors (RmSafetensors *st, const RmModelConfig *cfg,
+                                        GError **error);
+void rm_weights_free (RmWeights *w);
+/* NULL when absent (for optional lookups in tools). */
+const RmTensor *rm_weights_lookup (const RmWeights *w, const char *key);
+size_t rm_weights_count (const RmWeights *w);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmWeights, rm_weights_free)
+
+/* Weights for cfg drawn at random (seeded, reproducible): N(0, std) for matrices, embeddings and
+ * tokens, 0 for biases, 1 for LayerNorm scales. For benchmarks, tests and training from scratch. */
+RmWeights *rm_weights_new_random (const RmModelConfig *cfg, uint64_t seed, float std);
+/* Calls fn for every tensor (official key order of rm_model_foreach_key). */
+typedef void (*RmWeightFunc) (void *user, const char *key, const RmTensor *t);
+void rm_weights_foreach (const RmWeights *w, const RmModelConfig *cfg, RmWeightFunc fn, void *user);
+/* Writes the weights as an F32 safetensors file (atomically). */
+gboolean rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path,
+                          GError **error);

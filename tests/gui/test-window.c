@@ -1,0 +1,624 @@
+/* test-window.c: drives the real main window under Xvfb
+ *
+ * Copyright 2025 The Refmask developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Opens data/sample in a window, checks the sidebar, zooms and pans the canvas through the
+ * window's actions and checks the view transform, opens the dialogs, and keeps a screenshot
+ * (refmask-studio-window.png in the test build folder).
+ */
+
+#include <gtk/gtk.h>
+#include <math.h>
+
+#include "rm-application.h"
+#include "rm-canvas.h"
+#include "rm-image-item.h"
+#include "rm-image-pyramid.h"
+#include "rm-image-row.h"
+#include "rm-preferences-window.h"
+#include "rm-window-private.h"
+
+#define N_SAMPLE_IMAGES 4
+
+static RmApplication *app;
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+wait_for (gboolean (*done) (gpointer), gpointer data, const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  guint wake = g_timeout_add (10, wake_up, NULL);
+  gboolean ok;
+
+  while (!(ok = done (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (wake);
+  if (!ok)
+    g_test_message ("timed out waiting for %s", what);
+
+  return ok;
+}
+
+static gboolean
+window_idle (gpointer data)
+{
+  RmWindow *window = data;
+  RmCanvas *canvas = rm_window_get_canvas (window);
+
+  return !rm_window_get_busy (window) && gtk_widget_get_width (GTK_WIDGET (canvas)) > 0 &&
+         !rm_canvas_is_animating (canvas) && gtk_widget_get_mapped (GTK_WIDGET (window));
+}
+
+static gboolean
+thumbnails_done (gpointer data)
+{
+  GListModel *images = rm_window_get_images (data);
+
+  if (g_list_model_get_n_items (images) == 0)
+    return FALSE;
+  for (guint i = 0; i < g_list_model_get_n_items (images); i++)
+    {
+      g_autoptr (RmImageItem) item = g_list_model_get_item (images, i);
+
+      if (rm_image_item_get_state (item) != RM_IMAGE_ITEM_STATE_READY)
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The window has drawn a frame since @data was set to FALSE. */
+static void
+on_after_paint (GdkFrameClock *clock, gboolean *painted)
+{
+  *painted = TRUE;
+}
+
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+wait_for_frame (GtkWidget *widget)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
+  gboolean painted = FALSE;
+  gulong id;
+
+  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
+  gtk_widget_queue_draw (widget);
+  g_assert_true (wait_for (is_true, &painted, "a frame"));
+  g_signal_handler_disconnect (clock, id);
+}
+
+static GFile *
+sample_folder (void)
+{
+  const char *root = g_getenv ("REFMASK_SOURCE_DIR");
+
+  g_assert_nonnull (root);
+
+  return g_file_new_build_filename (root, "data", "sample", NULL);
+}
+
+static RmWindow *
+open_sample_window (void)
+{
+  g_autoptr (GFile) folder = sample_folder ();
+  RmWindow *window = rm_window_new (app);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  rm_window_add_files (window, &folder, 1, FALSE);
+  g_assert_true (rm_window_get_busy (window));
+  g_assert_true (wait_for (window_idle, window, "the sample images"));
+
+  return window;
+}
+
+static void
+close_window (RmWindow *window)
+{
+  gtk_window_destroy (GTK_WINDOW (window));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* Whether a button bound to @name would be sensitive, which is what the user sees. */
+static gboolean
+action_enabled (RmWindow *window, const char *name)
+{
+  GtkWidget *probe = gtk_button_new ();
+  gboolean enabled;
+
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (probe), name);
+  gtk_box_append (GTK_BOX (window->zoom_box), probe);
+  enabled = gtk_widget_get_sensitive (probe);
+  gtk_box_remove (GTK_BOX (window->zoom_box), probe);
+
+  return enabled;
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void
+test_sidebar (void)
+{
+  RmWindow *window = open_sample_window ();
+  GListModel *images = rm_window_get_images (window);
+  RmCanvas *canvas = rm_window_get_canvas (window);
+  const char *names[] = { "tile1_part005.jpg", "tile2_part005.jpg", "tile3_part004.jpg",
+                          "tile6_part005.jpg" };
+  guint n_rows = 0;
+
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_SAMPLE_IMAGES);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (window->image_list))),
+                    ==, N_SAMPLE_IMAGES);
+  for (guint i = 0; i < N_SAMPLE_IMAGES; i++)
+    {
+      g_autoptr (RmImageItem) item = g_list_model_get_item (images, i);
+
+      g_assert_cmpstr (rm_image_item_get_display_name (item), ==, names[i]);
+    }
+  g_assert_cmpstr (gtk_label_get_label (window->image_count_label), ==, "4 images");
+
+  /* Every image has a row on screen with its thumbnail. */
+  g_assert_true (wait_for (thumbnails_done, window, "the thumbnails"));
+  wait_for_frame (GTK_WIDGET (window));
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (window->image_list));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *row = gtk_widget_get_first_child (child);
+
+      if (RM_IS_IMAGE_ROW (row) && rm_image_row_get_item (RM_IMAGE_ROW (row)) != NULL &&
+          gtk_widget_get_mapped (row))
+        n_rows++;
+    }
+  g_assert_cmpuint (n_rows, ==, N_SAMPLE_IMAGES);
+
+  /* The first image is selected and shown; adding the same folder again adds nothing. */
+  g_assert_cmpuint (rm_window_get_selected (window), ==, 0);
+  g_assert_nonnull (rm_canvas_get_image (canvas));
+  g_assert_cmpint (rm_image_pyramid_get_width (rm_canvas_get_image (canvas)), ==, 797);
+  g_assert_cmpint (rm_image_pyramid_get_height (rm_canvas_get_image (canvas)), ==, 643);
+  g_assert_cmpstr (gtk_label_get_label (window->subtitle_label), ==, "tile1_part005.jpg — 797 × 643");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (window->content_stack), ==, "canvas");
+  {
+    g_autoptr (GFile) folder = sample_folder ();
+
+    rm_window_add_files (window, &folder, 1, FALSE);
+    g_assert_true (wait_for (window_idle, window, "the second scan"));
+    g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_SAMPLE_IMAGES);
+  }
+
+  close_window (window);
+}
+
+static void
+test_zoom_and_pan (void)
+{
+  RmWindow *window = open_sample_window ();
+  RmCanvas *canvas = rm_window_get_canvas (window);
+  const RmView *view = rm_canvas_get_view (canvas);
+  double w = gtk_widget_get_width (GTK_WIDGET (canvas));
+  double h = gtk_widget_get_height (GTK_WIDGET (canvas));
+  double fit, ix0, iy0, ix1, iy1;
+
+  /* Fitted and centred */
+  fit = MIN (w / 797.0, h / 643.0);
+  g_assert_true (rm_canvas_get_fit (canvas));
+  g_assert_cmpfloat_with_epsilon (view->scale, fit, 1e-9);
+  g_assert_cmpfloat_with_epsilon (view->x, (w - 797 * fit) / 2, 1e-6);
+  g_assert_cmpfloat_with_epsilon (view->y, (h - 643 * fit) / 2, 1e-6);
+
+  /* 1:1 keeps the image point at the centre of the view */
+  rm_canvas_widget_to_image (canvas, w / 2, h / 2, &ix0, &iy0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.zoom-1to1", NULL));
+  g_assert_cmpfloat_with_epsilon (rm_canvas_get_zoom (canvas), 1.0, 1e-9);
+  g_assert_false (rm_canvas_get_fit (canvas));
+  rm_canvas_widget_to_image (canvas, w / 2, h / 2, &ix1, &iy1);
+  g_assert_cmpfloat_with_epsilon (ix1, ix0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (iy1, iy0, 1e-6);
+
+  /* zoom in and out by one step each */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.zoom-in", NULL));
+  g_assert_cmpfloat_with_epsilon (rm_canvas_get_zoom (canvas), RM_CANVAS_ZOOM_STEP, 1e-9);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.zoom-out", NULL));
+  g_assert_cmpfloat_with_epsilon (rm_canvas_get_zoom (canvas), 1.0, 1e-9);
+  g_assert_true (wait_for (window_idle, window, "the zoom animation"));
+  g_assert_cmpstr (gtk_label_get_label (window->zoom_label), ==, "100 %");
+
+  /* zoom about a point: that image point stays under it */
+  rm_canvas_widget_to_image (canvas, 100, 120, &ix0, &iy0);
+  rm_canvas_zoom_at (canvas, 4.0, 100, 120, FALSE);
+  g_assert_cmpfloat_with_epsilon (rm_canvas_get_zoom (canvas), 4.0, 1e-9);
+  rm_canvas_widget_to_image (canvas, 100, 120, &ix1, &iy1);
+  g_assert_cmpfloat_with_epsilon (ix1, ix0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (iy1, iy0, 1e-6);
+
+  /* pan moves the image with the pointer, and stops at the image's edge */
+  {
+    double x0 = view->x, y0 = view->y;
+
+    rm_canvas_pan (canvas, -50, -30);
+    g_assert_cmpfloat_with_epsilon (view->x, x0 - 50, 1e-6);
+    g_assert_cmpfloat_with_epsilon (view->y, y0 - 30, 1e-6);
+    rm_canvas_pan (canvas, 1e6, 1e6);
+    g_assert_cmpfloat_with_epsilon (view->x, 0, 1e-6);
+    g_assert_cmpfloat_with_epsilon (view->y, 0, 1e-6);
+  }
+
+  /* at 4:1 the full-resolution level is drawn, a few tiles only */
+  wait_for_frame (GTK_WIDGET (canvas));
+  g_assert_cmpuint (rm_canvas_get_drawn_level (canvas), ==, 0);
+  g_assert_cmpuint (rm_canvas_get_n_drawn_tiles (canvas), >=, 1);
+  g_assert_cmpuint (rm_canvas_get_n_drawn_tiles (canvas), <=, 4);
+
+  /* back to fit; the fit action is then disabled, zoom-out too (nothing to gain) */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.zoom-fit", NULL));
+  g_assert_true (rm_canvas_get_fit (canvas));
+  g_assert_cmpfloat_with_epsilon (view->scale, fit, 1e-9);
+  g_assert_false (action_enabled (window, "win.zoom-fit"));
+  g_assert_false (action_enabled (window, "win.zoom-out"));
+  g_assert_true (action_enabled (window, "win.zoom-in"));
+  g_assert_true (action_enabled (window, "win.zoom-1to1"));
+
+  close_window (window);
+}
+
+static gboolean
+canvas_shows_width (gpointer data)
+{
+  RmWindow *window = data;
+  RmImagePyramid *image = rm_canvas_get_image (rm_window_get_canvas (window));
+
+  return !rm_window_get_busy (window) && image != NULL &&
+         rm_image_pyramid_get_width (image) ==
+             GPOINTER_TO_INT (g_object_get_data (G_OBJECT (window), "expected-width"));
+}
+
+static void
+test_navigation (void)
+{
+  RmWindow *window = open_sample_window ();
+  RmCanvas *canvas = rm_window_get_canvas (window);
+  const int widths[] = { 797, 510, 682, 859 };
+
+  g_assert_false (action_enabled (window, "win.prev-image"));
+  g_assert_true (action_enabled (window, "win.next-image"));
+
+  for (guint i = 1; i < N_SAMPLE_IMAGES; i++)
+    {
+      rm_canvas_zoom_at (canvas, 2.0, 10, 10, FALSE);
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.next-image", NULL));
+      g_assert_cmpuint (rm_window_get_selected (window), ==, i);
+      g_object_set_data (G_OBJECT (window), "expected-width", GINT_TO_POINTER (widths[i]));
+      g_assert_true (wait_for (canvas_shows_width, window, "the next image"));
+      g_assert_true (rm_canvas_get_fit (canvas)); /* a new image starts fitted */
+    }
+
+  /* at the end, next is off */
+  g_assert_false (action_enabled (window, "win.next-image"));
+  g_assert_true (action_enabled (window, "win.prev-image"));
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.prev-image", NULL));
+  g_assert_cmpuint (rm_window_get_selected (window), ==, N_SAMPLE_IMAGES - 2);
+  g_object_set_data (G_OBJECT (window), "expected-width", GINT_TO_POINTER (widths[2]));
+  g_assert_true (wait_for (canvas_shows_width, window, "the previous image"));
+
+  close_window (window);
+}
+
+static void
+test_query_bar_needs_model (void)
+{
+  RmWindow *window = open_sample_window ();
+
+  /* No model engine yet: the bar is there, says so, and runs nothing. */
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window->query_entry)));
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (window->query_entry)));
+  g_assert_nonnull (strstr (gtk_label_get_label (window->query_status_label), "model is required"));
+  g_assert_false (window->model_loaded);
+  g_assert_false (action_enabled (window, "win.run-query"));
+  g_assert_false (action_enabled (window, "win.focus-query"));
+
+  close_window (window);
+}
+
+static void
+test_accelerators (void)
+{
+  static const char *actions[] = {
+    "app.quit", "app.about", "app.shortcuts", "app.preferences", "win.open", "win.import",
+    "win.zoom-in", "win.zoom-out", "win.zoom-fit", "win.zoom-1to1", "win.next-image",
+    "win.prev-image", "win.focus-query", "window.close",
+  };
+  static const struct
+  {
+    const char *action;
+    const char *accel;
+  } expected[] = {
+    { "app.quit", "<Control>q" },         { "app.shortcuts", "<Control>question" },
+    { "win.zoom-in", "<Control>plus" },   { "win.zoom-out", "<Control>minus" },
+    { "win.zoom-fit", "<Control>0" },     { "win.zoom-1to1", "<Control>1" },
+    { "win.next-image", "Page_Down" },    { "win.prev-image", "Page_Up" },
+    { "win.open", "<Control>o" },         { "win.import", "<Control>i" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
+    {
+      g_auto (GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
+                                                                     actions[i]);
+
+      g_test_message ("%s: %s", actions[i], accels[0] != NULL ? accels[0] : "(none)");
+      g_assert_nonnull (accels[0]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_auto (GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
+                                                                     expected[i].action);
+
+      g_assert_true (g_strv_contains ((const char *const *) accels, expected[i].accel));
+    }
+}
+
+static GtkWindow *
+find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
+
+      /* GTK keeps its toplevels alive: the borrowed pointer stays valid */
+      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return window;
+    }
+
+  return NULL;
+}
+
+static void
+test_dialogs (void)
+{
+  RmWindow *window = open_sample_window ();
+  GSettings *settings = rm_application_get_settings (app);
+  GtkWindow *dialog;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.shortcuts", NULL));
+  dialog = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  g_assert_nonnull (dialog);
+  gtk_window_destroy (dialog);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.about", NULL));
+  dialog = find_toplevel (GTK_TYPE_ABOUT_DIALOG);
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (gtk_about_dialog_get_program_name (GTK_ABOUT_DIALOG (dialog)), ==,
+                   "Refmask Studio");
+  gtk_window_destroy (dialog);
+
+  /* Preferences write through to GSettings, and follow it. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.preferences", NULL));
+  dialog = find_toplevel (RM_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (dialog);
+  {
+    GtkWidget *spin = NULL;
+    GtkWidget *dropdown = NULL;
+    GtkWidget *scale = NULL;
+
+    for (GtkWidget *w = gtk_widget_get_first_child (gtk_window_get_child (dialog)); w != NULL;
+         w = gtk_widget_get_next_sibling (w))
+      {
+        if (GTK_IS_SPIN_BUTTON (w))
+          spin = w;
+        else if (GTK_IS_DROP_DOWN (w))
+          dropdown = w;
+        else if (GTK_IS_SCALE (w))
+          scale = w;
+      }
+    g_assert_nonnull (spin);
+    g_assert_nonnull (dropdown);
+    g_assert_nonnull (scale);
+
+    gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), 3);
+    g_assert_cmpint (g_settings_get_int (settings, "threads"), ==, 3);
+    gtk_drop_down_set_selected (GTK_DROP_DOWN (dropdown), 1);
+    g_assert_cmpint (g_settings_get_enum (settings, "device"), ==, 1); /* cpu */
+    gtk_range_set_value (GTK_RANGE (scale), 0.25);
+    g_assert_cmpfloat_with_epsilon (g_settings_get_double (settings, "overlay-opacity"), 0.25,
+                                    1e-9);
+
+    g_settings_set_string (settings, "device", "cuda");
+    g_assert_cmpuint (gtk_drop_down_get_selected (GTK_DROP_DOWN (dropdown)), ==, 2);
+    g_settings_reset (settings, "device");
+    g_settings_reset (settings, "threads");
+    g_settings_reset (settings, "overlay-opacity");
+  }
+  gtk_window_destroy (dialog);
+
+  close_window (window);
+}
+
+/* A 6000 x 4000 image: the canvas draws a coarse level when zoomed out and a handful of tiles
+ * at 1:1, so a frame costs the same as for a small image. */
+static void
+test_large_image (void)
+{
+  RmWindow *window = open_sample_window ();
+  RmCanvas *canvas = rm_window_get_canvas (window);
+  g_autoptr (RmImagePyramid) pyramid = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  const int width = 6000, height = 4000;
+  guint8 *data = g_malloc ((gsize) width * height * 4);
+  double w = gtk_widget_get_width (GTK_WIDGET (canvas));
+  double h = gtk_widget_get_height (GTK_WIDGET (canvas));
+  guint max_tiles;
+  gint64 start;
+
+  /* the same panning on a small image, for comparison */
+  rm_canvas_zoom_at (canvas, 2.0, w / 2, h / 2, FALSE);
+  wait_for_frame (GTK_WIDGET (canvas));
+  start = g_get_monotonic_time ();
+  for (int i = 0; i < 10; i++)
+    {
+      rm_canvas_pan (canvas, -7, -5);
+      wait_for_frame (GTK_WIDGET (canvas));
+    }
+  g_test_message ("10 panned frames, 797 x 643 image at 2:1: %.1f ms each",
+                  (g_get_monotonic_time () - start) / 10000.0);
+
+  for (gsize i = 0; i < (gsize) width * height; i++)
+    {
+      data[i * 4 + 0] = (guint8) (i * 7);
+      data[i * 4 + 1] = (guint8) (i / width);
+      data[i * 4 + 2] = 128;
+      data[i * 4 + 3] = 255;
+    }
+  bytes = g_bytes_new_take (data, (gsize) width * height * 4);
+  texture = gdk_memory_texture_new (width, height, GDK_MEMORY_DEFAULT, bytes, (gsize) width * 4);
+  pyramid = rm_image_pyramid_new_for_texture (texture, RM_IMAGE_PYRAMID_TILE_SIZE);
+  rm_canvas_set_image (canvas, pyramid);
+
+  max_tiles = (guint) ((ceil (w / RM_IMAGE_PYRAMID_TILE_SIZE) + 1) *
+                       (ceil (h / RM_IMAGE_PYRAMID_TILE_SIZE) + 1));
+
+  start = g_get_monotonic_time ();
+  wait_for_frame (GTK_WIDGET (canvas));
+  g_test_message ("fit: level %u, %u tiles, first frame %.1f ms", rm_canvas_get_drawn_level (canvas),
+                  rm_canvas_get_n_drawn_tiles (canvas), (g_get_monotonic_time () - start) / 1000.0);
+  g_assert_cmpuint (rm_canvas_get_drawn_level (canvas), >=, 2);
+  g_assert_cmpuint (rm_canvas_get_n_drawn_tiles (canvas), <=, max_tiles);
+
+  rm_canvas_zoom_at (canvas, 1.0, w / 2, h / 2, FALSE);
+  start = g_get_monotonic_time ();
+  wait_for_frame (GTK_WIDGET (canvas));
+  g_test_message ("1:1: level %u, %u tiles, first frame %.1f ms", rm_canvas_get_drawn_level (canvas),
+                  rm_canvas_get_n_drawn_tiles (canvas), (g_get_monotonic_time () - start) / 1000.0);
+  g_assert_cmpuint (rm_canvas_get_drawn_level (canvas), ==, 0);
+  g_assert_cmpuint (rm_canvas_get_n_drawn_tiles (canvas), <=, max_tiles);
+
+  /* panning redraws from the same tiles */
+  start = g_get_monotonic_time ();
+  for (int i = 0; i < 10; i++)
+    {
+      rm_canvas_pan (canvas, -37, -23);
+      wait_for_frame (GTK_WIDGET (canvas));
+    }
+  g_test_message ("10 panned frames, 6000 x 4000 image at 1:1: %.1f ms each",
+                  (g_get_monotonic_time () - start) / 10000.0);
+  g_assert_cmpuint (rm_canvas_get_n_drawn_tiles (canvas), <=, max_tiles);
+
+  close_window (window);
+}
+
+/* Renders the window to a PNG next to the test binary and checks that the image is drawn. */
+static void
+test_screenshot (void)
+{
+  RmWindow *window = open_sample_window ();
+  RmCanvas *canvas = rm_window_get_canvas (window);
+  g_autoptr (GdkPaintable) paintable = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autofree char *path = NULL;
+  g_autofree guint8 *pixels = NULL;
+  GtkSnapshot *snapshot;
+  graphene_point_t centre;
+  int width, height;
+  const guint8 *p;
+
+  g_assert_true (wait_for (thumbnails_done, window, "the thumbnails"));
+  wait_for_frame (GTK_WIDGET (window));
+  g_test_message ("renderer: %s",
+                  G_OBJECT_TYPE_NAME (gtk_native_get_renderer (GTK_NATIVE (window))));
+
+  width = gtk_widget_get_width (GTK_WIDGET (window));
+  height = gtk_widget_get_height (GTK_WIDGET (window));
+  paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  path = g_test_build_filename (G_TEST_BUILT, "refmask-studio-window.png", NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s (%d x %d)", path, width, height);
+
+  /* The centre of the canvas shows the image: compare with the decoded pixel there. */
+  {
+    RmImagePyramid *image = rm_canvas_get_image (canvas);
+    const RmImageTile *tile;
+    g_autofree guint8 *tile_pixels = NULL;
+    graphene_point_t local;
+    const guint8 *q;
+    double ix, iy;
+    int column, row;
+
+    local = GRAPHENE_POINT_INIT (gtk_widget_get_width (GTK_WIDGET (canvas)) / 2.f,
+                                 gtk_widget_get_height (GTK_WIDGET (canvas)) / 2.f);
+    g_assert_true (gtk_widget_compute_point (GTK_WIDGET (canvas), GTK_WIDGET (window), &local,
+                                             &centre));
+    rm_canvas_widget_to_image (canvas, local.x, local.y, &ix, &iy);
+    column = (int) ix / RM_IMAGE_PYRAMID_TILE_SIZE;
+    row = (int) iy / RM_IMAGE_PYRAMID_TILE_SIZE;
+    tile = rm_image_pyramid_get_tile (image, 0, column, row);
+    tile_pixels = g_malloc ((gsize) tile->width * tile->height * 4);
+    gdk_texture_download (tile->texture, tile_pixels, (gsize) tile->width * 4);
+    q = tile_pixels + ((gsize) ((int) iy - tile->y) * tile->width + (gsize) ((int) ix - tile->x)) * 4;
+
+    width = gdk_texture_get_width (texture);
+    height = gdk_texture_get_height (texture);
+    pixels = g_malloc ((gsize) width * height * 4);
+    gdk_texture_download (texture, pixels, (gsize) width * 4);
+    p = pixels + ((gsize) centre.y * width + (gsize) centre.x) * 4;
+    g_test_message ("centre: drawn %d %d %d, image %d %d %d", p[2], p[1], p[0], q[2], q[1], q[0]);
+    for (int c = 0; c < 3; c++)
+      g_assert_cmpint (ABS ((int) p[c] - (int) q[c]), <=, 48);
+  }
+
+  close_window (window);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+  app = rm_application_new (G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  /* as if running: windows being destroyed must not make the application quit */
+  g_application_hold (G_APPLICATION (app));
+
+  g_test_add_func ("/window/sidebar", test_sidebar);
+  g_test_add_func ("/window/zoom-and-pan", test_zoom_and_pan);
+  g_test_add_func ("/window/navigation", test_navigation);
+  g_test_add_func ("/window/query-bar-needs-model", test_query_bar_needs_model);
+  g_test_add_func ("/window/accelerators", test_accelerators);
+  g_test_add_func ("/window/dialogs", test_dialogs);
+  g_test_add_func ("/window/large-image", test_large_image);
+  g_test_add_func ("/window/screenshot", test_screenshot);
+
+  status = g_test_run ();
+
+  g_application_release (G_APPLICATION (app));
+  g_clear_object (&app);
+
+  return status;
+}

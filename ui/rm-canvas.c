@@ -1,0 +1,651 @@
+/* rm-canvas.c: the image canvas (zoom, pan, tiled drawing)
+ *
+ * Copyright 2025 The Refmask developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "rm-canvas.h"
+#include "rm-image-pyramid.h"
+
+#include <math.h>
+
+#define ANIMATION_USEC     (180 * G_TIME_SPAN_MILLISECOND)
+#define SMOOTH_ZOOM_FACTOR 0.01 /* per pixel of touchpad scroll with Ctrl */
+#define KEY_PAN_FRACTION   0.1
+
+struct _RmCanvas
+{
+  GtkWidget parent_instance;
+
+  RmImagePyramid *image;
+
+  RmView view;  /* where the view is going: what the getters report */
+  RmView shown; /* what is drawn; differs from view only while animating */
+  RmView animation_from;
+  gint64 animation_start;
+  guint tick_id;
+  gboolean fit; /* refit when the widget is resized */
+
+  double drag_origin_x;
+  double drag_origin_y;
+  double pinch_start_zoom;
+  double pointer_x;
+  double pointer_y;
+  gboolean pointer_inside;
+
+  guint drawn_level;
+  guint n_drawn_tiles;
+};
+
+G_DEFINE_FINAL_TYPE (RmCanvas, rm_canvas, GTK_TYPE_WIDGET)
+
+enum
+{
+  PROP_0,
+  PROP_IMAGE,
+  PROP_ZOOM,
+  PROP_FIT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static gboolean
+animations_enabled (RmCanvas *self)
+{
+  gboolean enabled = TRUE;
+
+  g_object_get (gtk_widget_get_settings (GTK_WIDGET (self)), "gtk-enable-animations", &enabled,
+                NULL);
+
+  return enabled && gtk_widget_get_mapped (GTK_WIDGET (self));
+}
+
+static void
+stop_animation (RmCanvas *self)
+{
+  if (self->tick_id != 0)
+    {
+      gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
+      self->tick_id = 0;
+    }
+  self->shown = self->view;
+}
+
+static gboolean
+animation_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  RmCanvas *self = RM_CANVAS (widget);
+  double t = (double) (gdk_frame_clock_get_frame_time (clock) - self->animation_start) /
+             ANIMATION_USEC;
+
+  gtk_widget_queue_draw (widget);
+  if (t >= 1.0)
+    {
+      self->tick_id = 0;
+      self->shown = self->view;
+      return G_SOURCE_REMOVE;
+    }
+
+  /* ease-out cubic */
+  rm_view_interpolate (&self->animation_from, &self->view, 1.0 - pow (1.0 - t, 3), &self->shown);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+set_view (RmCanvas *self, const RmView *view, gboolean fit, gboolean animate)
+{
+  double old_zoom = rm_view_get_zoom (&self->view);
+
+  self->view = *view;
+  if (animate && animations_enabled (self) && !rm_view_equal (&self->shown, view))
+    {
+      self->animation_from = self->shown;
+      self->animation_start =
+          gdk_frame_clock_get_frame_time (gtk_widget_get_frame_clock (GTK_WIDGET (self)));
+      if (self->tick_id == 0)
+        self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), animation_tick, NULL, NULL);
+    }
+  else
+    {
+      stop_animation (self);
+    }
+
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+
+  if (old_zoom != rm_view_get_zoom (&self->view))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+  if (self->fit != fit)
+    {
+      self->fit = fit;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FIT]);
+    }
+}
+
+static void
+anchor_point (RmCanvas *self, gboolean at_pointer, double *x, double *y)
+{
+  if (at_pointer && self->pointer_inside)
+    {
+      *x = self->pointer_x;
+      *y = self->pointer_y;
+    }
+  else
+    {
+      *x = self->view.view_width / 2;
+      *y = self->view.view_height / 2;
+    }
+}
+
+void
+rm_canvas_zoom_at (RmCanvas *self, double zoom, double widget_x, double widget_y, gboolean animate)
+{
+  RmView view;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (self->image == NULL)
+    return;
+
+  view = self->view;
+  rm_view_zoom_at (&view, zoom * view.pixel_scale, widget_x, widget_y);
+  /* Zooming out all the way is the same as "fit", and should follow resizes like it. */
+  set_view (self, &view, view.scale <= rm_view_get_fit_scale (&view) * (1 + 1e-9), animate);
+}
+
+void
+rm_canvas_zoom_in (RmCanvas *self)
+{
+  double x, y;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  anchor_point (self, FALSE, &x, &y);
+  rm_canvas_zoom_at (self, rm_view_get_zoom (&self->view) * RM_CANVAS_ZOOM_STEP, x, y, TRUE);
+}
+
+void
+rm_canvas_zoom_out (RmCanvas *self)
+{
+  double x, y;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  anchor_point (self, FALSE, &x, &y);
+  rm_canvas_zoom_at (self, rm_view_get_zoom (&self->view) / RM_CANVAS_ZOOM_STEP, x, y, TRUE);
+}
+
+void
+rm_canvas_zoom_1to1 (RmCanvas *self)
+{
+  double x, y;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  anchor_point (self, FALSE, &x, &y);
+  rm_canvas_zoom_at (self, 1.0, x, y, TRUE);
+}
+
+void
+rm_canvas_zoom_fit (RmCanvas *self)
+{
+  RmView view;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  view = self->view;
+  rm_view_fit (&view);
+  set_view (self, &view, TRUE, TRUE);
+}
+
+void
+rm_canvas_pan (RmCanvas *self, double dx, double dy)
+{
+  RmView view;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  view = self->view;
+  rm_view_pan (&view, dx, dy);
+  set_view (self, &view, self->fit && rm_view_equal (&view, &self->view), FALSE);
+}
+
+/* ---- input ------------------------------------------------------------------------------- */
+
+static void
+on_drag_begin (GtkGestureDrag *gesture, double x, double y, RmCanvas *self)
+{
+  guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
+
+  if (self->image == NULL || (button != GDK_BUTTON_PRIMARY && button != GDK_BUTTON_MIDDLE))
+    {
+      gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_DENIED);
+      return;
+    }
+
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+  stop_animation (self);
+  self->drag_origin_x = self->view.x;
+  self->drag_origin_y = self->view.y;
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), "grabbing");
+}
+
+static void
+on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
+{
+  rm_canvas_pan (self, self->drag_origin_x + offset_x - self->view.x,
+                 self->drag_origin_y + offset_y - self->view.y);
+}
+
+static void
+on_drag_end (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
+{
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), self->image != NULL ? "grab" : NULL);
+}
+
+static gboolean
+on_scroll (GtkEventControllerScroll *controller, double dx, double dy, RmCanvas *self)
+{
+  GdkModifierType state;
+  GdkScrollUnit unit;
+  double x, y;
+
+  if (self->image == NULL)
+    return FALSE;
+
+  unit = gtk_event_controller_scroll_get_unit (controller);
+  state = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (controller));
+  anchor_point (self, TRUE, &x, &y);
+
+  /* A mouse wheel zooms about the pointer; a touchpad pans, and zooms with Ctrl. */
+  if (unit == GDK_SCROLL_UNIT_WHEEL)
+    rm_canvas_zoom_at (self, rm_view_get_zoom (&self->view) * pow (RM_CANVAS_ZOOM_STEP, -dy), x,
+                       y, TRUE);
+  else if (state & GDK_CONTROL_MASK)
+    rm_canvas_zoom_at (self, rm_view_get_zoom (&self->view) * exp (-dy * SMOOTH_ZOOM_FACTOR), x, y,
+                       FALSE);
+  else
+    rm_canvas_pan (self, -dx, -dy);
+
+  return TRUE;
+}
+
+static void
+on_motion (GtkEventControllerMotion *controller, double x, double y, RmCanvas *self)
+{
+  self->pointer_x = x;
+  self->pointer_y = y;
+  self->pointer_inside = TRUE;
+}
+
+static void
+on_leave (GtkEventControllerMotion *controller, RmCanvas *self)
+{
+  self->pointer_inside = FALSE;
+}
+
+static void
+on_pinch_begin (GtkGesture *gesture, GdkEventSequence *sequence, RmCanvas *self)
+{
+  self->pinch_start_zoom = rm_view_get_zoom (&self->view);
+}
+
+static void
+on_pinch_scale_changed (GtkGestureZoom *gesture, double scale, RmCanvas *self)
+{
+  double x, y;
+
+  if (!gtk_gesture_get_bounding_box_center (GTK_GESTURE (gesture), &x, &y))
+    anchor_point (self, FALSE, &x, &y);
+  rm_canvas_zoom_at (self, self->pinch_start_zoom * scale, x, y, FALSE);
+}
+
+static gboolean
+pan_binding (GtkWidget *widget, GVariant *args, gpointer user_data)
+{
+  RmCanvas *self = RM_CANVAS (widget);
+  int dir_x, dir_y;
+
+  g_variant_get (args, "(ii)", &dir_x, &dir_y);
+  rm_canvas_pan (self, -dir_x * self->view.view_width * KEY_PAN_FRACTION,
+                 -dir_y * self->view.view_height * KEY_PAN_FRACTION);
+
+  return TRUE;
+}
+
+static void
+zoom_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmCanvas *self = RM_CANVAS (widget);
+
+  if (g_str_equal (action_name, "canvas.zoom-in"))
+    rm_canvas_zoom_in (self);
+  else if (g_str_equal (action_name, "canvas.zoom-out"))
+    rm_canvas_zoom_out (self);
+  else if (g_str_equal (action_name, "canvas.zoom-fit"))
+    rm_canvas_zoom_fit (self);
+  else if (g_str_equal (action_name, "canvas.zoom-1to1"))
+    rm_canvas_zoom_1to1 (self);
+  else
+    g_assert_not_reached ();
+}
+
+/* ---- GtkWidget --------------------------------------------------------------------------- */
+
+static void
+rm_canvas_measure (GtkWidget *widget, GtkOrientation orientation, int for_size, int *minimum,
+                   int *natural, int *minimum_baseline, int *natural_baseline)
+{
+  *minimum = 64;
+  *natural = 480;
+}
+
+static void
+rm_canvas_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  RmCanvas *self = RM_CANVAS (widget);
+  double old_zoom = rm_view_get_zoom (&self->view);
+
+  self->view.pixel_scale = 1.0 / gtk_widget_get_scale_factor (widget);
+  rm_view_set_view_size (&self->view, width, height);
+  if (self->fit)
+    rm_view_fit (&self->view);
+  stop_animation (self);
+
+  if (old_zoom != rm_view_get_zoom (&self->view))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+}
+
+static double
+snap (double v, double scale_factor)
+{
+  return round (v * scale_factor) / scale_factor;
+}
+
+/* Draws only the tiles that intersect the view, from the coarsest level that still has a texel
+ * per device pixel. Tile edges are snapped to device pixels so neighbours meet without seams. */
+static void
+rm_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  RmCanvas *self = RM_CANVAS (widget);
+  const RmView *v = &self->shown;
+  int scale_factor = gtk_widget_get_scale_factor (widget);
+  double x0, y0, x1, y1, sx, sy;
+  int level_width, level_height, n_columns, n_rows, c0, c1, r0, r1;
+  guint level;
+
+  self->n_drawn_tiles = 0;
+  if (self->image == NULL || !rm_view_get_visible_region (v, &x0, &y0, &x1, &y1))
+    return;
+
+  level = rm_image_pyramid_choose_level (self->image, v->scale * scale_factor);
+  rm_image_pyramid_get_level_size (self->image, level, &level_width, &level_height);
+  rm_image_pyramid_get_tile_grid (self->image, level, &n_columns, &n_rows);
+  sx = (double) level_width / v->image_width;
+  sy = (double) level_height / v->image_height;
+
+  {
+    int tile_size = rm_image_pyramid_get_tile_size (self->image);
+
+    c0 = CLAMP ((int) floor (x0 * sx / tile_size), 0, n_columns - 1);
+    c1 = CLAMP ((int) ceil (x1 * sx / tile_size), 1, n_columns);
+    r0 = CLAMP ((int) floor (y0 * sy / tile_size), 0, n_rows - 1);
+    r1 = CLAMP ((int) ceil (y1 * sy / tile_size), 1, n_rows);
+  }
+
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, 0, gtk_widget_get_width (widget),
+                                                         gtk_widget_get_height (widget)));
+  for (int r = r0; r < r1; r++)
+    for (int c = c0; c < c1; c++)
+      {
+        const RmImageTile *tile = rm_image_pyramid_get_tile (self->image, level, c, r);
+        double left = snap (v->x + tile->x / sx * v->scale, scale_factor);
+        double top = snap (v->y + tile->y / sy * v->scale, scale_factor);
+        double right = snap (v->x + (tile->x + tile->width) / sx * v->scale, scale_factor);
+        double bottom = snap (v->y + (tile->y + tile->height) / sy * v->scale, scale_factor);
+
+        if (right <= left || bottom <= top)
+          continue;
+
+#if GTK_CHECK_VERSION(4, 10, 0)
+        gtk_snapshot_append_scaled_texture (
+            snapshot, tile->texture,
+            v->scale * scale_factor >= 3.0 ? GSK_SCALING_FILTER_NEAREST : GSK_SCALING_FILTER_LINEAR,
+            &GRAPHENE_RECT_INIT (left, top, right - left, bottom - top));
+#else
+        gtk_snapshot_append_texture (snapshot, tile->texture,
+                                     &GRAPHENE_RECT_INIT (left, top, right - left, bottom - top));
+#endif
+        self->n_drawn_tiles++;
+      }
+  gtk_snapshot_pop (snapshot);
+
+  self->drawn_level = level;
+}
+
+/* ---- GObject ----------------------------------------------------------------------------- */
+
+static void
+rm_canvas_dispose (GObject *object)
+{
+  RmCanvas *self = (RmCanvas *) object;
+
+  if (self->tick_id != 0)
+    {
+      gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
+      self->tick_id = 0;
+    }
+  g_clear_object (&self->image);
+  gtk_widget_dispose_template (GTK_WIDGET (self), RM_TYPE_CANVAS);
+
+  G_OBJECT_CLASS (rm_canvas_parent_class)->dispose (object);
+}
+
+static void
+rm_canvas_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  RmCanvas *self = RM_CANVAS (object);
+
+  switch (prop_id)
+    {
+    case PROP_IMAGE:
+      g_value_set_object (value, self->image);
+      break;
+    case PROP_ZOOM:
+      g_value_set_double (value, rm_canvas_get_zoom (self));
+      break;
+    case PROP_FIT:
+      g_value_set_boolean (value, self->fit);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+rm_canvas_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  RmCanvas *self = RM_CANVAS (object);
+
+  switch (prop_id)
+    {
+    case PROP_IMAGE:
+      rm_canvas_set_image (self, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+add_zoom_binding (GtkWidgetClass *widget_class, guint keyval, const char *action)
+{
+  gtk_widget_class_add_binding_action (widget_class, keyval, 0, action, NULL);
+}
+
+static void
+rm_canvas_class_init (RmCanvasClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = rm_canvas_dispose;
+  object_class->get_property = rm_canvas_get_property;
+  object_class->set_property = rm_canvas_set_property;
+
+  widget_class->measure = rm_canvas_measure;
+  widget_class->size_allocate = rm_canvas_size_allocate;
+  widget_class->snapshot = rm_canvas_snapshot;
+
+  properties[PROP_IMAGE] =
+      g_param_spec_object ("image", NULL, NULL, RM_TYPE_IMAGE_PYRAMID,
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ZOOM] = g_param_spec_double ("zoom", NULL, NULL, 0, G_MAXDOUBLE, 1.0,
+                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_FIT] = g_param_spec_boolean ("fit", NULL, NULL, TRUE,
+                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  rm_ui_ensure_resources ();
+  gtk_widget_class_set_template_from_resource (widget_class, RM_RESOURCE_PATH "/rm-canvas.ui");
+  gtk_widget_class_bind_template_callback (widget_class, on_drag_begin);
+  gtk_widget_class_bind_template_callback (widget_class, on_drag_update);
+  gtk_widget_class_bind_template_callback (widget_class, on_drag_end);
+  gtk_widget_class_bind_template_callback (widget_class, on_scroll);
+  gtk_widget_class_bind_template_callback (widget_class, on_motion);
+  gtk_widget_class_bind_template_callback (widget_class, on_leave);
+  gtk_widget_class_bind_template_callback (widget_class, on_pinch_begin);
+  gtk_widget_class_bind_template_callback (widget_class, on_pinch_scale_changed);
+
+  gtk_widget_class_install_action (widget_class, "canvas.zoom-in", NULL, zoom_action);
+  gtk_widget_class_install_action (widget_class, "canvas.zoom-out", NULL, zoom_action);
+  gtk_widget_class_install_action (widget_class, "canvas.zoom-fit", NULL, zoom_action);
+  gtk_widget_class_install_action (widget_class, "canvas.zoom-1to1", NULL, zoom_action);
+
+  /* Unmodified keys only act while the canvas has the focus (so typing elsewhere is safe);
+   * the Ctrl variants are application accelerators on the win.zoom-* actions. */
+  add_zoom_binding (widget_class, GDK_KEY_plus, "canvas.zoom-in");
+  add_zoom_binding (widget_class, GDK_KEY_equal, "canvas.zoom-in");
+  add_zoom_binding (widget_class, GDK_KEY_KP_Add, "canvas.zoom-in");
+  add_zoom_binding (widget_class, GDK_KEY_minus, "canvas.zoom-out");
+  add_zoom_binding (widget_class, GDK_KEY_KP_Subtract, "canvas.zoom-out");
+  add_zoom_binding (widget_class, GDK_KEY_0, "canvas.zoom-fit");
+  add_zoom_binding (widget_class, GDK_KEY_KP_0, "canvas.zoom-fit");
+  add_zoom_binding (widget_class, GDK_KEY_1, "canvas.zoom-1to1");
+  add_zoom_binding (widget_class, GDK_KEY_KP_1, "canvas.zoom-1to1");
+  gtk_widget_class_add_binding (widget_class, GDK_KEY_Left, 0, pan_binding, "(ii)", -1, 0);
+  gtk_widget_class_add_binding (widget_class, GDK_KEY_Right, 0, pan_binding, "(ii)", 1, 0);
+  gtk_widget_class_add_binding (widget_class, GDK_KEY_Up, 0, pan_binding, "(ii)", 0, -1);
+  gtk_widget_class_add_binding (widget_class, GDK_KEY_Down, 0, pan_binding, "(ii)", 0, 1);
+
+  gtk_widget_class_set_css_name (widget_class, "rmcanvas");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+rm_canvas_init (RmCanvas *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  rm_view_init (&self->view);
+  self->shown = self->view;
+  self->fit = TRUE;
+}
+
+GtkWidget *
+rm_canvas_new (void)
+{
+  return g_object_new (RM_TYPE_CANVAS, NULL);
+}
+
+RmImagePyramid *
+rm_canvas_get_image (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), NULL);
+
+  return self->image;
+}
+
+/* Shows @image (or nothing) fitted to the view. */
+void
+rm_canvas_set_image (RmCanvas *self, RmImagePyramid *image)
+{
+  RmView view;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+  g_return_if_fail (image == NULL || RM_IS_IMAGE_PYRAMID (image));
+
+  if (!g_set_object (&self->image, image))
+    return;
+
+  view = self->view;
+  if (image != NULL)
+    rm_view_set_image_size (&view, rm_image_pyramid_get_width (image),
+                            rm_image_pyramid_get_height (image));
+  else
+    rm_view_set_image_size (&view, 0, 0);
+  set_view (self, &view, TRUE, FALSE);
+
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), image != NULL ? "grab" : NULL);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE]);
+}
+
+const RmView *
+rm_canvas_get_view (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), NULL);
+
+  return &self->view;
+}
+
+/* Image pixels per device pixel (1.0 is 1:1) at the end of any running animation. */
+double
+rm_canvas_get_zoom (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 1.0);
+
+  return rm_view_get_zoom (&self->view);
+}
+
+gboolean
+rm_canvas_get_fit (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  return self->fit;
+}
+
+gboolean
+rm_canvas_is_animating (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  return self->tick_id != 0;
+}
+
+void
+rm_canvas_widget_to_image (RmCanvas *self, double widget_x, double widget_y, double *image_x,
+                           double *image_y)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  rm_view_widget_to_image (&self->view, widget_x, widget_y, image_x, image_y);
+}
+
+/* The pyramid level and number of tiles of the last frame (for tests and profiling). */
+guint
+rm_canvas_get_drawn_level (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 0);
+
+  return self->drawn_level;
+}
+
+guint
+rm_canvas_get_n_drawn_tiles (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 0);
+
+  return self->n_drawn_tiles;
+}
