@@ -216,18 +216,21 @@ sql_fail (RmProject *p, int rc, const char *what, GError **error)
     case SQLITE_LOCKED:
       g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_BUSY,
                    "%s: the project %s is busy: another program kept writing to it for more than "
-                   "%u s; nothing was changed, try again when it has finished",
-                   what, p->path, (p->busy_budget + 999) / 1000);
+                   "%g s; nothing was changed, try again when it has finished",
+                   what, p->path, p->busy_budget / 1000.0);
       break;
     case SQLITE_FULL:
       g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_FULL,
                    "%s: the disk holding %s is full; the change was not saved", what, p->path);
       break;
     case SQLITE_IOERR:
-      if (sys == ENOSPC || sys == EFBIG || sys == EDQUOT)
+      /* SQLite reports ENOSPC as SQLITE_FULL, but EFBIG and EDQUOT only as a failed write,
+       * often without keeping errno: a failed write is a full disk or a size limit. */
+      if (sys == ENOSPC || sys == EFBIG || sys == EDQUOT ||
+          ((rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_SHMSIZE) && sys == 0))
         g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_FULL,
-                     "%s: no room to write %s (%s); the change was not saved", what, p->path,
-                     g_strerror (sys));
+                     "%s: could not write to %s: the disk is full or the file has reached its "
+                     "size limit; the change was not saved", what, p->path);
       else
         g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_IO, "%s: cannot read or write %s (%s)",
                      what, p->path, sys != 0 ? g_strerror (sys) : msg);
@@ -317,8 +320,10 @@ exec1 (RmProject *p, const char *sql, const char *what, GError **error)
     rc = step (p, s);
   if (rc == SQLITE_DONE || rc == SQLITE_ROW)
     rc = SQLITE_OK;
+  else
+    sql_fail (p, rc, what, error); /* before finalize, which would clear the system errno */
   sqlite3_finalize (s);
-  return rc == SQLITE_OK || sql_fail (p, rc, what, error);
+  return rc == SQLITE_OK;
 }
 
 static gboolean
@@ -380,8 +385,10 @@ static gboolean
 run_stmt (RmProject *p, sqlite3_stmt *s, const char *what, GError **error)
 {
   int rc = step (p, s);
+  if (rc != SQLITE_DONE)
+    sql_fail (p, rc, what, error);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || sql_fail (p, rc, what, error);
+  return rc == SQLITE_DONE;
 }
 
 /* ---- transactions ---- */

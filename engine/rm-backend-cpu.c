@@ -7,6 +7,16 @@
  */
 #include "rm-backend.h"
 
+/* GCC 12 at -O2 only vectorises loops whose trip count is a known multiple of the vector
+ * width; nearly every loop here has a runtime length. RM_NO_CONTRACT keeps a*b+c as two
+ * roundings where PyTorch computes it with two separate ops. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#define RM_NO_CONTRACT __attribute__ ((optimize ("fp-contract=off")))
+#else
+#define RM_NO_CONTRACT
+#endif
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -379,7 +389,8 @@ typedef struct {
   const float *a, *b;
 } RmAxpbyArgs;
 
-static void
+/* The model's (1-a) T + a out: two products and a sum, each rounded, as in PyTorch. */
+RM_NO_CONTRACT static void
 rm_axpby_range (void *p, int64_t begin, int64_t end, int worker)
 {
   const RmAxpbyArgs *a = p;
@@ -531,12 +542,14 @@ rm_layernorm_range (void *p, int64_t begin, int64_t end, int worker)
     {
       const float *restrict x = a->x + r * n;
       float *restrict y = a->dst + r * n;
-      float mean = (float) (rm_sum_f64 (x, n) / (double) n);
-      float var = (float) (rm_sum_sq_dev_f64 (x, n, mean) / (double) n);
-      float denom = sqrtf (var + a->eps);
+      const float mean = (float) (rm_sum_f64 (x, n) / (double) n);
+      const float var = (float) (rm_sum_sq_dev_f64 (x, n, mean) / (double) n);
+      /* torch's LayerNorm kernel: y = (x * rstd + (-rstd * mean)) * w + b, both fused
+       * (bit-identical to it far more often than (x - mean) / std * w + b). */
+      const float rstd = 1.0f / sqrtf (var + a->eps), shift = -rstd * mean;
       const float *restrict w = a->w, *restrict b = a->b;
       for (int64_t i = 0; i < n; i++)
-        y[i] = (x[i] - mean) / denom * w[i] + b[i];
+        y[i] = fmaf (fmaf (x[i], rstd, shift), w[i], b[i]);
     }
 }
 
@@ -548,11 +561,12 @@ rm_cpu_layernorm (RmThreadPool *pool, float *dst, const float *x, const float *w
   rm_parallel_for_grain (pool, rows, rm_row_grain (dim), rm_layernorm_range, &a);
 }
 
-/* NCHW: the statistics run down the channels; a block of pixels at a time keeps every
- * inner loop contiguous (and vectorised) along the pixels. */
+/* NCHW (SAM's LayerNorm2d, written with separate torch ops: (x - u) / sqrt(s + eps), then
+ * w * x + b, every step rounded). The statistics run down the channels; a block of pixels
+ * at a time keeps every inner loop contiguous (and vectorised) along the pixels. */
 #define RM_LN_PIX 64
 
-static void
+RM_NO_CONTRACT static void
 rm_layernorm_nchw_range (void *p, int64_t begin, int64_t end, int worker)
 {
   const RmNormArgs *a = p;

@@ -31,6 +31,14 @@ stb_realloc (void *p, size_t n)
   return n <= stb_alloc_cap ? realloc (p, n) : NULL;
 }
 
+/* stb 2.27 calls memcpy (NULL, src, 0) for an empty first PNG IDAT chunk: harmless, but
+ * undefined behaviour that UBSan reports. */
+static inline void *
+stb_memcpy (void *dst, const void *src, size_t n)
+{
+  return n ? memcpy (dst, src, n) : dst;
+}
+
 #define STBI_MALLOC  stb_malloc
 #define STBI_REALLOC stb_realloc
 #define STBI_FREE    free
@@ -63,7 +71,9 @@ stb_realloc (void *p, size_t n)
 #pragma GCC diagnostic ignored "-Wconversion"
 #pragma GCC diagnostic ignored "-Wundef"
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#define memcpy stb_memcpy
 #include <stb_image.h>
+#undef memcpy
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
 

@@ -162,8 +162,9 @@ test_sidebar (void)
   guint n_rows = 0;
 
   g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_SAMPLE_IMAGES);
-  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (window->image_list))),
-                    ==, N_SAMPLE_IMAGES);
+  g_assert_cmpuint (
+      g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (window->image_list))), ==,
+      N_SAMPLE_IMAGES);
   for (guint i = 0; i < N_SAMPLE_IMAGES; i++)
     {
       g_autoptr (RmImageItem) item = g_list_model_get_item (images, i);
@@ -191,7 +192,8 @@ test_sidebar (void)
   g_assert_nonnull (rm_canvas_get_image (canvas));
   g_assert_cmpint (rm_image_pyramid_get_width (rm_canvas_get_image (canvas)), ==, 797);
   g_assert_cmpint (rm_image_pyramid_get_height (rm_canvas_get_image (canvas)), ==, 643);
-  g_assert_cmpstr (gtk_label_get_label (window->subtitle_label), ==, "tile1_part005.jpg — 797 × 643");
+  g_assert_cmpstr (gtk_label_get_label (window->subtitle_label), ==,
+                   "tile1_part005.jpg — 797 × 643");
   g_assert_cmpstr (gtk_stack_get_visible_child_name (window->content_stack), ==, "canvas");
   {
     g_autoptr (GFile) folder = sample_folder ();
@@ -339,34 +341,34 @@ static void
 test_accelerators (void)
 {
   static const char *actions[] = {
-    "app.quit", "app.about", "app.shortcuts", "app.preferences", "win.open", "win.import",
-    "win.zoom-in", "win.zoom-out", "win.zoom-fit", "win.zoom-1to1", "win.next-image",
-    "win.prev-image", "win.focus-query", "window.close",
+    "app.quit",       "app.about",      "app.shortcuts",   "app.preferences", "win.open",
+    "win.import",     "win.zoom-in",    "win.zoom-out",    "win.zoom-fit",    "win.zoom-1to1",
+    "win.next-image", "win.prev-image", "win.focus-query", "window.close",
   };
   static const struct
   {
     const char *action;
     const char *accel;
   } expected[] = {
-    { "app.quit", "<Control>q" },         { "app.shortcuts", "<Control>question" },
-    { "win.zoom-in", "<Control>plus" },   { "win.zoom-out", "<Control>minus" },
-    { "win.zoom-fit", "<Control>0" },     { "win.zoom-1to1", "<Control>1" },
-    { "win.next-image", "Page_Down" },    { "win.prev-image", "Page_Up" },
-    { "win.open", "<Control>o" },         { "win.import", "<Control>i" },
+    { "app.quit", "<Control>q" },       { "app.shortcuts", "<Control>question" },
+    { "win.zoom-in", "<Control>plus" }, { "win.zoom-out", "<Control>minus" },
+    { "win.zoom-fit", "<Control>0" },   { "win.zoom-1to1", "<Control>1" },
+    { "win.next-image", "Page_Down" },  { "win.prev-image", "Page_Up" },
+    { "win.open", "<Control>o" },       { "win.import", "<Control>i" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
     {
-      g_auto (GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
-                                                                     actions[i]);
+      g_auto (GStrv) accels =
+          gtk_application_get_accels_for_action (GTK_APPLICATION (app), actions[i]);
 
       g_test_message ("%s: %s", actions[i], accels[0] != NULL ? accels[0] : "(none)");
       g_assert_nonnull (accels[0]);
     }
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     {
-      g_auto (GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
-                                                                     expected[i].action);
+      g_auto (GStrv) accels =
+          gtk_application_get_accels_for_action (GTK_APPLICATION (app), expected[i].action);
 
       g_assert_true (g_strv_contains ((const char *const *) accels, expected[i].accel));
     }
@@ -496,16 +498,18 @@ test_large_image (void)
 
   start = g_get_monotonic_time ();
   wait_for_frame (GTK_WIDGET (canvas));
-  g_test_message ("fit: level %u, %u tiles, first frame %.1f ms", rm_canvas_get_drawn_level (canvas),
-                  rm_canvas_get_n_drawn_tiles (canvas), (g_get_monotonic_time () - start) / 1000.0);
+  g_test_message ("fit: level %u, %u tiles, first frame %.1f ms",
+                  rm_canvas_get_drawn_level (canvas), rm_canvas_get_n_drawn_tiles (canvas),
+                  (g_get_monotonic_time () - start) / 1000.0);
   g_assert_cmpuint (rm_canvas_get_drawn_level (canvas), >=, 2);
   g_assert_cmpuint (rm_canvas_get_n_drawn_tiles (canvas), <=, max_tiles);
 
   rm_canvas_zoom_at (canvas, 1.0, w / 2, h / 2, FALSE);
   start = g_get_monotonic_time ();
   wait_for_frame (GTK_WIDGET (canvas));
-  g_test_message ("1:1: level %u, %u tiles, first frame %.1f ms", rm_canvas_get_drawn_level (canvas),
-                  rm_canvas_get_n_drawn_tiles (canvas), (g_get_monotonic_time () - start) / 1000.0);
+  g_test_message ("1:1: level %u, %u tiles, first frame %.1f ms",
+                  rm_canvas_get_drawn_level (canvas), rm_canvas_get_n_drawn_tiles (canvas),
+                  (g_get_monotonic_time () - start) / 1000.0);
   g_assert_cmpuint (rm_canvas_get_drawn_level (canvas), ==, 0);
   g_assert_cmpuint (rm_canvas_get_n_drawn_tiles (canvas), <=, max_tiles);
 
@@ -569,15 +573,16 @@ test_screenshot (void)
 
     local = GRAPHENE_POINT_INIT (gtk_widget_get_width (GTK_WIDGET (canvas)) / 2.f,
                                  gtk_widget_get_height (GTK_WIDGET (canvas)) / 2.f);
-    g_assert_true (gtk_widget_compute_point (GTK_WIDGET (canvas), GTK_WIDGET (window), &local,
-                                             &centre));
+    g_assert_true (
+        gtk_widget_compute_point (GTK_WIDGET (canvas), GTK_WIDGET (window), &local, &centre));
     rm_canvas_widget_to_image (canvas, local.x, local.y, &ix, &iy);
     column = (int) ix / RM_IMAGE_PYRAMID_TILE_SIZE;
     row = (int) iy / RM_IMAGE_PYRAMID_TILE_SIZE;
     tile = rm_image_pyramid_get_tile (image, 0, column, row);
     tile_pixels = g_malloc ((gsize) tile->width * tile->height * 4);
     gdk_texture_download (tile->texture, tile_pixels, (gsize) tile->width * 4);
-    q = tile_pixels + ((gsize) ((int) iy - tile->y) * tile->width + (gsize) ((int) ix - tile->x)) * 4;
+    q = tile_pixels +
+        ((gsize) ((int) iy - tile->y) * tile->width + (gsize) ((int) ix - tile->x)) * 4;
 
     width = gdk_texture_get_width (texture);
     height = gdk_texture_get_height (texture);

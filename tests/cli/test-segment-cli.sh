@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# TAP test of `refmask segment` and `refmask model-init` end to end: a model directory built from
+# the golden weights segments a real satellite image; bad input gets a clear error, not a crash.
+# Usage: test-segment-cli.sh REFMASK SHARED_DIR
+set -u
+refmask=$1
+shared=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+# expect_fail DESCRIPTION PATTERN CMD...: exit code 1 or 2 (never a signal) and PATTERN on stderr
+expect_fail() {
+  local desc=$1 pattern=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if { [ $rc -eq 1 ] || [ $rc -eq 2 ]; } && grep -qi -- "$pattern" "$tmp/err"; then
+    ok "$desc"
+  else
+    not_ok "$desc (rc $rc): $(head -c 300 "$tmp/err")"
+  fi
+}
+
+if [ ! -f "$shared/golden/weights.safetensors" ]; then
+  echo "1..0 # SKIP no golden set at $shared/golden"
+  exit 0
+fi
+image="$shared/data/dubai-aerial/images/tile1_part001.jpg"
+model="$tmp/model"
+
+if "$refmask" model-init --config "$shared/golden/manifest.json" --weights "$shared/golden/weights.safetensors" \
+    --tokenizer "$shared/golden/tiny.spm" --out "$model" >/dev/null; then ok "model-init from golden weights"; else not_ok "model-init"; fi
+expect_fail "model-init refuses to overwrite" "exists" \
+  "$refmask" model-init --config "$shared/golden/manifest.json" --tokenizer "$shared/golden/tiny.spm" --out "$model"
+
+if "$refmask" segment --model "$model" --image "$image" --text "the largest building on the right" \
+    --text "all water" --out-dir "$tmp/seg" --json >"$tmp/seg.json"; then ok "segment two expressions"; else not_ok "segment"; fi
+for f in tile1_part001-0-mask.png tile1_part001-0-prior.png tile1_part001-1-mask.png; do
+  if [ -s "$tmp/seg/$f" ]; then ok "wrote $f"; else not_ok "wrote $f"; fi
+done
+if grep -q '"bbox_xywh"' "$tmp/seg.json" && grep -q '"hiera"' "$tmp/seg.json"; then ok "json has bbox and timings"; else not_ok "json"; fi
+
+expect_fail "missing model directory" "not a model directory" \
+  "$refmask" segment --model "$tmp/nope" --image "$image" --text "x"
+mkdir -p "$tmp/bad"
+echo '{"sam_image_size": 256' >"$tmp/bad/config.json"
+expect_fail "corrupt config.json" "config.json" "$refmask" segment --model "$tmp/bad" --image "$image" --text "x"
+cp -r "$model" "$tmp/trunc"
+head -c 100000 "$model/model.safetensors" >"$tmp/trunc/model.safetensors"
+expect_fail "truncated weights" "model.safetensors" "$refmask" segment --model "$tmp/trunc" --image "$image" --text "x"
+cp -r "$model" "$tmp/notok"
+rm "$tmp/notok/sentencepiece.bpe.model"
+expect_fail "missing tokenizer" "sentencepiece" "$refmask" segment --model "$tmp/notok" --image "$image" --text "x"
+cp -r "$model" "$tmp/wrongcfg"
+sed -i 's/"sam_dim": 32/"sam_dim": 64/' "$tmp/wrongcfg/config.json"
+expect_fail "weights of another config name the wrong tensor" "wrong shape: visual_model" \
+  "$refmask" segment --model "$tmp/wrongcfg" --image "$image" --text "x"
+
+expect_fail "missing image" "tile-missing" "$refmask" segment --model "$model" --image "$tmp/tile-missing.jpg" --text "x"
+: >"$tmp/empty.png"
+expect_fail "zero-byte image" "empty.png" "$refmask" segment --model "$model" --image "$tmp/empty.png" --text "x"
+head -c 2000 "$image" >"$tmp/cut.jpg"
+"$refmask" segment --model "$model" --image "$tmp/cut.jpg" --text "x" --out-dir "$tmp/cut" >/dev/null 2>"$tmp/err"
+rc=$?
+if [ $rc -le 1 ]; then ok "truncated JPEG: no crash (rc $rc)"; else not_ok "truncated JPEG crashed (rc $rc)"; fi
+# A PNG header claiming 100000 x 100000 pixels: refused before decoding.
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x01\x86\xa0\x00\x01\x86\xa0\x08\x02\x00\x00\x00\x00\x00\x00\x00' >"$tmp/huge.png"
+expect_fail "100000 x 100000 image" "huge.png" "$refmask" segment --model "$model" --image "$tmp/huge.png" --text "x"
+
+expect_fail "empty text" "expression 1" "$refmask" segment --model "$model" --image "$image" --text ""
+expect_fail "whitespace text" "expression 1" "$refmask" segment --model "$model" --image "$image" --text "   "
+expect_fail "non-UTF-8 text" "UTF-8\\|byte sequence" "$refmask" segment --model "$model" --image "$image" --text $'the \xff\xfe building'
+long=$(printf 'building %.0s' $(seq 1 200))
+expect_fail "text longer than the position table" "expression 1" "$refmask" segment --model "$model" --image "$image" --text "$long"
+expect_fail "no text" "required" "$refmask" segment --model "$model" --image "$image"
+
+echo "1..$n"
+[ $fails -eq 0 ]
