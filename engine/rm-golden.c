@@ -3,6 +3,7 @@
 #include "rm-config.h"
 #include "rm-error.h"
 #include "rm-forward.h"
+#include "rm-loss.h"
 #include "rm-safetensors.h"
 
 #include <math.h>
@@ -131,6 +132,57 @@ compare_binary_mask (Comparison *c, const RmTensor *pred, const RmSafetensors *a
              (long long) in_band);
 }
 
+/* The loss terms and their gradient w.r.t. the text weight, from our own forward outputs. */
+static void
+compare_loss (Comparison *c, const char *dir, const RmSafetensors *inputs, const RmForwardOutput *res,
+              int batch)
+{
+  g_autofree char *tpath = g_build_filename (dir, "train.safetensors", NULL);
+  if (!g_file_test (tpath, G_FILE_TEST_EXISTS))
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RmSafetensors) train = rm_safetensors_open (tpath, &error);
+  const RmStTensor *target = rm_safetensors_lookup (inputs, "input.target");
+  int64_t s = res->pred_masks->shape[2];
+  if (train == NULL || target == NULL || target->dtype != RM_ST_U8
+      || (int64_t) target->nbytes != batch * s * s)
+    {
+      fprintf (c->out, "FAIL train.safetensors / input.target unusable: %s\n",
+               error ? error->message : "missing or misshapen input.target");
+      c->report->n_checked++, c->report->n_failed++;
+      return;
+    }
+  RmLossParams lp = rm_loss_default_params ();
+  RmLossTerms terms;
+  g_autofree float *dsen = g_new (float, batch);
+  rm_refseg_loss (&lp, res->pred_masks->data, target->data, res->text_weight->data, batch, (int) s,
+                  (int) s, &terms, NULL, dsen);
+  const struct { const char *name; double v; } scalars[] = {
+    { "loss.ce", terms.ce }, { "loss.dice", terms.dice },
+    { "loss.boundary", terms.boundary }, { "loss.total", terms.total },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (scalars); i++)
+    {
+      const RmStTensor *ref = rm_safetensors_lookup (train, scalars[i].name);
+      if (ref == NULL || ref->dtype != RM_ST_F32 || ref->nbytes != sizeof (float))
+        continue;
+      double want = *(const float *) ref->data;
+      record (c, scalars[i].name, "[]", fabs (scalars[i].v - want), fabs (want), true);
+    }
+  const RmStTensor *ref = rm_safetensors_lookup (train, "dloss.evf.text2one_out");
+  if (ref != NULL && ref->dtype == RM_ST_F32 && ref->nbytes == (size_t) batch * sizeof (float))
+    {
+      double max_abs = 0, max_ref = 0;
+      for (int b = 0; b < batch; b++)
+        {
+          double want = ((const float *) ref->data)[b];
+          max_abs = fmax (max_abs, fabs (dsen[b] - want));
+          max_ref = fmax (max_ref, fabs (want));
+        }
+      record (c, "dloss.evf.text2one_out", "[B, 1, 1]", max_abs, max_ref, true);
+    }
+}
+
 bool
 rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *report,
                  GError **error)
@@ -191,6 +243,7 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   RmForwardOutput res;
   rm_forward (&fw, &in, &res);
   compare_binary_mask (&c, res.pred_masks, acts);
+  compare_loss (&c, dir, inputs, &res, batch);
 
   /* Each expression alone, unpadded: what the product's segment path computes. */
   for (int b = 0; b < batch; b++)
