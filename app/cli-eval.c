@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * refmask eval: mIoU, oIoU and Pr@0.5…0.9 of a model on a refs.jsonl split, as the official
+ * protocol computes them (spec §7: at the model resolution, ground truth resized NEAREST), and
+ * optionally at the original image resolution.
+ */
+#include "cli.h"
+#include "refmask-engine.h"
+#include "rm-dataset.h"
+#include "rm-metrics.h"
+
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_sigint (int sig)
+{
+  interrupted = 1;
+}
+
+static bool
+abort_requested (void *user)
+{
+  return interrupted != 0;
+}
+
+static void
+add_summary_json (JsonBuilder *b, const char *name, const RmMetrics *m)
+{
+  RmMetricsSummary s;
+  rm_metrics_summary (m, &s);
+  json_builder_set_member_name (b, name);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "n");
+  json_builder_add_int_value (b, s.n);
+  json_builder_set_member_name (b, "mIoU");
+  json_builder_add_double_value (b, s.miou);
+  json_builder_set_member_name (b, "oIoU");
+  json_builder_add_double_value (b, s.oiou);
+  for (int t = 0; t < RM_N_PRECISION_THRESHOLDS; t++)
+    {
+      g_autofree char *key = g_strdup_printf ("Pr@%.1f", rm_precision_thresholds[t]);
+      json_builder_set_member_name (b, key);
+      json_builder_add_double_value (b, s.precision[t]);
+    }
+  json_builder_end_object (b);
+}
+
+static void
+print_summary (const char *label, const RmMetrics *m)
+{
+  RmMetricsSummary s;
+  rm_metrics_summary (m, &s);
+  printf ("%s: n %" G_GINT64_FORMAT "  mIoU %.4f  oIoU %.4f", label, s.n, s.miou, s.oiou);
+  for (int t = 0; t < RM_N_PRECISION_THRESHOLDS; t++)
+    printf ("  Pr@%.1f %.4f", rm_precision_thresholds[t], s.precision[t]);
+  printf ("\n");
+}
+
+/* Evaluates one sample; adds to the metrics and, when b is set, a per-sample JSON object. */
+static gboolean
+eval_sample (RmSession *session, int size, const RmSample *s, gboolean original, RmMetrics *model_res,
+             RmMetrics *orig_res, JsonBuilder *b, GError **error)
+{
+  g_autoptr (RmImage) image = rm_image_load (s->image_path, NULL, error);
+  if (image == NULL)
+    return FALSE;
+  int gw = 0, gh = 0;
+  g_autofree uint8_t *gt = rm_sample_load_mask (s, &gw, &gh, error);
+  if (gt == NULL)
+    return FALSE;
+  RmSegmentParams params = rm_segment_default_params ();
+  params.want_prior_image = FALSE;
+  params.abort = abort_requested;
+  const char *texts[] = { s->expression };
+  RmSegmentResult **r = rm_session_segment (session, image, texts, 1, &params, error);
+  if (r == NULL)
+    return FALSE;
+  /* Ground truth to the model resolution with PIL NEAREST, as the official dataset does. */
+  g_autoptr (RmImage) gt_img = rm_image_new (gw, gh, 1);
+  memcpy (gt_img->pixels, gt, (size_t) gw * gh);
+  g_autoptr (RmImage) gt_small = rm_image_resize_nearest (gt_img, size, size);
+  g_autofree uint8_t *pred = g_new (uint8_t, (size_t) size * size);
+  for (size_t i = 0; i < (size_t) size * size; i++)
+    pred[i] = r[0]->logits[i] > 0.5f;
+  double iou = rm_metrics_add (model_res, pred, gt_small->pixels, (size_t) size * size);
+  double iou_orig = -1;
+  if (original && gw == r[0]->width && gh == r[0]->height)
+    iou_orig = rm_metrics_add (orig_res, r[0]->mask, gt, (size_t) gw * gh);
+  if (b != NULL)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_string_value (b, s->id);
+      json_builder_set_member_name (b, "expression");
+      json_builder_add_string_value (b, s->expression);
+      json_builder_set_member_name (b, "iou");
+      json_builder_add_double_value (b, iou);
+      if (iou_orig >= 0)
+        {
+          json_builder_set_member_name (b, "iou_original_resolution");
+          json_builder_add_double_value (b, iou_orig);
+        }
+      json_builder_set_member_name (b, "ms");
+      json_builder_add_double_value (b, r[0]->ms_total);
+      json_builder_end_object (b);
+    }
+  rm_segment_results_free (r, 1);
+  return TRUE;
+}
+
+int
+rm_cli_eval (int argc, char **argv)
+{
+  g_autofree char *model_dir = NULL, *refs = NULL, *split = NULL;
+  gboolean as_json = FALSE, original = FALSE;
+  int threads = 0, limit = 0;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model directory", "DIR" },
+    { "refs", 'r', 0, G_OPTION_ARG_FILENAME, &refs, "refs.jsonl", "FILE" },
+    { "split", 's', 0, G_OPTION_ARG_STRING, &split, "Split to evaluate (default: test)", "NAME" },
+    { "original-resolution", 0, 0, G_OPTION_ARG_NONE, &original, "Also at the image size", NULL },
+    { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "At most N samples", "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "JSON with per-sample IoU", NULL },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) octx = g_option_context_new ("— evaluate a model on a refs.jsonl split");
+  g_option_context_add_main_entries (octx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || model_dir == NULL
+      || refs == NULL)
+    {
+      fprintf (stderr, "refmask eval: %s\n", error ? error->message : "--model and --refs are required");
+      return 2;
+    }
+  g_autoptr (RmDataset) ds = rm_dataset_load_refs (refs, split ? split : "test", &error);
+  g_autoptr (RmModel) model = ds ? rm_model_load (model_dir, NULL, &error) : NULL;
+  if (model == NULL)
+    {
+      fprintf (stderr, "refmask eval: %s\n", error->message);
+      return 1;
+    }
+  if (ds->samples->len == 0)
+    {
+      fprintf (stderr, "refmask eval: no sample of split '%s' in %s\n", split ? split : "test", refs);
+      return 1;
+    }
+  signal (SIGINT, on_sigint);
+  g_autoptr (RmSession) session = rm_session_new (model, threads);
+  int size = rm_model_get_image_size (model);
+  RmMetrics model_res, orig_res;
+  rm_metrics_init (&model_res);
+  rm_metrics_init (&orig_res);
+  g_autoptr (JsonBuilder) b = as_json ? json_builder_new () : NULL;
+  if (b)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "samples");
+      json_builder_begin_array (b);
+    }
+  guint n = ds->samples->len;
+  if (limit > 0 && (guint) limit < n)
+    n = (guint) limit;
+  for (guint i = 0; i < n && !interrupted; i++)
+    {
+      if (!eval_sample (session, size, g_ptr_array_index (ds->samples, i), original, &model_res,
+                        &orig_res, b, &error))
+        {
+          fprintf (stderr, "refmask eval: %s\n", error->message);
+          return 1;
+        }
+      if (!as_json)
+        fprintf (stderr, "\r%u/%u", i + 1, n);
+    }
+  if (!as_json)
+    fprintf (stderr, "\n");
+  if (interrupted)
+    fprintf (stderr, "refmask eval: interrupted; metrics over the %" G_GINT64_FORMAT " samples done\n",
+             model_res.n);
+  if (b)
+    {
+      json_builder_end_array (b);
+      add_summary_json (b, "model_resolution", &model_res);
+      if (original)
+        add_summary_json (b, "original_resolution", &orig_res);
+      json_builder_end_object (b);
+      g_autoptr (JsonGenerator) gen = json_generator_new ();
+      g_autoptr (JsonNode) root = json_builder_get_root (b);
+      json_generator_set_root (gen, root);
+      json_generator_set_pretty (gen, TRUE);
+      g_autofree char *text = json_generator_to_data (gen, NULL);
+      printf ("%s\n", text);
+    }
+  else
+    {
+      print_summary ("model resolution", &model_res);
+      if (original)
+        print_summary ("original resolution", &orig_res);
+    }
+  return interrupted ? 1 : 0;
+}
