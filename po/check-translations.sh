@@ -14,7 +14,7 @@ status=0
 #    properties, and the data/ sources that msgfmt merges.
 grep -v '^#' po/POTFILES | sed '/^$/d' | sort > "$tmp/listed"
 {
-  grep -lE '(^|[^A-Za-z0-9_])(_|N_|C_|NC_|ngettext) \(' ui/*.c app/*.c 2>/dev/null || true
+  grep -lE '(^|[^A-Za-z0-9_])(_|N_|C_|NC_|ngettext) ?\(' ui/*.c app/*.c 2>/dev/null || true
   grep -l 'translatable="yes"' ui/*.ui 2>/dev/null || true
   ls data/*.desktop.in data/*.metainfo.xml.in data/*.gschema.xml 2>/dev/null || true
 } | sort -u > "$tmp/needed"
@@ -39,8 +39,9 @@ for lang in $(grep -v '^#' po/LINGUAS); do
   case "$stats" in
     *untranslated* | *fuzzy*)
       status=1
-      LC_ALL=C msgattrib --untranslated --only-fuzzy "$tmp/$lang.po" 2>/dev/null | head -40 || true
-      LC_ALL=C msgattrib --untranslated "$tmp/$lang.po" | grep '^msgid' | head -40 || true
+      echo "$lang: these messages are untranslated or fuzzy:"
+      LC_ALL=C msgattrib --untranslated "$tmp/$lang.po" | grep '^msgid ' | sed 1d || true
+      LC_ALL=C msgattrib --only-fuzzy "$tmp/$lang.po" | grep '^msgid ' | sed 1d || true
       ;;
   esac
   # obsolete entries in the .po are stale work for translators

@@ -109,31 +109,37 @@ about_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   static const char *authors[] = { "The Refmask developers", NULL };
   GtkApplication *app = user_data;
 
-  gtk_show_about_dialog (gtk_application_get_active_window (app),
-                         "program-name", _("Refmask Studio"),
-                         "logo-icon-name", RM_APPLICATION_ID,
-                         "version", REFMASK_VERSION,
-                         "comments", _("Label satellite imagery by describing what to segment"),
-                         "license-type", GTK_LICENSE_GPL_3_0,
-                         "copyright", _("© 2025 The Refmask developers"),
-                         "authors", authors,
-                         /* Translators: your name(s) and e-mail address(es), one a line */
-                         "translator-credits", _("translator-credits"),
-                         NULL);
+  gtk_show_about_dialog (
+      gtk_application_get_active_window (app), "program-name", _ ("Refmask Studio"),
+      "logo-icon-name", RM_APPLICATION_ID, "version", REFMASK_VERSION, "comments",
+      _ ("Label satellite imagery by describing what to segment"), "license-type",
+      GTK_LICENSE_GPL_3_0, "copyright", _ ("© 2025 The Refmask developers"), "authors", authors,
+      /* Translators: your name(s) and e-mail address(es), one a line */
+      "translator-credits", _ ("translator-credits"), NULL);
 }
 
+/* The shortcuts window is the main window's help overlay: GTK then fills in every entry that
+ * names an action with the accelerators registered above, and keeps them current. */
 static void
 shortcuts_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   GtkApplication *app = user_data;
-  g_autoptr (GtkBuilder) builder = NULL;
-  GtkWindow *window;
+  GtkWindow *window = gtk_application_get_active_window (app);
+  GtkShortcutsWindow *overlay;
 
-  builder = gtk_builder_new_from_resource (RM_RESOURCE_PATH "/rm-shortcuts-window.ui");
-  window = GTK_WINDOW (gtk_builder_get_object (builder, "shortcuts_window"));
-  gtk_window_set_transient_for (window, gtk_application_get_active_window (app));
-  gtk_window_set_application (window, app);
-  gtk_window_present (window);
+  if (!GTK_IS_APPLICATION_WINDOW (window))
+    return;
+
+  overlay = gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window));
+  if (overlay == NULL)
+    {
+      g_autoptr (GtkBuilder) builder = NULL;
+
+      builder = gtk_builder_new_from_resource (RM_RESOURCE_PATH "/rm-shortcuts-window.ui");
+      overlay = GTK_SHORTCUTS_WINDOW (gtk_builder_get_object (builder, "shortcuts_window"));
+      gtk_application_window_set_help_overlay (GTK_APPLICATION_WINDOW (window), overlay);
+    }
+  gtk_window_present (GTK_WINDOW (overlay));
 }
 
 static void
@@ -165,8 +171,8 @@ rm_application_startup (GApplication *app)
   self->settings = create_settings ();
   if (self->settings == NULL)
     {
-      g_printerr (_("The settings schema %s is not installed. Install Refmask, or run "
-                    "“meson devenv -C BUILDDIR refmask-studio”.\n"),
+      g_printerr (_ ("The settings schema %s is not installed. Install Refmask, or run "
+                     "“meson devenv -C BUILDDIR refmask-studio”.\n"),
                   RM_APPLICATION_ID);
       exit (EXIT_FAILURE);
     }
@@ -241,18 +247,16 @@ static void
 rm_application_init (RmApplication *self)
 {
   g_application_add_main_option (G_APPLICATION (self), "version", 0, G_OPTION_FLAG_NONE,
-                                 G_OPTION_ARG_NONE, _("Print the version and exit"), NULL);
+                                 G_OPTION_ARG_NONE, _ ("Print the version and exit"), NULL);
   g_application_set_option_context_parameter_string (G_APPLICATION (self),
-                                                     _("[IMAGE or FOLDER…]"));
+                                                     _ ("[IMAGE or FOLDER…]"));
 }
 
 RmApplication *
 rm_application_new (GApplicationFlags flags)
 {
-  return g_object_new (RM_TYPE_APPLICATION,
-                       "application-id", RM_APPLICATION_ID,
-                       "flags", flags | G_APPLICATION_HANDLES_OPEN,
-                       "resource-base-path", RM_RESOURCE_PATH,
+  return g_object_new (RM_TYPE_APPLICATION, "application-id", RM_APPLICATION_ID, "flags",
+                       flags | G_APPLICATION_HANDLES_OPEN, "resource-base-path", RM_RESOURCE_PATH,
                        NULL);
 }
 

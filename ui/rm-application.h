@@ -16,8 +16,8 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (RmApplication, rm_application, RM, APPLICATION, GtkApplication)
 
-RmApplication *rm_application_new          (GApplicationFlags flags);
-GSettings     *rm_application_get_settings (RmApplication    *self);
-RmWindow      *rm_application_get_window   (RmApplication    *self);
+RmApplication *rm_application_new (GApplicationFlags flags);
+GSettings *rm_application_get_settings (RmApplication *self);
+RmWindow *rm_application_get_window (RmApplication *self);
 
 G_END_DECLS

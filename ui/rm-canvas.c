@@ -76,8 +76,8 @@ static gboolean
 animation_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
 {
   RmCanvas *self = RM_CANVAS (widget);
-  double t = (double) (gdk_frame_clock_get_frame_time (clock) - self->animation_start) /
-             ANIMATION_USEC;
+  double t =
+      (double) (gdk_frame_clock_get_frame_time (clock) - self->animation_start) / ANIMATION_USEC;
 
   gtk_widget_queue_draw (widget);
   if (t >= 1.0)
@@ -105,7 +105,8 @@ set_view (RmCanvas *self, const RmView *view, gboolean fit, gboolean animate)
       self->animation_start =
           gdk_frame_clock_get_frame_time (gtk_widget_get_frame_clock (GTK_WIDGET (self)));
       if (self->tick_id == 0)
-        self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), animation_tick, NULL, NULL);
+        self->tick_id =
+            gtk_widget_add_tick_callback (GTK_WIDGET (self), animation_tick, NULL, NULL);
     }
   else
     {
@@ -260,8 +261,8 @@ on_scroll (GtkEventControllerScroll *controller, double dx, double dy, RmCanvas 
 
   /* A mouse wheel zooms about the pointer; a touchpad pans, and zooms with Ctrl. */
   if (unit == GDK_SCROLL_UNIT_WHEEL)
-    rm_canvas_zoom_at (self, rm_view_get_zoom (&self->view) * pow (RM_CANVAS_ZOOM_STEP, -dy), x,
-                       y, TRUE);
+    rm_canvas_zoom_at (self, rm_view_get_zoom (&self->view) * pow (RM_CANVAS_ZOOM_STEP, -dy), x, y,
+                       TRUE);
   else if (state & GDK_CONTROL_MASK)
     rm_canvas_zoom_at (self, rm_view_get_zoom (&self->view) * exp (-dy * SMOOTH_ZOOM_FACTOR), x, y,
                        FALSE);
@@ -503,8 +504,8 @@ rm_canvas_class_init (RmCanvasClass *klass)
                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_ZOOM] = g_param_spec_double ("zoom", NULL, NULL, 0, G_MAXDOUBLE, 1.0,
                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  properties[PROP_FIT] = g_param_spec_boolean ("fit", NULL, NULL, TRUE,
-                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_FIT] =
+      g_param_spec_boolean ("fit", NULL, NULL, TRUE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   rm_ui_ensure_resources ();

@@ -19,32 +19,23 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (RmCanvas, rm_canvas, RM, CANVAS, GtkWidget)
 
-GtkWidget      *rm_canvas_new              (void);
-RmImagePyramid *rm_canvas_get_image        (RmCanvas     *self);
-void            rm_canvas_set_image        (RmCanvas     *self,
-                                            RmImagePyramid *image);
-const RmView   *rm_canvas_get_view         (RmCanvas     *self);
-double          rm_canvas_get_zoom         (RmCanvas     *self);
-gboolean        rm_canvas_get_fit          (RmCanvas     *self);
-gboolean        rm_canvas_is_animating     (RmCanvas     *self);
-void            rm_canvas_zoom_in          (RmCanvas     *self);
-void            rm_canvas_zoom_out         (RmCanvas     *self);
-void            rm_canvas_zoom_fit         (RmCanvas     *self);
-void            rm_canvas_zoom_1to1        (RmCanvas     *self);
-void            rm_canvas_zoom_at          (RmCanvas     *self,
-                                            double        zoom,
-                                            double        widget_x,
-                                            double        widget_y,
-                                            gboolean      animate);
-void            rm_canvas_pan              (RmCanvas     *self,
-                                            double        dx,
-                                            double        dy);
-void            rm_canvas_widget_to_image  (RmCanvas     *self,
-                                            double        widget_x,
-                                            double        widget_y,
-                                            double       *image_x,
-                                            double       *image_y);
-guint           rm_canvas_get_drawn_level  (RmCanvas     *self);
-guint           rm_canvas_get_n_drawn_tiles (RmCanvas    *self);
+GtkWidget *rm_canvas_new (void);
+RmImagePyramid *rm_canvas_get_image (RmCanvas *self);
+void rm_canvas_set_image (RmCanvas *self, RmImagePyramid *image);
+const RmView *rm_canvas_get_view (RmCanvas *self);
+double rm_canvas_get_zoom (RmCanvas *self);
+gboolean rm_canvas_get_fit (RmCanvas *self);
+gboolean rm_canvas_is_animating (RmCanvas *self);
+void rm_canvas_zoom_in (RmCanvas *self);
+void rm_canvas_zoom_out (RmCanvas *self);
+void rm_canvas_zoom_fit (RmCanvas *self);
+void rm_canvas_zoom_1to1 (RmCanvas *self);
+void rm_canvas_zoom_at (RmCanvas *self, double zoom, double widget_x, double widget_y,
+                        gboolean animate);
+void rm_canvas_pan (RmCanvas *self, double dx, double dy);
+void rm_canvas_widget_to_image (RmCanvas *self, double widget_x, double widget_y, double *image_x,
+                                double *image_y);
+guint rm_canvas_get_drawn_level (RmCanvas *self);
+guint rm_canvas_get_n_drawn_tiles (RmCanvas *self);
 
 G_END_DECLS

@@ -7,7 +7,6 @@
 #include "rm-image-item.h"
 #include "rm-image-pyramid.h"
 
-
 /* Thumbnails decode whole images; two at a time keeps a 2-core machine responsive. */
 #define MAX_RUNNING_THUMBNAILS 2
 
@@ -40,7 +39,7 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 
-/* Main-thread only. */
+/* Main thread only: weak references to the items waiting for a decode. */
 static GQueue thumbnail_queue = G_QUEUE_INIT;
 static guint n_running_thumbnails;
 
@@ -124,15 +123,16 @@ thumbnail_queue_pump (void)
 {
   while (n_running_thumbnails < MAX_RUNNING_THUMBNAILS && !g_queue_is_empty (&thumbnail_queue))
     {
-      g_autoptr (RmImageItem) item = g_queue_pop_head (&thumbnail_queue);
+      GWeakRef *ref = g_queue_pop_head (&thumbnail_queue);
+      g_autoptr (RmImageItem) item = g_weak_ref_get (ref);
       g_autoptr (GTask) task = NULL;
 
-      /* Nobody else holds it: the list it was in is gone, skip the decode. */
-      if (G_OBJECT (item)->ref_count == 1)
-        {
-          item->state = RM_IMAGE_ITEM_STATE_NONE;
-          continue;
-        }
+      g_weak_ref_clear (ref);
+      g_free (ref);
+
+      /* The queue holds weak references: an image whose list is gone is not decoded. */
+      if (item == NULL)
+        continue;
 
       task = g_task_new (item, NULL, thumbnail_done, NULL);
       g_task_set_source_tag (task, rm_image_item_ensure_thumbnail);
@@ -147,6 +147,8 @@ thumbnail_queue_pump (void)
 void
 rm_image_item_ensure_thumbnail (RmImageItem *self)
 {
+  GWeakRef *ref;
+
   g_return_if_fail (RM_IS_IMAGE_ITEM (self));
 
   if (self->state != RM_IMAGE_ITEM_STATE_NONE)
@@ -154,7 +156,9 @@ rm_image_item_ensure_thumbnail (RmImageItem *self)
 
   self->state = RM_IMAGE_ITEM_STATE_LOADING;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
-  g_queue_push_tail (&thumbnail_queue, g_object_ref (self));
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  g_queue_push_tail (&thumbnail_queue, ref);
   thumbnail_queue_pump ();
 }
 
@@ -213,8 +217,7 @@ rm_image_item_get_property (GObject *object, guint prop_id, GValue *value, GPara
 }
 
 static void
-rm_image_item_set_property (GObject *object, guint prop_id, const GValue *value,
-                            GParamSpec *pspec)
+rm_image_item_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   RmImageItem *self = RM_IMAGE_ITEM (object);
 
@@ -241,18 +244,17 @@ rm_image_item_class_init (RmImageItemClass *klass)
   properties[PROP_FILE] =
       g_param_spec_object ("file", NULL, NULL, G_TYPE_FILE,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_DISPLAY_NAME] =
-      g_param_spec_string ("display-name", NULL, NULL, NULL,
-                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_DISPLAY_NAME] = g_param_spec_string ("display-name", NULL, NULL, NULL,
+                                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_THUMBNAIL] =
       g_param_spec_object ("thumbnail", NULL, NULL, GDK_TYPE_PAINTABLE,
                            G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_WIDTH] = g_param_spec_int ("width", NULL, NULL, 0, G_MAXINT, 0,
-                                             G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
-                                                 G_PARAM_STATIC_STRINGS);
-  properties[PROP_HEIGHT] = g_param_spec_int ("height", NULL, NULL, 0, G_MAXINT, 0,
-                                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
-                                                  G_PARAM_STATIC_STRINGS);
+  properties[PROP_WIDTH] =
+      g_param_spec_int ("width", NULL, NULL, 0, G_MAXINT, 0,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_HEIGHT] =
+      g_param_spec_int ("height", NULL, NULL, 0, G_MAXINT, 0,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_STATE] =
       g_param_spec_int ("state", NULL, NULL, RM_IMAGE_ITEM_STATE_NONE, RM_IMAGE_ITEM_STATE_FAILED,
                         RM_IMAGE_ITEM_STATE_NONE,
@@ -422,7 +424,8 @@ scan_folder (GFile *folder, ScanResult *result, GCancellable *cancellable)
 
       if (!g_file_enumerator_iterate (enumerator, &info, &child, cancellable, NULL) || info == NULL)
         break;
-      if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR || g_file_info_get_is_hidden (info))
+      if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR ||
+          g_file_info_get_is_hidden (info))
         continue;
       if (!rm_image_content_type_is_supported (g_file_info_get_content_type (info)))
         continue;
@@ -457,10 +460,9 @@ scan_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellab
       if (g_cancellable_is_cancelled (cancellable))
         break;
 
-      info = g_file_query_info (file,
-                                G_FILE_ATTRIBUTE_STANDARD_TYPE
-                                "," G_FILE_ATTRIBUTE_STANDARD_CONTENT_TYPE,
-                                G_FILE_QUERY_INFO_NONE, cancellable, NULL);
+      info = g_file_query_info (
+          file, G_FILE_ATTRIBUTE_STANDARD_TYPE "," G_FILE_ATTRIBUTE_STANDARD_CONTENT_TYPE,
+          G_FILE_QUERY_INFO_NONE, cancellable, NULL);
       if (info == NULL)
         result->n_skipped++;
       else if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)

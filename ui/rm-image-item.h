@@ -27,28 +27,21 @@ typedef enum
 
 G_DECLARE_FINAL_TYPE (RmImageItem, rm_image_item, RM, IMAGE_ITEM, GObject)
 
-RmImageItem      *rm_image_item_new               (GFile       *file);
-GFile            *rm_image_item_get_file          (RmImageItem *self);
-const char       *rm_image_item_get_display_name  (RmImageItem *self);
-GdkPaintable     *rm_image_item_get_thumbnail     (RmImageItem *self);
-int               rm_image_item_get_width         (RmImageItem *self);
-int               rm_image_item_get_height        (RmImageItem *self);
-RmImageItemState  rm_image_item_get_state         (RmImageItem *self);
-const char       *rm_image_item_get_error_message (RmImageItem *self);
-void              rm_image_item_set_size          (RmImageItem *self,
-                                                   int          width,
-                                                   int          height);
-void              rm_image_item_ensure_thumbnail  (RmImageItem *self);
+RmImageItem *rm_image_item_new (GFile *file);
+GFile *rm_image_item_get_file (RmImageItem *self);
+const char *rm_image_item_get_display_name (RmImageItem *self);
+GdkPaintable *rm_image_item_get_thumbnail (RmImageItem *self);
+int rm_image_item_get_width (RmImageItem *self);
+int rm_image_item_get_height (RmImageItem *self);
+RmImageItemState rm_image_item_get_state (RmImageItem *self);
+const char *rm_image_item_get_error_message (RmImageItem *self);
+void rm_image_item_set_size (RmImageItem *self, int width, int height);
+void rm_image_item_ensure_thumbnail (RmImageItem *self);
 
 /* Collects the image files among @files, expanding folders (not recursively), in a worker. */
-void              rm_image_scan_async             (GFile             **files,
-                                                   guint               n_files,
-                                                   GCancellable       *cancellable,
-                                                   GAsyncReadyCallback callback,
-                                                   gpointer            user_data);
-GPtrArray        *rm_image_scan_finish            (GAsyncResult       *result,
-                                                   guint              *n_skipped,
-                                                   GError            **error);
-gboolean          rm_image_content_type_is_supported (const char     *content_type);
+void rm_image_scan_async (GFile **files, guint n_files, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *rm_image_scan_finish (GAsyncResult *result, guint *n_skipped, GError **error);
+gboolean rm_image_content_type_is_supported (const char *content_type);
 
 G_END_DECLS

@@ -143,8 +143,8 @@ level_make_tiles (Level *level, int tile_size)
         slice = g_bytes_new_from_bytes (level->bytes, offset,
                                         (gsize) (tile->height - 1) * level->stride +
                                             (gsize) tile->width * BPP);
-        tile->texture = gdk_memory_texture_new (tile->width, tile->height, GDK_MEMORY_DEFAULT, slice,
-                                                level->stride);
+        tile->texture = gdk_memory_texture_new (tile->width, tile->height, GDK_MEMORY_DEFAULT,
+                                                slice, level->stride);
       }
 }
 
@@ -174,7 +174,7 @@ pyramid_build (GdkTexture *texture, int tile_size, GCancellable *cancellable, GE
   if (data == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   _("Not enough memory for an image of %d × %d pixels"),
+                   _ ("Not enough memory for an image of %d × %d pixels"),
                    gdk_texture_get_width (texture), gdk_texture_get_height (texture));
       return NULL;
     }
@@ -316,9 +316,9 @@ rm_image_pyramid_choose_level (RmImagePyramid *self, double device_scale)
   for (guint i = 1; i < self->levels->len; i++)
     {
       const Level *level = &g_array_index (self->levels, Level, i);
-      double texels_per_pixel = MIN ((double) level->width / self->width,
-                                     (double) level->height / self->height) /
-                                device_scale;
+      double texels_per_pixel =
+          MIN ((double) level->width / self->width, (double) level->height / self->height) /
+          device_scale;
 
       if (texels_per_pixel < 1.0 - 1e-9)
         break;

@@ -53,13 +53,13 @@ update (RmImageRow *self)
     {
     case RM_IMAGE_ITEM_STATE_READY:
       /* Translators: image size in pixels, width × height */
-      detail = g_strdup_printf (_("%d × %d"), rm_image_item_get_width (item),
+      detail = g_strdup_printf (_ ("%d × %d"), rm_image_item_get_width (item),
                                 rm_image_item_get_height (item));
       gtk_image_set_from_paintable (self->thumbnail, rm_image_item_get_thumbnail (item));
       gtk_widget_remove_css_class (GTK_WIDGET (self->detail_label), "error");
       break;
     case RM_IMAGE_ITEM_STATE_FAILED:
-      detail = g_strdup (_("Cannot read this image"));
+      detail = g_strdup (_ ("Cannot read this image"));
       gtk_widget_set_tooltip_text (GTK_WIDGET (self), rm_image_item_get_error_message (item));
       gtk_image_set_from_icon_name (self->thumbnail, "image-missing");
       gtk_widget_add_css_class (GTK_WIDGET (self->detail_label), "error");
@@ -67,7 +67,7 @@ update (RmImageRow *self)
     case RM_IMAGE_ITEM_STATE_NONE:
     case RM_IMAGE_ITEM_STATE_LOADING:
     default:
-      detail = g_strdup (_("Loading…"));
+      detail = g_strdup (_ ("Loading…"));
       gtk_image_set_from_icon_name (self->thumbnail, "image-x-generic-symbolic");
       gtk_widget_remove_css_class (GTK_WIDGET (self->detail_label), "error");
       break;

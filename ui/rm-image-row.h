@@ -16,9 +16,8 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (RmImageRow, rm_image_row, RM, IMAGE_ROW, GtkWidget)
 
-GtkWidget   *rm_image_row_new      (void);
-RmImageItem *rm_image_row_get_item (RmImageRow  *self);
-void         rm_image_row_set_item (RmImageRow  *self,
-                                    RmImageItem *item);
+GtkWidget *rm_image_row_new (void);
+RmImageItem *rm_image_row_get_item (RmImageRow *self);
+void rm_image_row_set_item (RmImageRow *self, RmImageItem *item);
 
 G_END_DECLS

@@ -159,8 +159,6 @@ rm_preferences_window_new (GtkWindow *parent, GSettings *settings)
   g_return_val_if_fail (parent == NULL || GTK_IS_WINDOW (parent), NULL);
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
 
-  return g_object_new (RM_TYPE_PREFERENCES_WINDOW,
-                       "transient-for", parent,
-                       "settings", settings,
+  return g_object_new (RM_TYPE_PREFERENCES_WINDOW, "transient-for", parent, "settings", settings,
                        NULL);
 }

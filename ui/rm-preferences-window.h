@@ -16,7 +16,6 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (RmPreferencesWindow, rm_preferences_window, RM, PREFERENCES_WINDOW, GtkWindow)
 
-GtkWindow *rm_preferences_window_new (GtkWindow *parent,
-                                      GSettings *settings);
+GtkWindow *rm_preferences_window_new (GtkWindow *parent, GSettings *settings);
 
 G_END_DECLS

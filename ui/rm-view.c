@@ -13,7 +13,7 @@ rm_view_init (RmView *view)
 {
   g_return_if_fail (view != NULL);
 
-  *view = (RmView) { 0 };
+  *view = (RmView){ 0 };
   view->scale = 1.0;
   view->pixel_scale = 1.0;
 }
@@ -205,7 +205,8 @@ rm_view_interpolate (const RmView *from, const RmView *to, double progress, RmVi
 gboolean
 rm_view_equal (const RmView *a, const RmView *b)
 {
-  return fabs (a->scale - b->scale) < 1e-9 && fabs (a->x - b->x) < 1e-6 && fabs (a->y - b->y) < 1e-6 &&
-         a->image_width == b->image_width && a->image_height == b->image_height &&
-         a->view_width == b->view_width && a->view_height == b->view_height;
+  return fabs (a->scale - b->scale) < 1e-9 && fabs (a->x - b->x) < 1e-6 &&
+         fabs (a->y - b->y) < 1e-6 && a->image_width == b->image_width &&
+         a->image_height == b->image_height && a->view_width == b->view_width &&
+         a->view_height == b->view_height;
 }

@@ -35,7 +35,7 @@ new_chooser (RmWindow *self, const char *title, GtkFileChooserAction action, con
   GtkFileChooserNative *chooser;
   g_autoptr (GFile) folder = get_last_folder (self);
 
-  chooser = gtk_file_chooser_native_new (title, GTK_WINDOW (self), action, accept, _("_Cancel"));
+  chooser = gtk_file_chooser_native_new (title, GTK_WINDOW (self), action, accept, _ ("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   if (folder != NULL)
     gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), folder, NULL);
@@ -63,7 +63,8 @@ open_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   RmWindow *self = RM_WINDOW (widget);
   GtkFileChooserNative *chooser;
 
-  chooser = new_chooser (self, _("Open Project"), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"));
+  chooser =
+      new_chooser (self, _ ("Open Project"), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _ ("_Open"));
   g_signal_connect (chooser, "response", G_CALLBACK (open_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
@@ -97,15 +98,15 @@ import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   g_autoptr (GtkFileFilter) images = gtk_file_filter_new ();
   g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
 
-  chooser = new_chooser (self, _("Import Images"), GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"));
+  chooser = new_chooser (self, _ ("Import Images"), GTK_FILE_CHOOSER_ACTION_OPEN, _ ("_Import"));
   gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
 
-  gtk_file_filter_set_name (images, _("Images"));
+  gtk_file_filter_set_name (images, _ ("Images"));
   gtk_file_filter_add_mime_type (images, "image/png");
   gtk_file_filter_add_mime_type (images, "image/jpeg");
   gtk_file_filter_add_mime_type (images, "image/tiff");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), images);
-  gtk_file_filter_set_name (all, _("All Files"));
+  gtk_file_filter_set_name (all, _ ("All Files"));
   gtk_file_filter_add_pattern (all, "*");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), all);
 
@@ -160,7 +161,7 @@ run_query_action (GtkWidget *widget, const char *action_name, GVariant *paramete
 {
   RmWindow *self = RM_WINDOW (widget);
 
-  _rm_window_show_message (self, _("A model is required to run queries. No model is loaded."));
+  _rm_window_show_message (self, _ ("A model is required to run queries. No model is loaded."));
 }
 
 void
@@ -188,11 +189,12 @@ _rm_window_actions_update (RmWindow *self)
   guint position = rm_window_get_selected (self);
   gboolean selected = position != GTK_INVALID_LIST_POSITION;
 
-  gtk_widget_action_set_enabled (widget, "win.zoom-in",
-                                 has_image && view->scale < rm_view_get_max_scale (view) * (1 - 1e-9));
-  gtk_widget_action_set_enabled (widget, "win.zoom-out",
-                                 has_image && view->scale > rm_view_get_min_scale (view) * (1 + 1e-9));
-  gtk_widget_action_set_enabled (widget, "win.zoom-fit", has_image && !rm_canvas_get_fit (self->canvas));
+  gtk_widget_action_set_enabled (
+      widget, "win.zoom-in", has_image && view->scale < rm_view_get_max_scale (view) * (1 - 1e-9));
+  gtk_widget_action_set_enabled (
+      widget, "win.zoom-out", has_image && view->scale > rm_view_get_min_scale (view) * (1 + 1e-9));
+  gtk_widget_action_set_enabled (widget, "win.zoom-fit",
+                                 has_image && !rm_canvas_get_fit (self->canvas));
   gtk_widget_action_set_enabled (widget, "win.zoom-1to1", has_image);
   gtk_widget_action_set_enabled (widget, "win.next-image", selected && position + 1 < n);
   gtk_widget_action_set_enabled (widget, "win.prev-image", selected && position > 0);

@@ -43,8 +43,7 @@ struct _RmWindow
 };
 
 void _rm_window_class_actions_init (GtkWidgetClass *widget_class);
-void _rm_window_actions_update     (RmWindow       *self);
-void _rm_window_show_message       (RmWindow       *self,
-                                    const char     *message);
+void _rm_window_actions_update (RmWindow *self);
+void _rm_window_show_message (RmWindow *self, const char *message);
 
 G_END_DECLS

@@ -54,7 +54,7 @@ update_title (RmWindow *self)
 
   if (item != NULL && rm_image_item_get_width (item) > 0)
     /* Translators: the window subtitle: file name, then width × height in pixels */
-    subtitle = g_strdup_printf (_("%s — %d × %d"), rm_image_item_get_display_name (item),
+    subtitle = g_strdup_printf (_ ("%s — %d × %d"), rm_image_item_get_display_name (item),
                                 rm_image_item_get_width (item), rm_image_item_get_height (item));
   else if (item != NULL)
     subtitle = g_strdup (rm_image_item_get_display_name (item));
@@ -70,7 +70,7 @@ update_image_count (RmWindow *self)
   g_autofree char *text = NULL;
 
   if (n == 0)
-    text = g_strdup (_("No images"));
+    text = g_strdup (_ ("No images"));
   else
     text = g_strdup_printf (ngettext ("%u image", "%u images", n), n);
   gtk_label_set_label (self->image_count_label, text);
@@ -92,7 +92,7 @@ on_canvas_zoom_changed (RmWindow *self)
   g_autofree char *text = NULL;
 
   /* Translators: a zoom level in percent */
-  text = g_strdup_printf (_("%.0f %%"), rm_canvas_get_zoom (self->canvas) * 100);
+  text = g_strdup_printf (_ ("%.0f %%"), rm_canvas_get_zoom (self->canvas) * 100);
   gtk_label_set_label (self->zoom_label, text);
   _rm_window_actions_update (self);
 }
@@ -192,7 +192,7 @@ load_done (GObject *object, GAsyncResult *result, gpointer user_data)
       g_autofree char *message = NULL;
 
       /* Translators: the first %s is a file name, the second the reason */
-      message = g_strdup_printf (_("Cannot open “%s”: %s"),
+      message = g_strdup_printf (_ ("Cannot open “%s”: %s"),
                                  rm_image_item_get_display_name (data->item), error->message);
       _rm_window_show_message (self, message);
       rm_canvas_set_image (self->canvas, NULL);
@@ -298,19 +298,19 @@ scan_done (GObject *object, GAsyncResult *result, gpointer user_data)
   g_list_store_splice (self->images, first_new, 0, items->pdata, items->len);
 
   if (files->len == 0)
-    _rm_window_show_message (self, _("No images found. Refmask reads PNG, JPEG and TIFF files."));
+    _rm_window_show_message (self, _ ("No images found. Refmask reads PNG, JPEG and TIFF files."));
   else if (n_skipped > 0)
     {
-      g_autofree char *message = g_strdup_printf (
-          ngettext ("%u file was not an image and was skipped",
-                       "%u files were not images and were skipped", n_skipped),
-          n_skipped);
+      g_autofree char *message =
+          g_strdup_printf (ngettext ("%u file was not an image and was skipped",
+                                     "%u files were not images and were skipped", n_skipped),
+                           n_skipped);
 
       _rm_window_show_message (self, message);
     }
 
-  if (items->len > 0 &&
-      (data->replace || gtk_single_selection_get_selected (self->selection) == GTK_INVALID_LIST_POSITION))
+  if (items->len > 0 && (data->replace || gtk_single_selection_get_selected (self->selection) ==
+                                              GTK_INVALID_LIST_POSITION))
     rm_window_select_image (self, first_new);
 
   update_image_count (self);
@@ -455,9 +455,9 @@ rm_window_class_init (RmWindowClass *klass)
   object_class->set_property = rm_window_set_property;
   window_class->close_request = rm_window_close_request;
 
-  properties[PROP_BUSY] = g_param_spec_boolean ("busy", NULL, NULL, FALSE,
-                                                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
-                                                    G_PARAM_STATIC_STRINGS);
+  properties[PROP_BUSY] =
+      g_param_spec_boolean ("busy", NULL, NULL, FALSE,
+                            G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_SETTINGS] =
       g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -497,8 +497,8 @@ rm_window_init (RmWindow *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->known_files = g_hash_table_new_full (g_file_hash, (GEqualFunc) g_file_equal,
-                                             g_object_unref, NULL);
+  self->known_files =
+      g_hash_table_new_full (g_file_hash, (GEqualFunc) g_file_equal, g_object_unref, NULL);
   self->images = g_list_store_new (RM_TYPE_IMAGE_ITEM);
   self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->images)));
   gtk_single_selection_set_autoselect (self->selection, TRUE);
@@ -521,10 +521,8 @@ rm_window_new (RmApplication *application)
 {
   g_return_val_if_fail (RM_IS_APPLICATION (application), NULL);
 
-  return g_object_new (RM_TYPE_WINDOW,
-                       "application", application,
-                       "settings", rm_application_get_settings (application),
-                       NULL);
+  return g_object_new (RM_TYPE_WINDOW, "application", application, "settings",
+                       rm_application_get_settings (application), NULL);
 }
 
 /* The listed images, a GListModel of RmImageItem. */

@@ -16,16 +16,12 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (RmWindow, rm_window, RM, WINDOW, GtkApplicationWindow)
 
-RmWindow   *rm_window_new           (RmApplication *application);
-void        rm_window_add_files     (RmWindow      *self,
-                                     GFile        **files,
-                                     guint          n_files,
-                                     gboolean       replace);
-GListModel *rm_window_get_images    (RmWindow      *self);
-guint       rm_window_get_selected  (RmWindow      *self);
-void        rm_window_select_image  (RmWindow      *self,
-                                     guint          position);
-RmCanvas   *rm_window_get_canvas    (RmWindow      *self);
-gboolean    rm_window_get_busy      (RmWindow      *self);
+RmWindow *rm_window_new (RmApplication *application);
+void rm_window_add_files (RmWindow *self, GFile **files, guint n_files, gboolean replace);
+GListModel *rm_window_get_images (RmWindow *self);
+guint rm_window_get_selected (RmWindow *self);
+void rm_window_select_image (RmWindow *self, guint position);
+RmCanvas *rm_window_get_canvas (RmWindow *self);
+gboolean rm_window_get_busy (RmWindow *self);
 
 G_END_DECLS

@@ -449,6 +449,16 @@ test_item_thumbnails (Fixture *fixture, gconstpointer data)
       g_assert_cmpint (rm_image_item_get_state (items[i]), ==, RM_IMAGE_ITEM_STATE_LOADING);
     }
 
+  /* Items dropped while they wait in the queue are skipped, not decoded into the void. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, "b10.png", NULL);
+      g_autoptr (GFile) file = g_file_new_for_path (path);
+      g_autoptr (RmImageItem) dropped = rm_image_item_new (file);
+
+      rm_image_item_ensure_thumbnail (dropped);
+    }
+
   while (pending && g_get_monotonic_time () < deadline)
     {
       g_main_context_iteration (NULL, TRUE);

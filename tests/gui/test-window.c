@@ -75,7 +75,6 @@ thumbnails_done (gpointer data)
   return TRUE;
 }
 
-/* The window has drawn a frame since @data was set to FALSE. */
 static void
 on_after_paint (GdkFrameClock *clock, gboolean *painted)
 {
@@ -88,6 +87,7 @@ is_true (gpointer data)
   return *(gboolean *) data;
 }
 
+/* Redraws @widget and waits until the frame is painted. */
 static void
 wait_for_frame (GtkWidget *widget)
 {
@@ -391,6 +391,35 @@ find_toplevel (GType type)
   return NULL;
 }
 
+/* Checks each GtkShortcutsShortcut under @widget; returns how many name an action. */
+static guint
+check_shortcuts (GtkWidget *widget)
+{
+  guint n = 0;
+
+  if (GTK_IS_SHORTCUTS_SHORTCUT (widget))
+    {
+      g_autofree char *action = NULL;
+      g_autofree char *accelerator = NULL;
+
+      g_object_get (widget, "action-name", &action, "accelerator", &accelerator, NULL);
+      if (action == NULL)
+        return 0;
+      g_test_message ("shortcuts window: %s = %s", action, accelerator);
+      g_assert_nonnull (accelerator);
+      g_assert_cmpstr (accelerator, !=, "");
+      if (g_str_equal (action, "win.zoom-fit"))
+        g_assert_cmpstr (accelerator, ==, "<Control>0 <Control>KP_0");
+      return 1;
+    }
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    n += check_shortcuts (child);
+
+  return n;
+}
+
 static void
 test_dialogs (void)
 {
@@ -398,10 +427,13 @@ test_dialogs (void)
   GSettings *settings = rm_application_get_settings (app);
   GtkWindow *dialog;
 
+  /* Every shortcut that names an action shows the accelerators the application registered. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.shortcuts", NULL));
   dialog = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
   g_assert_nonnull (dialog);
-  gtk_window_destroy (dialog);
+  g_assert_cmpuint (check_shortcuts (GTK_WIDGET (dialog)), >=, 14);
+  gtk_window_close (dialog);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (dialog)));
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.about", NULL));
   dialog = find_toplevel (GTK_TYPE_ABOUT_DIALOG);
