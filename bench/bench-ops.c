@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Timings of the heavy ops at the sizes of the released model (hiera-L at 1024, SAM width
- * 256). Usage: bench-ops [n_threads] [filter]; prints one line per case.
+ * 256), each as a ratio to this machine's roofline measured in the same run: GEMM-like ops
+ * to the GEMM throughput, the others to the memory bandwidth (bytes read + written).
+ * Usage: bench-ops [n_threads] [filter]; prints one line per case.
  */
 #include "rm-ops.h"
+#include "rm-roofline.h"
 
+#include <cblas.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,37 +26,54 @@ bench_tensor (RmCtx *ctx, int ndim, const int64_t *shape)
   return t;
 }
 
-#define T(ctx, ...)                                                                                \
-  bench_tensor ((ctx), (int) (sizeof ((int64_t[]){ __VA_ARGS__ }) / sizeof (int64_t)),            \
+#define T(ctx, ...)                                                                    \
+  bench_tensor ((ctx), (int) (sizeof ((int64_t[]){ __VA_ARGS__ }) / sizeof (int64_t)), \
                 (const int64_t[]){ __VA_ARGS__ })
 
-typedef struct {
+/* Inputs live in their own arena; the ops' arena is reset between repetitions, as it is
+ * between requests, so that outputs reuse memory instead of faulting in fresh pages. */
+typedef struct
+{
   RmCtx *ctx;
   RmTensor *a, *b, *c;
 } BenchData;
 
 typedef void (*BenchFn) (BenchData *d);
 
+static RmRoofline roof;
+
+/* gflop > 0: compared with the GEMM roofline; else mbytes with the bandwidth. */
 static void
-bench_run (const char *filter, const char *name, double gflop, BenchFn fn, BenchData *d)
+bench_run (const char *filter, const char *name, double gflop, double mbytes, BenchFn fn,
+           BenchData *d)
 {
   if (filter != NULL && strstr (name, filter) == NULL)
     return;
   fn (d); /* warm-up: page faults, OpenBLAS buffers */
+  rm_arena_reset (d->ctx->arena);
   int reps = 0;
   gint64 t0 = g_get_monotonic_time (), t1;
   do
     {
       fn (d);
+      rm_arena_reset (d->ctx->arena);
       reps++;
       t1 = g_get_monotonic_time ();
     }
   while (t1 - t0 < 300000 && reps < 50);
   double ms = (double) (t1 - t0) / 1000.0 / reps;
   if (gflop > 0)
-    printf ("%-44s %9.3f ms  %7.1f GFLOP/s\n", name, ms, gflop / (ms / 1000.0));
+    {
+      double rate = gflop / (ms / 1000.0);
+      printf ("%-44s %9.3f ms  %7.1f GFLOP/s  %5.2f of GEMM roofline\n", name, ms, rate,
+              rate / roof.gemm_gflops_all);
+    }
   else
-    printf ("%-44s %9.3f ms\n", name, ms);
+    {
+      double rate = mbytes / 1000.0 / (ms / 1000.0);
+      printf ("%-44s %9.3f ms  %7.1f GB/s     %5.2f of bandwidth roofline\n", name, ms, rate,
+              rate / roof.bandwidth_gbs_all);
+    }
 }
 
 static void
@@ -126,54 +147,62 @@ main (int argc, char **argv)
 {
   int threads = argc > 1 ? atoi (argv[1]) : 0;
   const char *filter = argc > 2 ? argv[2] : NULL;
-  RmCtx *ctx = rm_ctx_new (threads);
-  BenchData d = { ctx, NULL, NULL, NULL };
-  printf ("threads: %d\n", ctx->n_threads);
+  RmCtx *run = rm_ctx_new (threads), *ctx = rm_ctx_new (1);
+  BenchData d = { run, NULL, NULL, NULL };
+  openblas_set_num_threads (run->n_threads);
+  rm_roofline_measure (&roof, 1);
+  openblas_set_num_threads (run->n_threads);
+  printf ("threads: %d\n", run->n_threads);
 
   /* Stage-3 global attention: 64x64 tokens, 576 = 8 heads x 72. */
   d.a = T (ctx, 1, 4096, 576);
   d.b = T (ctx, 1, 4096, 576);
-  bench_run (filter, "attention global 4096x4096 8x72", 4.0 * 4096 * 4096 * 576 / 1e9,
+  bench_run (filter, "attention global 4096x4096 8x72", 4.0 * 4096 * 4096 * 576 / 1e9, 0,
              run_attention_global, &d);
   /* Stage-1 windows: 8x8 windows, 144 = 2 heads x 72, 256x256 tokens. */
   d.c = T (ctx, 1024, 64, 144);
-  bench_run (filter, "attention windows 1024x(64x64) 2x72", 4.0 * 1024 * 64 * 64 * 144 / 1e9,
+  bench_run (filter, "attention windows 1024x(64x64) 2x72", 4.0 * 1024 * 64 * 64 * 144 / 1e9, 0,
              run_attention_window, &d);
   rm_arena_reset (ctx->arena);
 
   d.a = T (ctx, 4096, 1152);
   d.b = T (ctx, 4608, 1152);
   d.c = T (ctx, 4608);
-  bench_run (filter, "linear 4096x1152 -> 4608", 2.0 * 4096 * 1152 * 4608 / 1e9, run_linear, &d);
+  bench_run (filter, "linear 4096x1152 -> 4608", 2.0 * 4096 * 1152 * 4608 / 1e9, 0, run_linear, &d);
   rm_arena_reset (ctx->arena);
 
   d.a = T (ctx, 65536, 144);
   d.b = T (ctx, 144);
   d.c = T (ctx, 144);
-  bench_run (filter, "layernorm 65536x144", 0, run_layernorm, &d);
+  bench_run (filter, "layernorm 65536x144", 0, 8.0 * 65536 * 144 / 1e6, run_layernorm, &d);
   d.a = T (ctx, 65536, 576);
-  bench_run (filter, "gelu 65536x576", 0, run_gelu, &d);
-  bench_run (filter, "add 65536x576", 0, run_add, &d);
+  bench_run (filter, "gelu 65536x576", 0, 8.0 * 65536 * 576 / 1e6, run_gelu, &d);
+  bench_run (filter, "add 65536x576", 0, 12.0 * 65536 * 576 / 1e6, run_add, &d);
   rm_arena_reset (ctx->arena);
 
   d.a = T (ctx, 1, 256, 256, 144);
-  bench_run (filter, "permute NHWC->NCHW 256x256x144", 0, run_permute, &d);
-  bench_run (filter, "window_partition 256x256x144 w14", 0, run_windows, &d);
+  bench_run (filter, "permute NHWC->NCHW 256x256x144", 0, 8.0 * 65536 * 144 / 1e6, run_permute, &d);
+  bench_run (filter, "window_partition 256x256x144 w14", 0, 8.0 * 65536 * 144 / 1e6, run_windows,
+             &d);
   rm_arena_reset (ctx->arena);
 
   d.a = T (ctx, 1, 3, 1024, 1024);
   d.b = T (ctx, 144, 3, 7, 7);
   d.c = T (ctx, 144);
-  bench_run (filter, "conv2d patch embed 3x1024^2 7x7 s4 -> 144", 2.0 * 144 * 147 * 65536 / 1e9,
+  bench_run (filter, "conv2d patch embed 3x1024^2 7x7 s4 -> 144", 2.0 * 144 * 147 * 65536 / 1e9, 0,
              run_patch_embed, &d);
   rm_arena_reset (ctx->arena);
 
   d.a = T (ctx, 1, 3, 1500, 2000);
   d.b = T (ctx, 1, 1, 256, 256);
-  bench_run (filter, "resize bilinear aa 3x1500x2000 -> 1024^2", 0, run_resize_aa, &d);
-  bench_run (filter, "resize bilinear 256^2 -> 1024^2", 0, run_resize_up, &d);
+  bench_run (filter, "resize bilinear aa 3x1500x2000 -> 1024^2", 0,
+             4.0 * 3 * (1500 * 2000 + 1024 * 1024) / 1e6, run_resize_aa, &d);
+  bench_run (filter, "resize bilinear 256^2 -> 1024^2", 0, 4.0 * (256 * 256 + 1024 * 1024) / 1e6,
+             run_resize_up, &d);
 
-  printf ("arena peak: %.1f MiB\n", (double) rm_arena_peak_bytes (ctx->arena) / (1 << 20));
+  printf ("arena peak of the ops: %.1f MiB\n",
+          (double) rm_arena_peak_bytes (run->arena) / (1 << 20));
   rm_ctx_free (ctx);
+  rm_ctx_free (run);
   return 0;
 }

@@ -14,30 +14,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { RM_BINARY_ADD, RM_BINARY_SUB, RM_BINARY_MUL } RmBinaryOp;
+typedef enum
+{
+  RM_BINARY_ADD,
+  RM_BINARY_SUB,
+  RM_BINARY_MUL
+} RmBinaryOp;
 
-typedef enum {
-  RM_UNARY_SCALE,   /* s * x */
-  RM_UNARY_RSUB,    /* s - x */
-  RM_UNARY_GELU,    /* exact erf form */
+typedef enum
+{
+  RM_UNARY_SCALE, /* s * x */
+  RM_UNARY_RSUB,  /* s - x */
+  RM_UNARY_GELU,  /* exact erf form */
   RM_UNARY_RELU,
   RM_UNARY_SIGMOID,
 } RmUnaryOp;
 
 /* Sizes of a 2-D convolution: input (batch, cin, h, w), weight (cout, cin, kh, kw), output
  * (batch, cout, oh, ow). */
-typedef struct {
+typedef struct
+{
   int64_t batch, cin, h, w, cout, kh, kw, stride, pad, oh, ow;
 } RmConvDims;
 
 /* Sizes of multi-head attention: q (batch, nq, heads*dh), k (batch, nk, heads*dh),
  * v (batch, nk, heads*dv), output (batch, nq, heads*dv). */
-typedef struct {
+typedef struct
+{
   int64_t batch, nq, nk, heads, dh, dv;
   float scale;
 } RmAttnDims;
 
-struct RmBackend {
+struct RmBackend
+{
   const char *name;
   RmDevice device;
 
@@ -51,48 +60,47 @@ struct RmBackend {
 
   /* dst = a op b over shape (a, dst contiguous); b is read at strides b_stride (0 where it
    * broadcasts). */
-  void (*binary) (RmThreadPool *pool, RmBinaryOp op, float *dst, const float *a,
-                  const float *b, int ndim, const int64_t *shape, const int64_t *b_stride);
+  void (*binary) (RmThreadPool *pool, RmBinaryOp op, float *dst, const float *a, const float *b,
+                  int ndim, const int64_t *shape, const int64_t *b_stride);
   /* dst = alpha*a + beta*b. */
   void (*axpby) (RmThreadPool *pool, float *dst, float alpha, const float *a, float beta,
                  const float *b, int64_t n);
-  void (*unary) (RmThreadPool *pool, RmUnaryOp op, float *dst, const float *x, int64_t n,
-                 float s);
+  void (*unary) (RmThreadPool *pool, RmUnaryOp op, float *dst, const float *x, int64_t n, float s);
 
   /* Over the last dim of (rows, dim). */
-  void (*layernorm) (RmThreadPool *pool, float *dst, const float *x, const float *w,
-                     const float *b, int64_t rows, int64_t dim, float eps);
+  void (*layernorm) (RmThreadPool *pool, float *dst, const float *x, const float *w, const float *b,
+                     int64_t rows, int64_t dim, float eps);
   /* Over channels of (batch, channels, pixels). */
   void (*layernorm_nchw) (RmThreadPool *pool, float *dst, const float *x, const float *w,
                           const float *b, int64_t batch, int64_t channels, int64_t pixels,
                           float eps);
 
   /* dst (m, n_out) = x (m, n_in) w^T (w: (n_out, n_in)) + b (n_out, or NULL). */
-  void (*linear) (RmThreadPool *pool, float *dst, const float *x, const float *w,
-                  const float *b, int64_t m, int64_t n_in, int64_t n_out);
+  void (*linear) (RmThreadPool *pool, float *dst, const float *x, const float *w, const float *b,
+                  int64_t m, int64_t n_in, int64_t n_out);
   /* dst (batch, m, n) = a (batch, m, k) b (batch, k, n), or b^T with b (batch, n, k). */
-  void (*matmul) (RmThreadPool *pool, float *dst, const float *a, const float *b,
-                  int64_t batch, int64_t m, int64_t n, int64_t k, bool trans_b);
+  void (*matmul) (RmThreadPool *pool, float *dst, const float *a, const float *b, int64_t batch,
+                  int64_t m, int64_t n, int64_t k, bool trans_b);
   /* key_pad (batch, nk), non-zero = masked, or NULL. */
-  void (*attention) (RmThreadPool *pool, float *dst, const float *q, const float *k,
-                     const float *v, const RmAttnDims *d, const uint8_t *key_pad);
+  void (*attention) (RmThreadPool *pool, float *dst, const float *q, const float *k, const float *v,
+                     const RmAttnDims *d, const uint8_t *key_pad);
 
-  void (*conv2d) (RmThreadPool *pool, float *dst, const float *x, const float *w,
-                  const float *b, const RmConvDims *d);
+  void (*conv2d) (RmThreadPool *pool, float *dst, const float *x, const float *w, const float *b,
+                  const RmConvDims *d);
   /* x (batch, cin, h, w), w (cin, cout, 2, 2), b (cout) or NULL -> (batch, cout, 2h, 2w). */
   void (*conv_transpose2x2) (RmThreadPool *pool, float *dst, const float *x, const float *w,
-                             const float *b, int64_t batch, int64_t cin, int64_t h,
-                             int64_t width, int64_t cout);
+                             const float *b, int64_t batch, int64_t cin, int64_t h, int64_t width,
+                             int64_t cout);
   /* NHWC (batch, h, w, c) -> (batch, h/2, w/2, c). */
-  void (*maxpool2x2_nhwc) (RmThreadPool *pool, float *dst, const float *x, int64_t batch,
-                           int64_t h, int64_t width, int64_t c);
+  void (*maxpool2x2_nhwc) (RmThreadPool *pool, float *dst, const float *x, int64_t batch, int64_t h,
+                           int64_t width, int64_t c);
   /* planes of (h, w) -> (2h, 2w). */
   void (*upsample_nearest2x) (RmThreadPool *pool, float *dst, const float *x, int64_t planes,
                               int64_t h, int64_t width);
   void (*resize_bilinear) (RmThreadPool *pool, float *dst, const float *x, int64_t planes,
                            int64_t h, int64_t width, int64_t oh, int64_t ow, bool antialias);
-  void (*resize_bicubic) (RmThreadPool *pool, float *dst, const float *x, int64_t planes,
-                          int64_t h, int64_t width, int64_t oh, int64_t ow);
+  void (*resize_bicubic) (RmThreadPool *pool, float *dst, const float *x, int64_t planes, int64_t h,
+                          int64_t width, int64_t oh, int64_t ow);
 
   /* NHWC (batch, h, w, c) -> windows (batch*nwh*nww, win, win, c), zero padded. */
   void (*window_partition) (RmThreadPool *pool, float *dst, const float *x, int64_t batch,

@@ -13,13 +13,12 @@
 #define RM_SHAPE(t) rm_shape_str ((t), (char[96]){ 0 }, 96)
 
 /* Appends a record when a tape is on; NULL (and no cost beyond the test) otherwise. */
-#define RM_RECORD(ctx, op, out, ...)                                                               \
-  ((ctx)->tape != NULL                                                                             \
-       ? rm_tape_append ((ctx)->tape, (op), (out),                                                 \
-                         (int) (sizeof ((const RmTensor *[]){ __VA_ARGS__ })                       \
-                                / sizeof (const RmTensor *)),                                      \
-                         (const RmTensor *const[]){ __VA_ARGS__ })                                 \
-       : NULL)
+#define RM_RECORD(ctx, op, out, ...)                                                           \
+  ((ctx)->tape != NULL ? rm_tape_append ((ctx)->tape, (op), (out),                             \
+                                         (int) (sizeof ((const RmTensor *[]){ __VA_ARGS__ }) / \
+                                                sizeof (const RmTensor *)),                    \
+                                         (const RmTensor *const[]){ __VA_ARGS__ })             \
+                       : NULL)
 
 static void
 rm_check_contiguous (const RmTensor *t, const char *what, const char *op)
@@ -113,8 +112,9 @@ rm_concat (RmCtx *ctx, const RmTensor *a, const RmTensor *b, int dim)
   RmTensor *out = rm_new (ctx, a->ndim, shape);
   ctx->backend->copy_strided (ctx->pool, a->ndim, a->shape, out->data, out->stride, a->data,
                               a->stride);
-  ctx->backend->copy_strided (ctx->pool, b->ndim, b->shape, out->data + a->shape[d] * out->stride[d],
-                              out->stride, b->data, b->stride);
+  ctx->backend->copy_strided (ctx->pool, b->ndim, b->shape,
+                              out->data + a->shape[d] * out->stride[d], out->stride, b->data,
+                              b->stride);
   RmTapeNode *node = RM_RECORD (ctx, RM_OP_CONCAT, out, a, b);
   if (node != NULL)
     node->i[0] = d;
@@ -150,8 +150,9 @@ rm_embedding (RmCtx *ctx, const RmTensor *table, const int64_t *ids, int64_t n)
   RM_CHECK (table->ndim == 2, "embedding: table %s must be (V, D)", RM_SHAPE (table));
   rm_check_contiguous (table, "table", "embedding");
   for (int64_t i = 0; i < n; i++)
-    RM_CHECK (ids[i] >= 0 && ids[i] < table->shape[0], "embedding: id %lld at %lld out of [0, %lld)",
-              (long long) ids[i], (long long) i, (long long) table->shape[0]);
+    RM_CHECK (ids[i] >= 0 && ids[i] < table->shape[0],
+              "embedding: id %lld at %lld out of [0, %lld)", (long long) ids[i], (long long) i,
+              (long long) table->shape[0]);
   RmTensor *out = rm_new_2d (ctx, n, table->shape[1]);
   ctx->backend->gather_rows (ctx->pool, out->data, table->data, table->shape[1], ids, n);
   RmTapeNode *node = RM_RECORD (ctx, RM_OP_EMBEDDING, out, table);
@@ -306,8 +307,7 @@ rm_layernorm (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *
 }
 
 RmTensor *
-rm_layernorm_nchw (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b,
-                   float eps)
+rm_layernorm_nchw (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, float eps)
 {
   rm_check_contiguous (x, "input", "layernorm_nchw");
   RM_CHECK (x->ndim == 4, "layernorm_nchw: input %s must be NCHW", RM_SHAPE (x));
@@ -340,8 +340,8 @@ rm_linear (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b)
   shape[x->ndim - 1] = n_out;
   RmTensor *out = rm_new (ctx, x->ndim, shape);
   const int64_t m = rm_tensor_numel (out) / (n_out > 0 ? n_out : 1);
-  ctx->backend->linear (ctx->pool, out->data, x->data, w->data, b != NULL ? b->data : NULL, m,
-                        n_in, n_out);
+  ctx->backend->linear (ctx->pool, out->data, x->data, w->data, b != NULL ? b->data : NULL, m, n_in,
+                        n_out);
   RM_RECORD (ctx, RM_OP_LINEAR, out, x, w, b);
   return out;
 }
@@ -389,8 +389,8 @@ rm_attention (RmCtx *ctx, const RmTensor *q, const RmTensor *k, const RmTensor *
             RM_SHAPE (v));
   RM_CHECK (n_heads > 0 && q->shape[2] % n_heads == 0 && v->shape[2] % n_heads == 0,
             "attention: %d heads do not divide q %s / v %s", n_heads, RM_SHAPE (q), RM_SHAPE (v));
-  RM_CHECK (k->shape[0] == q->shape[0] && v->shape[0] == q->shape[0] && k->shape[2] == q->shape[2]
-                && v->shape[1] == k->shape[1],
+  RM_CHECK (k->shape[0] == q->shape[0] && v->shape[0] == q->shape[0] &&
+                k->shape[2] == q->shape[2] && v->shape[1] == k->shape[1],
             "attention: q %s, k %s, v %s do not match", RM_SHAPE (q), RM_SHAPE (k), RM_SHAPE (v));
   RmAttnDims d = {
     .batch = q->shape[0],
@@ -423,19 +423,25 @@ rm_check_4d (const RmTensor *x, const char *layout, const char *op)
 }
 
 RmTensor *
-rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, int stride,
-           int pad)
+rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, int stride, int pad)
 {
   rm_check_4d (x, "NCHW", "conv2d");
   rm_check_contiguous (w, "weight", "conv2d");
-  RM_CHECK (w->ndim == 4 && w->shape[1] == x->shape[1],
-            "conv2d: weight %s does not match input %s", RM_SHAPE (w), RM_SHAPE (x));
+  RM_CHECK (w->ndim == 4 && w->shape[1] == x->shape[1], "conv2d: weight %s does not match input %s",
+            RM_SHAPE (w), RM_SHAPE (x));
   RM_CHECK (stride >= 1 && pad >= 0, "conv2d: stride %d, pad %d", stride, pad);
   if (b != NULL)
     rm_check_vector (b, w->shape[0], "bias", "conv2d");
   RmConvDims d = {
-    .batch = x->shape[0], .cin = x->shape[1], .h = x->shape[2], .w = x->shape[3],
-    .cout = w->shape[0], .kh = w->shape[2], .kw = w->shape[3], .stride = stride, .pad = pad,
+    .batch = x->shape[0],
+    .cin = x->shape[1],
+    .h = x->shape[2],
+    .w = x->shape[3],
+    .cout = w->shape[0],
+    .kh = w->shape[2],
+    .kw = w->shape[3],
+    .stride = stride,
+    .pad = pad,
   };
   RM_CHECK (d.h + 2 * pad >= d.kh && d.w + 2 * pad >= d.kw,
             "conv2d: kernel %s larger than padded input %s", RM_SHAPE (w), RM_SHAPE (x));
@@ -500,16 +506,16 @@ rm_resize (RmCtx *ctx, RmOpKind kind, const RmTensor *x, int64_t oh, int64_t ow,
 {
   const char *name = rm_op_kind_name (kind);
   rm_check_4d (x, "NCHW", name);
-  RM_CHECK (oh > 0 && ow > 0 && x->shape[2] > 0 && x->shape[3] > 0,
-            "%s: %s to (%lld, %lld)", name, RM_SHAPE (x), (long long) oh, (long long) ow);
+  RM_CHECK (oh > 0 && ow > 0 && x->shape[2] > 0 && x->shape[3] > 0, "%s: %s to (%lld, %lld)", name,
+            RM_SHAPE (x), (long long) oh, (long long) ow);
   RmTensor *out = rm_new_4d (ctx, x->shape[0], x->shape[1], oh, ow);
   const int64_t planes = x->shape[0] * x->shape[1];
   if (kind == RM_OP_RESIZE_BICUBIC)
-    ctx->backend->resize_bicubic (ctx->pool, out->data, x->data, planes, x->shape[2],
-                                  x->shape[3], oh, ow);
+    ctx->backend->resize_bicubic (ctx->pool, out->data, x->data, planes, x->shape[2], x->shape[3],
+                                  oh, ow);
   else
-    ctx->backend->resize_bilinear (ctx->pool, out->data, x->data, planes, x->shape[2],
-                                   x->shape[3], oh, ow, antialias);
+    ctx->backend->resize_bilinear (ctx->pool, out->data, x->data, planes, x->shape[2], x->shape[3],
+                                   oh, ow, antialias);
   RmTapeNode *node = RM_RECORD (ctx, kind, out, x);
   if (node != NULL)
     {
@@ -554,10 +560,10 @@ rm_window_unpartition (RmCtx *ctx, const RmTensor *x, int w, int64_t hp, int64_t
                        int64_t wdt)
 {
   rm_check_4d (x, "(B*nW, w, w, C)", "window_unpartition");
-  RM_CHECK (w > 0 && x->shape[1] == w && x->shape[2] == w && hp % w == 0 && wp % w == 0
-                && h <= hp && wdt <= wp && h >= 0 && wdt >= 0,
-            "window_unpartition: windows %s of %d on (%lld, %lld) -> (%lld, %lld)",
-            RM_SHAPE (x), w, (long long) hp, (long long) wp, (long long) h, (long long) wdt);
+  RM_CHECK (w > 0 && x->shape[1] == w && x->shape[2] == w && hp % w == 0 && wp % w == 0 &&
+                h <= hp && wdt <= wp && h >= 0 && wdt >= 0,
+            "window_unpartition: windows %s of %d on (%lld, %lld) -> (%lld, %lld)", RM_SHAPE (x), w,
+            (long long) hp, (long long) wp, (long long) h, (long long) wdt);
   const int64_t nw = (hp / w) * (wp / w);
   RM_CHECK (nw > 0 && x->shape[0] % nw == 0,
             "window_unpartition: %lld windows are not a multiple of %lld per image",
@@ -586,8 +592,7 @@ rm_reduce_all (RmCtx *ctx, RmOpKind kind, const RmTensor *x)
   rm_check_contiguous (x, "input", rm_op_kind_name (kind));
   RmTensor *out = rm_new (ctx, 0, NULL);
   const int64_t n = rm_tensor_numel (x);
-  ctx->backend->sum (ctx->pool, out->data, x->data, n,
-                     kind == RM_OP_MEAN_ALL ? (double) n : 1.0);
+  ctx->backend->sum (ctx->pool, out->data, x->data, n, kind == RM_OP_MEAN_ALL ? (double) n : 1.0);
   RM_RECORD (ctx, kind, out, x);
   return out;
 }

@@ -9,7 +9,8 @@
 
 #define RM_TAPE_BLOCK 256
 
-struct RmTape {
+struct RmTape
+{
   RmTapeNode **blocks;
   size_t n_blocks;
   size_t cap_blocks;

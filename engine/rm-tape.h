@@ -8,7 +8,8 @@
 
 #include "rm-tensor.h"
 
-typedef enum {
+typedef enum
+{
   RM_OP_RESHAPE,
   RM_OP_PERMUTE,
   RM_OP_COPY,
@@ -53,7 +54,8 @@ typedef enum {
  *   mask: attention key_pad copied as (B, Nk) bytes (NULL when none)
  *   ids:  embedding ids copied (n_ids of them)
  * Absent optional inputs (a NULL bias) are recorded as NULL in in[]. */
-struct RmTapeNode {
+struct RmTapeNode
+{
   RmOpKind op;
   size_t index; /* position on the tape */
   int n_inputs;

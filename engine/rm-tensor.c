@@ -12,23 +12,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-#define RM_ALIGN 64
+#define RM_ALIGN               64
 #define RM_DEFAULT_CHUNK_BYTES ((size_t) 64 << 20)
 
 /* ---- arena ------------------------------------------------------------------------------ */
 
-typedef struct RmChunk {
+typedef struct RmChunk
+{
   struct RmChunk *next;
   size_t size; /* usable bytes after the header */
   size_t used;
+  void *map; /* the mapping holding the chunk, and its length */
+  size_t map_len;
 } RmChunk;
+
+/* Chunks are mapped on 2 MiB boundaries and marked for transparent huge pages: a fresh
+ * 150 MB activation then faults in 75 pages instead of 37,000. */
+#define RM_HUGE_PAGE ((size_t) 2 << 20)
 
 /* The header is padded to the alignment so that chunk data starts aligned. */
 #define RM_CHUNK_HEADER (((sizeof (RmChunk) + RM_ALIGN - 1) / RM_ALIGN) * RM_ALIGN)
 
-struct RmArena {
+struct RmArena
+{
   size_t chunk_bytes;
   RmChunk *first; /* regular chunks, kept across resets */
   RmChunk *cur;
@@ -40,12 +49,26 @@ struct RmArena {
 static RmChunk *
 rm_chunk_new (size_t size)
 {
-  RM_CHECK (size <= SIZE_MAX - RM_CHUNK_HEADER - RM_ALIGN, "arena block too large (%zu bytes)", size);
-  RmChunk *c = aligned_alloc (RM_ALIGN, RM_CHUNK_HEADER + size);
-  RM_CHECK (c != NULL, "out of memory allocating an arena chunk of %zu bytes", size);
+  RM_CHECK (size <= SIZE_MAX / 2, "arena block too large (%zu bytes)", size);
+  const size_t len = RM_CHUNK_HEADER + size;
+  const bool huge = len >= RM_HUGE_PAGE;
+  const size_t map_len = huge ? len + RM_HUGE_PAGE : len;
+  void *map = mmap (NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  RM_CHECK (map != MAP_FAILED, "out of memory mapping an arena chunk of %zu bytes", size);
+  uintptr_t start = (uintptr_t) map;
+  if (huge)
+    {
+      start = (start + RM_HUGE_PAGE - 1) & ~(uintptr_t) (RM_HUGE_PAGE - 1);
+#ifdef MADV_HUGEPAGE
+      madvise ((void *) start, len, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+    }
+  RmChunk *c = (RmChunk *) start;
   c->next = NULL;
   c->size = size;
   c->used = 0;
+  c->map = map;
+  c->map_len = map_len;
   return c;
 }
 
@@ -55,7 +78,7 @@ rm_chunk_list_free (RmChunk *c)
   while (c != NULL)
     {
       RmChunk *next = c->next;
-      free (c);
+      munmap (c->map, c->map_len);
       c = next;
     }
 }
@@ -236,8 +259,8 @@ rm_shape_str (const RmTensor *t, char *buf, size_t len)
   buf[0] = '\0';
   pos += (size_t) snprintf (buf, len, "[");
   for (int i = 0; i < t->ndim && pos < len; i++)
-    pos += (size_t) snprintf (buf + pos, len - pos, "%s%lld", i ? ", " : "",
-                              (long long) t->shape[i]);
+    pos +=
+        (size_t) snprintf (buf + pos, len - pos, "%s%lld", i ? ", " : "", (long long) t->shape[i]);
   if (pos < len)
     snprintf (buf + pos, len - pos, "]");
   return buf;

@@ -13,7 +13,8 @@
 /* Chunks per thread: a few more than one evens out threads slowed by other processes. */
 #define RM_CHUNKS_PER_THREAD 4
 
-typedef struct {
+typedef struct
+{
   RmRangeFn fn;
   void *arg;
   int64_t n;
@@ -21,13 +22,15 @@ typedef struct {
   atomic_int_fast64_t next;
 } RmJob;
 
-typedef struct {
+typedef struct
+{
   RmThreadPool *pool;
   int index;
   pthread_t thread;
 } RmWorker;
 
-struct RmThreadPool {
+struct RmThreadPool
+{
   int n_threads;
   RmWorker *workers; /* n_threads - 1 */
   pthread_mutex_t lock;

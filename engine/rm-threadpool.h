@@ -23,7 +23,6 @@ int rm_threadpool_size (const RmThreadPool *pool);
 
 /* Splits [0, n) into ranges of at least grain items and runs fn on them in parallel,
  * returning when all are done. Called from inside a range (nested), it runs serially. */
-void rm_parallel_for_grain (RmThreadPool *pool, int64_t n, int64_t grain, RmRangeFn fn,
-                            void *arg);
+void rm_parallel_for_grain (RmThreadPool *pool, int64_t n, int64_t grain, RmRangeFn fn, void *arg);
 /* rm_parallel_for_grain with grain 1: for items that are each a sizeable piece of work. */
 void rm_parallel_for (RmThreadPool *pool, int64_t n, RmRangeFn fn, void *arg);
