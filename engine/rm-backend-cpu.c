@@ -708,6 +708,92 @@ rm_blas_int (int64_t v)
   return (int) v;
 }
 
+/* GEMMs run on our own pool: each worker calls single-threaded OpenBLAS on a band of rows (or of
+ * columns when there are few rows). OpenBLAS's own threads would spin-wait between calls and
+ * fight the pool's threads for the cores (spec §11: 2x slower on two cores). */
+typedef struct
+{
+  CBLAS_TRANSPOSE ta, tb;
+  int64_t m, n, k, lda, ldb, ldc, band;
+  const float *a, *b, *bias;
+  float *c;
+  bool split_rows;
+} RmParGemmArgs;
+
+static void
+rm_par_gemm_range (void *p, int64_t begin, int64_t end, int worker)
+{
+  const RmParGemmArgs *g = p;
+  for (int64_t part = begin; part < end; part++)
+    {
+      const int64_t lo = part * g->band;
+      const int64_t total = g->split_rows ? g->m : g->n;
+      const int64_t cnt = rm_min64 (g->band, total - lo);
+      if (cnt <= 0)
+        continue;
+      const float *a = g->a, *b = g->b;
+      float *c = g->c;
+      int64_t m = g->m, n = g->n;
+      if (g->split_rows)
+        {
+          a += g->ta == CblasNoTrans ? lo * g->lda : lo;
+          c += lo * g->ldc;
+          m = cnt;
+        }
+      else
+        {
+          b += g->tb == CblasNoTrans ? lo : lo * g->ldb;
+          c += lo;
+          n = cnt;
+        }
+      cblas_sgemm (CblasRowMajor, g->ta, g->tb, rm_blas_int (m), rm_blas_int (n),
+                   rm_blas_int (g->k), 1.0f, a, rm_blas_int (g->lda), b, rm_blas_int (g->ldb), 0.0f,
+                   c, rm_blas_int (g->ldc));
+      if (g->bias != NULL)
+        for (int64_t i = 0; i < m; i++)
+          {
+            float *row = c + i * g->ldc;
+            const float *bv = g->bias + (g->split_rows ? 0 : lo);
+            for (int64_t j = 0; j < n; j++)
+              row[j] += bv[j];
+          }
+    }
+}
+
+/* C (m, n) = op(A) op(B) (+ bias per column), row-major, on the pool. */
+static void
+rm_par_sgemm (RmThreadPool *pool, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n,
+              int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+              int64_t ldc, const float *bias)
+{
+  const int64_t workers = pool != NULL ? rm_threadpool_size (pool) : 1;
+  RmParGemmArgs g = { ta, tb, m, n, k, lda, ldb, ldc, 0, a, b, bias, c, true };
+  int64_t parts = 1;
+  if (workers > 1 && m >= 32 * workers)
+    {
+      g.band = (m + workers - 1) / workers;
+      g.band = (g.band + 15) / 16 * 16;
+      parts = (m + g.band - 1) / g.band;
+    }
+  else if (workers > 1 && n >= 64 * workers)
+    {
+      g.split_rows = false;
+      g.band = (n + workers - 1) / workers;
+      g.band = (g.band + 15) / 16 * 16;
+      parts = (n + g.band - 1) / g.band;
+    }
+  else
+    g.band = m;
+  if (parts == 1)
+    {
+      g.split_rows = true;
+      g.band = m;
+      rm_par_gemm_range (&g, 0, 1, 0);
+      return;
+    }
+  rm_parallel_for_grain (pool, parts, 1, rm_par_gemm_range, &g);
+}
+
 static void
 rm_cpu_linear (RmThreadPool *pool, float *dst, const float *x, const float *w, const float *b,
                int64_t m, int64_t n_in, int64_t n_out)
@@ -715,13 +801,13 @@ rm_cpu_linear (RmThreadPool *pool, float *dst, const float *x, const float *w, c
   if (m == 0 || n_out == 0)
     return;
   if (n_in == 0)
-    memset (dst, 0, (size_t) (m * n_out) * sizeof *dst);
-  else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rm_blas_int (m), rm_blas_int (n_out),
-                 rm_blas_int (n_in), 1.0f, x, rm_blas_int (n_in), w, rm_blas_int (n_in), 0.0f, dst,
-                 rm_blas_int (n_out));
-  if (b != NULL)
-    rm_add_bias (pool, dst, b, m, n_out, n_out, false);
+    {
+      memset (dst, 0, (size_t) (m * n_out) * sizeof *dst);
+      if (b != NULL)
+        rm_add_bias (pool, dst, b, m, n_out, n_out, false);
+      return;
+    }
+  rm_par_sgemm (pool, CblasNoTrans, CblasTrans, m, n_out, n_in, x, n_in, w, n_in, dst, n_out, b);
 }
 
 static void
@@ -736,10 +822,8 @@ rm_cpu_matmul (RmThreadPool *pool, float *dst, const float *a, const float *b, i
       return;
     }
   for (int64_t i = 0; i < batch; i++)
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, rm_blas_int (m),
-                 rm_blas_int (n), rm_blas_int (k), 1.0f, a + i * m * k, rm_blas_int (k),
-                 b + i * k * n, rm_blas_int (trans_b ? k : n), 0.0f, dst + i * m * n,
-                 rm_blas_int (n));
+    rm_par_sgemm (pool, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, a + i * m * k,
+                  k, b + i * k * n, trans_b ? k : n, dst + i * m * n, n, NULL);
 }
 
 /* ---- small tile GEMM for attention ------------------------------------------------------ */
@@ -1071,9 +1155,8 @@ rm_cpu_conv2d (RmThreadPool *pool, float *dst, const float *x, const float *w, c
       if (direct)
         {
           /* A 1x1 convolution is the GEMM (cout, cin) x (cin, pixels). */
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rm_blas_int (d->cout),
-                       rm_blas_int (pix), rm_blas_int (d->cin), 1.0f, w, rm_blas_int (d->cin), xb,
-                       rm_blas_int (pix), 0.0f, yb, rm_blas_int (pix));
+          rm_par_sgemm (pool, CblasNoTrans, CblasNoTrans, d->cout, pix, d->cin, w, d->cin, xb,
+                        pix, yb, pix, NULL);
           continue;
         }
       for (int64_t p0 = 0; p0 < pix; p0 += band)
@@ -1081,9 +1164,8 @@ rm_cpu_conv2d (RmThreadPool *pool, float *dst, const float *x, const float *w, c
           const int64_t np = rm_min64 (band, pix - p0);
           RmIm2colArgs a = { col, xb, d, p0, np };
           rm_parallel_for_grain (pool, ck, rm_row_grain (np), rm_im2col_range, &a);
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rm_blas_int (d->cout),
-                       rm_blas_int (np), rm_blas_int (ck), 1.0f, w, rm_blas_int (ck), col,
-                       rm_blas_int (np), 0.0f, yb + p0, rm_blas_int (pix));
+          rm_par_sgemm (pool, CblasNoTrans, CblasNoTrans, d->cout, np, ck, w, ck, col, np,
+                        yb + p0, pix, NULL);
         }
     }
   free (col);
@@ -1137,9 +1219,8 @@ rm_cpu_conv_transpose2x2 (RmThreadPool *pool, float *dst, const float *x, const 
       if (cin == 0)
         memset (tmp, 0, (size_t) (4 * cout * hw) * sizeof *tmp);
       else
-        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, rm_blas_int (4 * cout),
-                     rm_blas_int (hw), rm_blas_int (cin), 1.0f, w, rm_blas_int (4 * cout),
-                     x + bi * cin * hw, rm_blas_int (hw), 0.0f, tmp, rm_blas_int (hw));
+        rm_par_sgemm (pool, CblasTrans, CblasNoTrans, 4 * cout, hw, cin, w, 4 * cout,
+                      x + bi * cin * hw, hw, tmp, hw, NULL);
       RmScatter2x2Args a = { dst + bi * cout * 4 * hw, tmp, b, h, width };
       rm_parallel_for_grain (pool, cout * h, rm_row_grain (4 * width), rm_scatter2x2_range, &a);
     }

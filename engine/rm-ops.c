@@ -342,6 +342,7 @@ rm_linear (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b)
   const int64_t m = rm_tensor_numel (out) / (n_out > 0 ? n_out : 1);
   ctx->backend->linear (ctx->pool, out->data, x->data, w->data, b != NULL ? b->data : NULL, m, n_in,
                         n_out);
+  ctx->flops += (uint64_t) (2 * m * n_in * n_out);
   RM_RECORD (ctx, RM_OP_LINEAR, out, x, w, b);
   return out;
 }
@@ -371,6 +372,7 @@ rm_matmul (RmCtx *ctx, const RmTensor *a, const RmTensor *b, bool trans_b)
   shape[nd - 1] = n;
   RmTensor *out = rm_new (ctx, nd, shape);
   ctx->backend->matmul (ctx->pool, out->data, a->data, b->data, batch, m, n, k, trans_b);
+  ctx->flops += (uint64_t) (2 * batch * m * n * k);
   RmTapeNode *node = RM_RECORD (ctx, RM_OP_MATMUL, out, a, b);
   if (node != NULL)
     node->i[0] = trans_b;
@@ -403,6 +405,7 @@ rm_attention (RmCtx *ctx, const RmTensor *q, const RmTensor *k, const RmTensor *
   };
   RmTensor *out = rm_new_3d (ctx, d.batch, d.nq, v->shape[2]);
   ctx->backend->attention (ctx->pool, out->data, q->data, k->data, v->data, &d, key_pad);
+  ctx->flops += (uint64_t) (2 * d.batch * d.heads * d.nq * d.nk * (d.dh + d.dv));
   RmTapeNode *node = RM_RECORD (ctx, RM_OP_ATTENTION, out, q, k, v);
   if (node != NULL)
     {
@@ -450,6 +453,7 @@ rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, 
   RmTensor *out = rm_new_4d (ctx, d.batch, d.cout, d.oh, d.ow);
   if (rm_tensor_numel (out) > 0)
     ctx->backend->conv2d (ctx->pool, out->data, x->data, w->data, b != NULL ? b->data : NULL, &d);
+  ctx->flops += (uint64_t) (2 * d.batch * d.oh * d.ow * d.cout * d.cin * d.kh * d.kw);
   RmTapeNode *node = RM_RECORD (ctx, RM_OP_CONV2D, out, x, w, b);
   if (node != NULL)
     {
@@ -474,6 +478,7 @@ rm_conv_transpose2x2 (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const Rm
   ctx->backend->conv_transpose2x2 (ctx->pool, out->data, x->data, w->data,
                                    b != NULL ? b->data : NULL, x->shape[0], x->shape[1],
                                    x->shape[2], x->shape[3], cout);
+  ctx->flops += (uint64_t) (2 * rm_tensor_numel (x) * cout * 4);
   RM_RECORD (ctx, RM_OP_CONV_TRANSPOSE2X2, out, x, w, b);
   return out;
 }

@@ -187,9 +187,10 @@ rm_ctx_new (int n_threads)
   ctx->backend = rm_backend_cpu ();
   ctx->pool = rm_threadpool_new (n_threads);
   ctx->n_threads = n_threads;
-  /* One threading policy: our pool for the element-wise kernels, OpenBLAS's own threads for
-   * the GEMMs; the two never run at the same time. */
-  openblas_set_num_threads (n_threads);
+  /* One threading policy: every parallel loop, GEMMs included, runs on this pool; OpenBLAS is
+   * called single-threaded from the pool's workers, so its threads never spin for work while
+   * ours compute. */
+  openblas_set_num_threads (1);
   return ctx;
 }
 
