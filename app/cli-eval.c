@@ -62,8 +62,8 @@ print_summary (const char *label, const RmMetrics *m)
 
 /* Evaluates one sample; adds to the metrics and, when b is set, a per-sample JSON object. */
 static gboolean
-eval_sample (RmSession *session, int size, const RmSample *s, gboolean original, RmMetrics *model_res,
-             RmMetrics *orig_res, JsonBuilder *b, GError **error)
+eval_sample (RmSession *session, int size, const RmSample *s, gboolean original,
+             RmMetrics *model_res, RmMetrics *orig_res, JsonBuilder *b, GError **error)
 {
   g_autoptr (RmImage) image = rm_image_load (s->image_path, NULL, error);
   if (image == NULL)
@@ -128,13 +128,15 @@ rm_cli_eval (int argc, char **argv)
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { NULL },
   };
-  g_autoptr (GOptionContext) octx = g_option_context_new ("— evaluate a model on a refs.jsonl split");
+  g_autoptr (GOptionContext) octx =
+      g_option_context_new ("— evaluate a model on a refs.jsonl split");
   g_option_context_add_main_entries (octx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || model_dir == NULL
-      || refs == NULL)
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || model_dir == NULL ||
+      refs == NULL)
     {
-      fprintf (stderr, "refmask eval: %s\n", error ? error->message : "--model and --refs are required");
+      fprintf (stderr, "refmask eval: %s\n",
+               error ? error->message : "--model and --refs are required");
       return 2;
     }
   g_autoptr (RmDataset) ds = rm_dataset_load_refs (refs, split ? split : "test", &error);
@@ -146,7 +148,8 @@ rm_cli_eval (int argc, char **argv)
     }
   if (ds->samples->len == 0)
     {
-      fprintf (stderr, "refmask eval: no sample of split '%s' in %s\n", split ? split : "test", refs);
+      fprintf (stderr, "refmask eval: no sample of split '%s' in %s\n", split ? split : "test",
+               refs);
       return 1;
     }
   signal (SIGINT, on_sigint);
@@ -179,7 +182,8 @@ rm_cli_eval (int argc, char **argv)
   if (!as_json)
     fprintf (stderr, "\n");
   if (interrupted)
-    fprintf (stderr, "refmask eval: interrupted; metrics over the %" G_GINT64_FORMAT " samples done\n",
+    fprintf (stderr,
+             "refmask eval: interrupted; metrics over the %" G_GINT64_FORMAT " samples done\n",
              model_res.n);
   if (b)
     {

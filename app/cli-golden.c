@@ -14,12 +14,15 @@ rm_cli_golden_check (int argc, char **argv)
   gboolean verbose = FALSE;
   int threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   GOptionEntry entries[] = {
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every tensor, not only failures", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every tensor, not only failures",
+      NULL },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { NULL },
   };
-  g_autoptr (GOptionContext) octx = g_option_context_new ("DIR — check the engine against a golden set");
-  g_option_context_set_summary (octx,
+  g_autoptr (GOptionContext) octx =
+      g_option_context_new ("DIR — check the engine against a golden set");
+  g_option_context_set_summary (
+      octx,
       "Runs the engine on a golden set in the format of ../shared/golden (manifest.json with\n"
       "config.set, weights/inputs/activations .safetensors) and prints, per tensor, the max\n"
       "absolute and relative error; exits 1 when a tolerance is broken.");

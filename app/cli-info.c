@@ -74,6 +74,6 @@ rm_cli_info (int argc, char **argv)
   printf ("SQLite:         %s\n", sqlite3_libversion ());
   printf ("GLib:           %u.%u.%u\n", glib_major_version, glib_minor_version, glib_micro_version);
   printf ("GTK:            %s\n", REFMASK_HAVE_GUI ? REFMASK_GTK_VERSION " (refmask-studio built)"
-                                                    : "not built (no GTK 4 found)");
+                                                   : "not built (no GTK 4 found)");
   return 0;
 }

@@ -32,8 +32,8 @@ create_model_dir (const char *config, const char *tokenizer, const char *out, co
       g_set_error (error, RM_ERROR, RM_ERROR_IO, "%s exists; not overwriting it", out);
       return FALSE;
     }
-  g_autoptr (RmWeights) w = weights ? rm_weights_load (weights, &cfg, error)
-                                    : rm_weights_new_random (&cfg, seed, std);
+  g_autoptr (RmWeights) w =
+      weights ? rm_weights_load (weights, &cfg, error) : rm_weights_new_random (&cfg, seed, std);
   if (w == NULL)
     return FALSE;
   if (g_mkdir_with_parents (out, 0755) != 0)
@@ -45,8 +45,8 @@ create_model_dir (const char *config, const char *tokenizer, const char *out, co
   g_autofree char *config_out = g_build_filename (out, "config.json", NULL);
   g_autofree char *weights_out = g_build_filename (out, "model.safetensors", NULL);
   g_autofree char *spm_out = g_build_filename (out, "sentencepiece.bpe.model", NULL);
-  return g_file_set_contents (config_out, json, -1, error) && copy_file (tokenizer, spm_out, error)
-         && rm_weights_save (w, &cfg, weights_out, error);
+  return g_file_set_contents (config_out, json, -1, error) &&
+         copy_file (tokenizer, spm_out, error) && rm_weights_save (w, &cfg, weights_out, error);
 }
 
 int
@@ -57,9 +57,11 @@ rm_cli_model_init (int argc, char **argv)
   double std = 0.02;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "config.json to use (required)", "FILE" },
-    { "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer, "sentencepiece model (required)", "FILE" },
+    { "tokenizer", 0, 0, G_OPTION_ARG_FILENAME, &tokenizer, "sentencepiece model (required)",
+      "FILE" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Model directory to create (required)", "DIR" },
-    { "weights", 'w', 0, G_OPTION_ARG_FILENAME, &weights, "Existing weights (safetensors)", "FILE" },
+    { "weights", 'w', 0, G_OPTION_ARG_FILENAME, &weights, "Existing weights (safetensors)",
+      "FILE" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the random init (default 1)", "N" },
     { "std", 0, 0, G_OPTION_ARG_DOUBLE, &std, "Std of the random init (default 0.02)", "S" },
     { NULL },
@@ -67,8 +69,8 @@ rm_cli_model_init (int argc, char **argv)
   g_autoptr (GOptionContext) octx = g_option_context_new ("— create a model directory");
   g_option_context_add_main_entries (octx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || config == NULL
-      || tokenizer == NULL || out == NULL)
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || config == NULL ||
+      tokenizer == NULL || out == NULL)
     {
       fprintf (stderr, "refmask model-init: %s\n",
                error ? error->message : "--config, --tokenizer and --out are required");

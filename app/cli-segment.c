@@ -48,9 +48,14 @@ add_result_json (JsonBuilder *b, const char *text, const RmSegmentResult *r, con
   json_builder_add_string_value (b, prior_path);
   json_builder_set_member_name (b, "timings_ms");
   json_builder_begin_object (b);
-  const struct { const char *name; double v; } t[] = {
-    { "tokenize", r->ms_tokenize }, { "preprocess", r->ms_preprocess }, { "beit3", r->ms_beit },
-    { "hiera", r->ms_hiera }, { "decoder", r->ms_heads }, { "postprocess", r->ms_postprocess },
+  const struct
+  {
+    const char *name;
+    double v;
+  } t[] = {
+    { "tokenize", r->ms_tokenize }, { "preprocess", r->ms_preprocess },
+    { "beit3", r->ms_beit },        { "hiera", r->ms_hiera },
+    { "decoder", r->ms_heads },     { "postprocess", r->ms_postprocess },
     { "total", r->ms_total },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (t); i++)
@@ -74,15 +79,17 @@ rm_cli_segment (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model directory", "DIR" },
     { "image", 'i', 0, G_OPTION_ARG_FILENAME, &image_path, "Image (JPEG, PNG, BMP, TGA)", "FILE" },
-    { "text", 't', 0, G_OPTION_ARG_STRING_ARRAY, &texts, "Referring expression (repeatable)", "TEXT" },
+    { "text", 't', 0, G_OPTION_ARG_STRING_ARRAY, &texts, "Referring expression (repeatable)",
+      "TEXT" },
     { "out-dir", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Where the PNGs go (default: .)", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print area, bbox and timings as JSON", NULL },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { NULL },
   };
-  g_autoptr (GOptionContext) octx = g_option_context_new ("— segment an image with referring expressions");
-  g_option_context_set_summary (octx,
-      "Writes one mask PNG (0/255, image size) and one prior heatmap PNG per expression.");
+  g_autoptr (GOptionContext) octx =
+      g_option_context_new ("— segment an image with referring expressions");
+  g_option_context_set_summary (
+      octx, "Writes one mask PNG (0/255, image size) and one prior heatmap PNG per expression.");
   g_option_context_add_main_entries (octx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (octx, &argc, &argv, &error))
@@ -113,8 +120,8 @@ rm_cli_segment (int argc, char **argv)
   g_autoptr (RmSession) session = rm_session_new (model, threads);
   int n = (int) g_strv_length (texts);
   RmSegmentParams params = rm_segment_default_params ();
-  RmSegmentResult **results = rm_session_segment (session, image, (const char *const *) texts, n,
-                                                  &params, &error);
+  RmSegmentResult **results =
+      rm_session_segment (session, image, (const char *const *) texts, n, &params, &error);
   if (results == NULL)
     {
       fprintf (stderr, "refmask segment: %s\n", error->message);
@@ -142,9 +149,9 @@ rm_cli_segment (int argc, char **argv)
         }
       add_result_json (b, texts[i], results[i], mask_path, prior_path);
       if (!as_json)
-        printf ("%s: area %" G_GINT64_FORMAT " px, bbox [%d, %d, %d, %d], %.0f ms -> %s\n", texts[i],
-                results[i]->area, results[i]->bbox[0], results[i]->bbox[1], results[i]->bbox[2],
-                results[i]->bbox[3], results[i]->ms_total, mask_path);
+        printf ("%s: area %" G_GINT64_FORMAT " px, bbox [%d, %d, %d, %d], %.0f ms -> %s\n",
+                texts[i], results[i]->area, results[i]->bbox[0], results[i]->bbox[1],
+                results[i]->bbox[2], results[i]->bbox[3], results[i]->ms_total, mask_path);
     }
   json_builder_end_array (b);
   json_builder_end_object (b);

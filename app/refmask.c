@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   const char *name;
   int (*run) (int argc, char **argv);
   const char *summary;

@@ -1070,6 +1070,82 @@ rm_pickle_is_sequence (const RmPickleValue *v)
   return v != NULL && (v->type == RM_PICKLE_LIST || v->type == RM_PICKLE_TUPLE);
 }
 
+/* ---- to JSON ---- */
+
+JsonNode *
+rm_pickle_to_json (const RmPickleValue *v, GError **error)
+{
+  JsonNode *node = NULL;
+
+  switch (v->type)
+    {
+    case RM_PICKLE_NONE:
+      return json_node_new (JSON_NODE_NULL);
+    case RM_PICKLE_BOOL:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_boolean (node, v->boolean);
+      return node;
+    case RM_PICKLE_INT:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_int (node, v->integer);
+      return node;
+    case RM_PICKLE_FLOAT:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_double (node, v->real);
+      return node;
+    case RM_PICKLE_STR:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_string (node, v->data);
+      return node;
+    case RM_PICKLE_LIST:
+    case RM_PICKLE_TUPLE:
+      {
+        g_autoptr (JsonArray) arr = json_array_sized_new ((guint) v->n_items);
+        for (gsize i = 0; i < v->n_items; i++)
+          {
+            JsonNode *item = rm_pickle_to_json (v->items[i], error);
+            if (item == NULL)
+              return NULL;
+            json_array_add_element (arr, item);
+          }
+        node = json_node_new (JSON_NODE_ARRAY);
+        json_node_set_array (node, arr);
+        return node;
+      }
+    case RM_PICKLE_DICT:
+      {
+        g_autoptr (JsonObject) obj = json_object_new ();
+        for (gsize i = 0; i < v->n_pairs; i++)
+          {
+            const RmPickleValue *k = v->pairs[2 * i];
+            g_autofree char *key = NULL;
+            JsonNode *val;
+            if (k->type == RM_PICKLE_STR)
+              key = g_strdup (k->data);
+            else if (k->type == RM_PICKLE_INT)
+              key = g_strdup_printf ("%" G_GINT64_FORMAT, k->integer);
+            else
+              {
+                g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_TYPE,
+                             "a dict key of type %s has no JSON form", rm_pickle_type_name (k->type));
+                return NULL;
+              }
+            val = rm_pickle_to_json (v->pairs[2 * i + 1], error);
+            if (val == NULL)
+              return NULL;
+            json_object_set_member (obj, key, val); /* a later duplicate wins, as in Python */
+          }
+        node = json_node_new (JSON_NODE_OBJECT);
+        json_node_set_object (node, obj);
+        return node;
+      }
+    default:
+      g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_TYPE, "a pickled %s has no JSON form",
+                   rm_pickle_type_name (v->type));
+      return NULL;
+    }
+}
+
 /* ---- writer ---- */
 
 static void

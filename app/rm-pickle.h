@@ -94,6 +94,10 @@ gboolean rm_pickle_get_int (const RmPickleValue *v, gint64 *out);
 gboolean rm_pickle_is_sequence (const RmPickleValue *v); /* list or tuple */
 const char *rm_pickle_type_name (RmPickleType type);
 
+/* Plain data (None, bool, int, float, str, list, tuple, dict with str or int keys) as JSON;
+ * anything else (bytes, sets, globals, calls) is an RM_PICKLE_ERROR_TYPE error. */
+JsonNode *rm_pickle_to_json (const RmPickleValue *value, GError **error);
+
 /* Writes JSON data as a protocol-2 pickle (objects become dicts with str keys, arrays
  * lists, strings str, integers int, doubles float, booleans bool, null None), which both
  * Python 2 and 3 read. */

@@ -130,7 +130,7 @@ DEFINE_ENUM_STRINGS (RmRunStatus, rm_run_status, run_names)
 /* ---- records ---- */
 
 void
-rm_image_free (RmImage *image)
+rm_project_image_free (RmProjectImage *image)
 {
   if (image == NULL)
     return;
@@ -734,7 +734,7 @@ rm_project_relative_path (RmProject *p, const char *path)
 }
 
 char *
-rm_project_image_path (RmProject *p, const RmImage *image)
+rm_project_image_path (RmProject *p, const RmProjectImage *image)
 {
   return g_canonicalize_filename (image->path, p->dir);
 }
@@ -790,7 +790,7 @@ valid_sha256 (const char *s)
 static gpointer
 image_from_row (sqlite3_stmt *s)
 {
-  RmImage *im = g_new0 (RmImage, 1);
+  RmProjectImage *im = g_new0 (RmProjectImage, 1);
   im->id = sqlite3_column_int64 (s, 0);
   im->path = col_dup (s, 1);
   im->sha256 = col_dup (s, 2);
@@ -836,7 +836,7 @@ fetch_all (RmProject *p, sqlite3_stmt *s, gpointer (*from_row) (sqlite3_stmt *),
   return g_steal_pointer (&rows);
 }
 
-RmImage *
+RmProjectImage *
 rm_project_get_image (RmProject *p, gint64 id, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ?", error);
@@ -847,7 +847,7 @@ rm_project_get_image (RmProject *p, gint64 id, GError **error)
   return fetch_one (p, s, image_from_row, what, TRUE, error);
 }
 
-RmImage *
+RmProjectImage *
 rm_project_find_image_by_sha256 (RmProject *p, const char *sha256, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " IMAGE_COLUMNS " FROM images WHERE sha256 = ?", error);
@@ -861,7 +861,7 @@ GPtrArray *
 rm_project_list_images (RmProject *p, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY id", error);
-  return s == NULL ? NULL : fetch_all (p, s, image_from_row, (GDestroyNotify) rm_image_free, error);
+  return s == NULL ? NULL : fetch_all (p, s, image_from_row, (GDestroyNotify) rm_project_image_free, error);
 }
 
 gboolean
@@ -869,7 +869,7 @@ rm_project_add_image (RmProject *p, const char *path, const char *sha256, guint3
                       guint32 height, const char *georef, gint64 *id, gboolean *existed,
                       GError **error)
 {
-  g_autoptr (RmImage) old = NULL;
+  g_autoptr (RmProjectImage) old = NULL;
   g_autoptr (GError) local = NULL;
   g_autofree char *rel = NULL, *now = NULL;
   sqlite3_stmt *s;
@@ -1053,7 +1053,7 @@ annotation_from_row (sqlite3_stmt *s, GError **error)
 static gboolean
 validate_annotation (RmProject *p, const RmAnnotation *a, GError **error)
 {
-  g_autoptr (RmImage) im = NULL;
+  g_autoptr (RmProjectImage) im = NULL;
   g_autoptr (GError) local = NULL;
 
   if (a->expression == NULL || *a->expression == '\0' || !g_utf8_validate (a->expression, -1, NULL))

@@ -87,7 +87,7 @@ typedef struct {
   guint32 width, height;
   char *georef; /* free text (e.g. GeoTIFF tags as JSON), or NULL */
   char *created_at;
-} RmImage;
+} RmProjectImage;
 
 typedef struct {
   gint64 id;
@@ -150,13 +150,13 @@ typedef struct {
   gboolean with_masks;
 } RmAnnotationFilter;
 
-void rm_image_free (RmImage *image);
+void rm_project_image_free (RmProjectImage *image);
 RmAnnotation *rm_annotation_new (void);
 void rm_annotation_free (RmAnnotation *annotation);
 void rm_category_free (RmCategory *category);
 void rm_model_version_free (RmModelVersion *version);
 void rm_training_run_free (RmTrainingRun *run);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmImage, rm_image_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmProjectImage, rm_project_image_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmAnnotation, rm_annotation_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmCategory, rm_category_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmModelVersion, rm_model_version_free)
@@ -197,12 +197,12 @@ gboolean rm_project_check (RmProject *project, GError **error);
 gboolean rm_project_add_image (RmProject *project, const char *path, const char *sha256,
                                guint32 width, guint32 height, const char *georef, gint64 *id,
                                gboolean *existed, GError **error);
-RmImage *rm_project_get_image (RmProject *project, gint64 id, GError **error);
+RmProjectImage *rm_project_get_image (RmProject *project, gint64 id, GError **error);
 /* NULL without an error when there is none. */
-RmImage *rm_project_find_image_by_sha256 (RmProject *project, const char *sha256, GError **error);
-GPtrArray *rm_project_list_images (RmProject *project, GError **error); /* of RmImage */
+RmProjectImage *rm_project_find_image_by_sha256 (RmProject *project, const char *sha256, GError **error);
+GPtrArray *rm_project_list_images (RmProject *project, GError **error); /* of RmProjectImage */
 /* The absolute path of an image file. */
-char *rm_project_image_path (RmProject *project, const RmImage *image);
+char *rm_project_image_path (RmProject *project, const RmProjectImage *image);
 /* The path stored for `path` (relative to the project's folder). */
 char *rm_project_relative_path (RmProject *project, const char *path);
 

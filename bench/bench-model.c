@@ -57,7 +57,8 @@ peak_rss_gib (void)
 }
 
 static void
-bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads, const RmRoofline *roof)
+bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
+           const RmRoofline *roof)
 {
   RmWeights *w = rm_weights_new_random (cfg, 7, 0.02f);
   RmModelCore core;
@@ -84,9 +85,12 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads, c
       rm_arena_reset (ctx->arena);
       ctx->flops = 0;
       RmForward fw = { .ctx = ctx, .core = &core };
-      RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]) { 1, 3, s, s }),
-                            .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]) { 1, 3, b, b }),
-                            .ids = ids, .pad = pad, .batch = 1, .text_len = len };
+      RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]){ 1, 3, s, s }),
+                            .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]){ 1, 3, b, b }),
+                            .ids = ids,
+                            .pad = pad,
+                            .batch = 1,
+                            .text_len = len };
       RmForwardOutput out;
       gint64 t0 = g_get_monotonic_time ();
       rm_forward (&fw, &in, &out);
@@ -94,7 +98,8 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads, c
       if (r >= 0)
         {
           t[r] = sec;
-          beit_ms += fw.ms_beit / runs, hiera_ms += fw.ms_hiera / runs, heads_ms += fw.ms_heads / runs;
+          beit_ms += fw.ms_beit / runs, hiera_ms += fw.ms_hiera / runs,
+              heads_ms += fw.ms_heads / runs;
         }
       flops = ctx->flops;
       peak = rm_arena_peak_bytes (ctx->arena);
@@ -108,7 +113,8 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads, c
           label, med, runs, beit_ms, hiera_ms, heads_ms);
   printf ("%-8s %.1f GFLOP/query, %.1f GFLOP/s achieved = %.2f of the %d-thread GEMM roofline "
           "(%.1f GFLOP/s); time / roofline time = %.2fx\n",
-          label, gflops, gflops / med, gflops / med / gemm_roof, threads, gemm_roof, med / roof_time);
+          label, gflops, gflops / med, gflops / med / gemm_roof, threads, gemm_roof,
+          med / roof_time);
   printf ("%-8s activation arena peak %.2f GiB, process peak RSS %.2f GiB\n", label,
           (double) peak / (1 << 30), peak_rss_gib ());
   fflush (stdout);
@@ -139,7 +145,8 @@ main (int argc, char **argv)
       return 2;
     }
   if (shared == NULL)
-    shared = g_strdup (g_getenv ("REFMASK_SHARED_DIR") ? g_getenv ("REFMASK_SHARED_DIR") : "../shared");
+    shared =
+        g_strdup (g_getenv ("REFMASK_SHARED_DIR") ? g_getenv ("REFMASK_SHARED_DIR") : "../shared");
   RmRoofline roof;
   rm_roofline_measure (&roof, 1);
   for (const char *c = configs; *c; c++)

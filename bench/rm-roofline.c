@@ -68,7 +68,8 @@ rm_roofline_gemm_gflops (RmGemmShape s, int n_threads, int repeats)
   return result;
 }
 
-typedef struct {
+typedef struct
+{
   float *a, *b, *c;
   size_t begin, end;
 } TriadSlice;
@@ -95,8 +96,8 @@ rm_roofline_bandwidth_gbs (size_t bytes, int n_threads, int repeats)
       double t0 = now_seconds ();
       for (int i = 0; i < n_threads; i++)
         {
-          slices[i] = (TriadSlice) { a, b, c, n * (size_t) i / (size_t) n_threads,
-                                     n * (size_t) (i + 1) / (size_t) n_threads };
+          slices[i] = (TriadSlice){ a, b, c, n * (size_t) i / (size_t) n_threads,
+                                    n * (size_t) (i + 1) / (size_t) n_threads };
           pthread_create (&threads[i], NULL, triad_worker, &slices[i]);
         }
       for (int i = 0; i < n_threads; i++)
@@ -127,8 +128,8 @@ rm_roofline_measure (RmRoofline *out, int verbose)
       if (verbose)
         printf ("roofline gemm %5lldx%-5lldx%-5lld  1 thread %7.1f GFLOP/s  %d threads %7.1f "
                 "GFLOP/s\n",
-                (long long) shapes[i].m, (long long) shapes[i].n, (long long) shapes[i].k, one,
-                all, many);
+                (long long) shapes[i].m, (long long) shapes[i].n, (long long) shapes[i].k, one, all,
+                many);
       if (one > out->gemm_gflops_1t)
         out->gemm_gflops_1t = one;
       if (many > out->gemm_gflops_all)

@@ -8,13 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
+typedef struct
+{
   int64_t m, n, k;
 } RmGemmShape;
 
-typedef struct {
-  double gemm_gflops_1t;  /* best of the model shapes, 1 thread */
-  double gemm_gflops_all; /* best of the model shapes, all threads */
+typedef struct
+{
+  double gemm_gflops_1t;    /* best of the model shapes, 1 thread */
+  double gemm_gflops_all;   /* best of the model shapes, all threads */
   double bandwidth_gbs_1t;  /* triad a = b + s*c, 1 thread, counted as 3 streams */
   double bandwidth_gbs_all; /* same with all threads */
   int n_threads;

@@ -45,14 +45,16 @@ typedef void (*RmProgressCallback) (void *user, int index, const char *stage, do
 /* Polled between blocks; returning true cancels (RM_ERROR_CANCELLED). */
 typedef bool (*RmAbortCallback) (void *user);
 
-typedef struct {
+typedef struct
+{
   RmProgressCallback progress;
   void *progress_user;
   RmAbortCallback abort;
   void *abort_user;
 } RmLoadParams;
 
-typedef struct {
+typedef struct
+{
   RmProgressCallback progress;
   void *progress_user;
   RmAbortCallback abort;
@@ -79,17 +81,18 @@ char *rm_model_describe (const RmModel *model);
 RmSession *rm_session_new (const RmModel *model, int n_threads);
 void rm_session_free (RmSession *session);
 
-typedef struct {
-  int n_tokens;         /* including <s> and </s> */
-  int model_size;       /* S */
-  float *logits;        /* S x S logits z at model resolution; foreground iff z > 0.5 */
-  int width, height;    /* the original image */
-  uint8_t *mask;        /* width x height, 0/1: bilinear of z to the image size, then > 0.5 */
-  int prior_size;       /* g */
-  float *prior;         /* g x g pseudo-mask probabilities (the MPG prior) */
-  float *prior_image;   /* width x height, bilinear, when asked for; else NULL */
-  int64_t area;         /* foreground pixels of mask */
-  int bbox[4];          /* x, y, width, height of mask (all 0 when empty) */
+typedef struct
+{
+  int n_tokens;       /* including <s> and </s> */
+  int model_size;     /* S */
+  float *logits;      /* S x S logits z at model resolution; foreground iff z > 0.5 */
+  int width, height;  /* the original image */
+  uint8_t *mask;      /* width x height, 0/1: bilinear of z to the image size, then > 0.5 */
+  int prior_size;     /* g */
+  float *prior;       /* g x g pseudo-mask probabilities (the MPG prior) */
+  float *prior_image; /* width x height, bilinear, when asked for; else NULL */
+  int64_t area;       /* foreground pixels of mask */
+  int bbox[4];        /* x, y, width, height of mask (all 0 when empty) */
   double ms_tokenize, ms_preprocess, ms_beit, ms_hiera, ms_heads, ms_postprocess, ms_total;
   size_t peak_bytes; /* arena high-water mark of this request */
 } RmSegmentResult;

@@ -12,11 +12,15 @@
 
 /* Applies the A module to tokens [0, split) and the B module to the rest; the weights are
  * `<prefix><head><A|B><tail>.weight` and `.bias`. */
-typedef enum { MULTIWAY_LINEAR, MULTIWAY_LAYERNORM } MultiwayKind;
+typedef enum
+{
+  MULTIWAY_LINEAR,
+  MULTIWAY_LAYERNORM
+} MultiwayKind;
 
 static RmTensor *
-multiway (RmForward *fw, const RmTensor *x, int64_t split, MultiwayKind kind,
-          const char *prefix, const char *head, const char *tail)
+multiway (RmForward *fw, const RmTensor *x, int64_t split, MultiwayKind kind, const char *prefix,
+          const char *head, const char *tail)
 {
   RmCtx *ctx = fw->ctx;
   int64_t n = x->shape[1];
@@ -42,22 +46,22 @@ embed_tokens (RmForward *fw, const RmForwardInput *in, int64_t *n_vision_out)
   const RmModelConfig *cfg = &fw->core->cfg;
   int64_t b = in->batch, l = in->text_len, d = cfg->beit_dim;
 
-  RmTensor *patches = rm_conv2d (ctx, in->beit_image, rm_fw_weight (fw, "mm_extractor.beit3.vision_embed.proj.weight"),
-                                 rm_fw_weight (fw, "mm_extractor.beit3.vision_embed.proj.bias"),
-                                 cfg->beit_patch_size, 0);
+  RmTensor *patches = rm_conv2d (
+      ctx, in->beit_image, rm_fw_weight (fw, "mm_extractor.beit3.vision_embed.proj.weight"),
+      rm_fw_weight (fw, "mm_extractor.beit3.vision_embed.proj.bias"), cfg->beit_patch_size, 0);
   int64_t grid = patches->shape[2];
   static const int to_nhwc[] = { 0, 2, 3, 1 };
-  patches = rm_reshape (ctx, rm_permute (ctx, patches, to_nhwc), 3,
-                        (int64_t[]) { b, grid * grid, d });
-  RmTensor *cls = rm_add (ctx, rm_zeros (ctx, 3, (int64_t[]) { b, 1, d }),
+  patches =
+      rm_reshape (ctx, rm_permute (ctx, patches, to_nhwc), 3, (int64_t[]){ b, grid * grid, d });
+  RmTensor *cls = rm_add (ctx, rm_zeros (ctx, 3, (int64_t[]){ b, 1, d }),
                           rm_fw_weight (fw, "mm_extractor.beit3.vision_embed.cls_token"));
   RmTensor *vision = rm_concat (ctx, cls, patches, 1);
   rm_fw_tap (fw, "beit.vision_embed_out", vision);
 
-  RmTensor *text = rm_reshape (ctx,
-                               rm_embedding (ctx, rm_fw_weight (fw, "mm_extractor.beit3.text_embed.weight"),
-                                             in->ids, b * l),
-                               3, (int64_t[]) { b, l, d });
+  RmTensor *text = rm_reshape (
+      ctx,
+      rm_embedding (ctx, rm_fw_weight (fw, "mm_extractor.beit3.text_embed.weight"), in->ids, b * l),
+      3, (int64_t[]){ b, l, d });
   rm_fw_tap (fw, "beit.text_embed_out", text);
 
   /* Positions start at row 2 of both tables (fairseq's padding offset). */
@@ -102,13 +106,19 @@ rm_beit3_forward (RmForward *fw, const RmForwardInput *in)
         return NULL;
       snprintf (key, sizeof key, "mm_extractor.beit3.encoder.layers.%d.", layer);
 #define LAYER_KEY(head, tail) key, head, tail
-      RmTensor *h = multiway (fw, x, n_vision, MULTIWAY_LAYERNORM, LAYER_KEY ("self_attn_layer_norm.", ""));
+      RmTensor *h =
+          multiway (fw, x, n_vision, MULTIWAY_LAYERNORM, LAYER_KEY ("self_attn_layer_norm.", ""));
       /* torchscale scales q right after its projection. */
-      RmTensor *q = rm_scale (ctx, multiway (fw, h, n_vision, MULTIWAY_LINEAR, LAYER_KEY ("self_attn.q_proj.", "")), q_scale);
-      RmTensor *k = multiway (fw, h, n_vision, MULTIWAY_LINEAR, LAYER_KEY ("self_attn.k_proj.", ""));
-      RmTensor *v = multiway (fw, h, n_vision, MULTIWAY_LINEAR, LAYER_KEY ("self_attn.v_proj.", ""));
+      RmTensor *q = rm_scale (
+          ctx, multiway (fw, h, n_vision, MULTIWAY_LINEAR, LAYER_KEY ("self_attn.q_proj.", "")),
+          q_scale);
+      RmTensor *k =
+          multiway (fw, h, n_vision, MULTIWAY_LINEAR, LAYER_KEY ("self_attn.k_proj.", ""));
+      RmTensor *v =
+          multiway (fw, h, n_vision, MULTIWAY_LINEAR, LAYER_KEY ("self_attn.v_proj.", ""));
       RmTensor *a = rm_attention (ctx, q, k, v, heads, 1.0f, key_pad);
-      a = multiway (fw, a, n_vision, MULTIWAY_LAYERNORM, LAYER_KEY ("self_attn.inner_attn_ln.", ""));
+      a = multiway (fw, a, n_vision, MULTIWAY_LAYERNORM,
+                    LAYER_KEY ("self_attn.inner_attn_ln.", ""));
       a = multiway (fw, a, n_vision, MULTIWAY_LINEAR, LAYER_KEY ("self_attn.out_proj.", ""));
       x = rm_add (ctx, x, a);
 
@@ -124,7 +134,8 @@ rm_beit3_forward (RmForward *fw, const RmForwardInput *in)
       if (fw->stage != NULL)
         fw->stage (fw->stage_user, "BEiT-3", (double) (layer + 1) / cfg->beit_layers);
     }
-  x = multiway (fw, x, n_vision, MULTIWAY_LAYERNORM, "mm_extractor.beit3.encoder.", "layer_norm.", "");
+  x = multiway (fw, x, n_vision, MULTIWAY_LAYERNORM, "mm_extractor.beit3.encoder.", "layer_norm.",
+                "");
   if (fw->tap != NULL)
     {
       rm_fw_tap (fw, "beit.out_cls", rm_slice (ctx, x, 1, 0, 1));

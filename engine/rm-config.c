@@ -94,8 +94,12 @@ rm_hiera_block_info (const RmModelConfig *cfg, int i, RmHieraBlockInfo *out)
         window = 0;
       if (b == i)
         {
-          *out = (RmHieraBlockInfo) { .dim_in = dim, .dim_out = dim_out, .heads = heads,
-                                      .window = window, .pool = pool, .stage = cur_stage - 1 };
+          *out = (RmHieraBlockInfo){ .dim_in = dim,
+                                     .dim_out = dim_out,
+                                     .heads = heads,
+                                     .window = window,
+                                     .pool = pool,
+                                     .stage = cur_stage - 1 };
           return;
         }
       dim = dim_out;
@@ -120,8 +124,8 @@ read_int (JsonObject *obj, const char *key, int *dst, bool required, GError **er
   gint64 v = json_node_get_int (node);
   if (v < 0 || v > 1 << 20)
     {
-      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "config: '%s' = %" G_GINT64_FORMAT
-                   " is out of range", key, v);
+      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT,
+                   "config: '%s' = %" G_GINT64_FORMAT " is out of range", key, v);
       return false;
     }
   *dst = (int) v;
@@ -150,8 +154,8 @@ read_int_array (JsonObject *obj, const char *key, int *dst, int max_len, int *le
   for (guint i = 0; i < n; i++)
     {
       JsonNode *e = json_array_get_element (arr, i);
-      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
-          || json_node_get_int (e) < 0 || json_node_get_int (e) > 1 << 20)
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64 ||
+          json_node_get_int (e) < 0 || json_node_get_int (e) > 1 << 20)
         {
           g_set_error (error, RM_ERROR, RM_ERROR_FORMAT,
                        "config: '%s'[%u] must be a non-negative integer", key, i);
@@ -167,14 +171,16 @@ read_int_array (JsonObject *obj, const char *key, int *dst, int max_len, int *le
 bool
 rm_model_config_validate (const RmModelConfig *cfg, GError **error)
 {
-#define REQUIRE(cond, ...)                                                                         \
-  do {                                                                                             \
-    if (!(cond))                                                                                   \
-      {                                                                                            \
-        g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "config: " __VA_ARGS__);                  \
-        return false;                                                                              \
-      }                                                                                            \
-  } while (0)
+#define REQUIRE(cond, ...)                                                        \
+  do                                                                              \
+    {                                                                             \
+      if (!(cond))                                                                \
+        {                                                                         \
+          g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "config: " __VA_ARGS__); \
+          return false;                                                           \
+        }                                                                         \
+    }                                                                             \
+  while (0)
   REQUIRE (cfg->sam_image_size >= 32 && cfg->sam_image_size % 32 == 0,
            "sam_image_size %d must be a positive multiple of 32", cfg->sam_image_size);
   REQUIRE (cfg->sam_dim >= 8 && cfg->sam_dim % 8 == 0, "sam_dim %d must be a multiple of 8",
@@ -194,7 +200,8 @@ rm_model_config_validate (const RmModelConfig *cfg, GError **error)
   int grid = cfg->sam_image_size / 4;
   REQUIRE (cfg->hiera_window_spec[0] > 0 && grid % cfg->hiera_window_spec[0] == 0,
            "the patch grid %d must be a multiple of window_spec[0] = %d (the window position "
-           "table is tiled)", grid, cfg->hiera_window_spec[0]);
+           "table is tiled)",
+           grid, cfg->hiera_window_spec[0]);
   for (int i = 0; i < n_blocks; i++)
     {
       RmHieraBlockInfo info;
@@ -231,25 +238,25 @@ rm_model_config_from_json_object (RmModelConfig *cfg, JsonObject *obj, GError **
   rm_model_config_init_large (cfg);
   int n = 0;
   /* Sizes every config must state; the rest default to the released model. */
-  if (!read_int (obj, "sam_image_size", &cfg->sam_image_size, true, error)
-      || !read_int (obj, "sam_dim", &cfg->sam_dim, true, error)
-      || !read_int (obj, "hiera_embed_dim", &cfg->hiera_embed_dim, true, error)
-      || !read_int (obj, "beit_dim", &cfg->beit_dim, true, error)
-      || !read_int (obj, "beit_layers", &cfg->beit_layers, true, error)
-      || !read_int (obj, "beit_heads", &cfg->beit_heads, true, error)
-      || !read_int (obj, "beit_ffn_dim", &cfg->beit_ffn_dim, true, error)
-      || !read_int (obj, "beit_vocab_size", &cfg->beit_vocab_size, true, error)
-      || !read_int (obj, "sam_dec_mlp_dim", &cfg->dec_mlp_dim, false, error)
-      || !read_int (obj, "sam_dec_heads", &cfg->dec_heads, false, error)
-      || !read_int (obj, "sam_iou_hidden", &cfg->iou_hidden, false, error)
-      || !read_int (obj, "hiera_num_heads", &cfg->hiera_num_heads, false, error)
-      || !read_int (obj, "beit_image_size", &cfg->beit_image_size, false, error)
-      || !read_int (obj, "beit_patch_size", &cfg->beit_patch_size, false, error)
-      || !read_int (obj, "beit_max_source_positions", &cfg->beit_max_text_positions, false, error)
-      || !read_int_array (obj, "hiera_stages", cfg->hiera_stages, 4, NULL, 4, error)
-      || !read_int_array (obj, "hiera_window_spec", cfg->hiera_window_spec, 4, NULL, 4, error)
-      || !read_int_array (obj, "hiera_window_pos_embed_bkg_spatial_size", cfg->hiera_pos_bkg, 2,
-                          NULL, 2, error))
+  if (!read_int (obj, "sam_image_size", &cfg->sam_image_size, true, error) ||
+      !read_int (obj, "sam_dim", &cfg->sam_dim, true, error) ||
+      !read_int (obj, "hiera_embed_dim", &cfg->hiera_embed_dim, true, error) ||
+      !read_int (obj, "beit_dim", &cfg->beit_dim, true, error) ||
+      !read_int (obj, "beit_layers", &cfg->beit_layers, true, error) ||
+      !read_int (obj, "beit_heads", &cfg->beit_heads, true, error) ||
+      !read_int (obj, "beit_ffn_dim", &cfg->beit_ffn_dim, true, error) ||
+      !read_int (obj, "beit_vocab_size", &cfg->beit_vocab_size, true, error) ||
+      !read_int (obj, "sam_dec_mlp_dim", &cfg->dec_mlp_dim, false, error) ||
+      !read_int (obj, "sam_dec_heads", &cfg->dec_heads, false, error) ||
+      !read_int (obj, "sam_iou_hidden", &cfg->iou_hidden, false, error) ||
+      !read_int (obj, "hiera_num_heads", &cfg->hiera_num_heads, false, error) ||
+      !read_int (obj, "beit_image_size", &cfg->beit_image_size, false, error) ||
+      !read_int (obj, "beit_patch_size", &cfg->beit_patch_size, false, error) ||
+      !read_int (obj, "beit_max_source_positions", &cfg->beit_max_text_positions, false, error) ||
+      !read_int_array (obj, "hiera_stages", cfg->hiera_stages, 4, NULL, 4, error) ||
+      !read_int_array (obj, "hiera_window_spec", cfg->hiera_window_spec, 4, NULL, 4, error) ||
+      !read_int_array (obj, "hiera_window_pos_embed_bkg_spatial_size", cfg->hiera_pos_bkg, 2, NULL,
+                       2, error))
     return false;
   if (json_object_has_member (obj, "hiera_global_att_blocks"))
     {
@@ -279,11 +286,12 @@ rm_model_config_load (RmModelConfig *cfg, const char *path, GError **error)
     }
   JsonObject *obj = json_node_get_object (root);
   /* A golden set's manifest.json holds the configuration under config.set. */
-  if (json_object_has_member (obj, "config")
-      && JSON_NODE_HOLDS_OBJECT (json_object_get_member (obj, "config")))
+  if (json_object_has_member (obj, "config") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (obj, "config")))
     {
       JsonObject *c = json_object_get_object_member (obj, "config");
-      if (json_object_has_member (c, "set") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (c, "set")))
+      if (json_object_has_member (c, "set") &&
+          JSON_NODE_HOLDS_OBJECT (json_object_get_member (c, "set")))
         obj = json_object_get_object_member (c, "set");
     }
   if (!rm_model_config_from_json_object (cfg, obj, &local))
@@ -298,10 +306,11 @@ char *
 rm_model_config_to_json (const RmModelConfig *cfg)
 {
   GString *s = g_string_new ("{\n");
-  g_string_append_printf (s, "  \"sam_image_size\": %d,\n  \"sam_dim\": %d,\n",
-                          cfg->sam_image_size, cfg->sam_dim);
-  g_string_append_printf (s, "  \"sam_dec_mlp_dim\": %d,\n  \"sam_dec_heads\": %d,\n"
-                             "  \"sam_iou_hidden\": %d,\n",
+  g_string_append_printf (s, "  \"sam_image_size\": %d,\n  \"sam_dim\": %d,\n", cfg->sam_image_size,
+                          cfg->sam_dim);
+  g_string_append_printf (s,
+                          "  \"sam_dec_mlp_dim\": %d,\n  \"sam_dec_heads\": %d,\n"
+                          "  \"sam_iou_hidden\": %d,\n",
                           cfg->dec_mlp_dim, cfg->dec_heads, cfg->iou_hidden);
   g_string_append_printf (s, "  \"hiera_embed_dim\": %d,\n  \"hiera_num_heads\": %d,\n",
                           cfg->hiera_embed_dim, cfg->hiera_num_heads);
@@ -315,10 +324,11 @@ rm_model_config_to_json (const RmModelConfig *cfg)
                           cfg->hiera_window_spec[2], cfg->hiera_window_spec[3]);
   g_string_append_printf (s, "  \"hiera_window_pos_embed_bkg_spatial_size\": [%d, %d],\n",
                           cfg->hiera_pos_bkg[0], cfg->hiera_pos_bkg[1]);
-  g_string_append_printf (s, "  \"beit_image_size\": %d,\n  \"beit_patch_size\": %d,\n"
-                             "  \"beit_dim\": %d,\n  \"beit_heads\": %d,\n"
-                             "  \"beit_ffn_dim\": %d,\n  \"beit_layers\": %d,\n"
-                             "  \"beit_vocab_size\": %d,\n  \"beit_max_source_positions\": %d\n}\n",
+  g_string_append_printf (s,
+                          "  \"beit_image_size\": %d,\n  \"beit_patch_size\": %d,\n"
+                          "  \"beit_dim\": %d,\n  \"beit_heads\": %d,\n"
+                          "  \"beit_ffn_dim\": %d,\n  \"beit_layers\": %d,\n"
+                          "  \"beit_vocab_size\": %d,\n  \"beit_max_source_positions\": %d\n}\n",
                           cfg->beit_image_size, cfg->beit_patch_size, cfg->beit_dim,
                           cfg->beit_heads, cfg->beit_ffn_dim, cfg->beit_layers,
                           cfg->beit_vocab_size, cfg->beit_max_text_positions);

@@ -55,8 +55,8 @@ rm_dataset_load_refs (const char *path, const char *split, GError **error)
       if (g_strstrip (*l)[0] == '\0')
         continue;
       g_autoptr (GError) local = NULL;
-      if (!json_parser_load_from_data (parser, *l, -1, &local)
-          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      if (!json_parser_load_from_data (parser, *l, -1, &local) ||
+          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
         {
           g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "%s:%d: %s", path, lineno,
                        local ? local->message : "not a JSON object");
@@ -79,8 +79,10 @@ rm_dataset_load_refs (const char *path, const char *split, GError **error)
       RmSample *s = g_new0 (RmSample, 1);
       const char *id = string_member (o, "id");
       s->id = id ? g_strdup (id) : g_strdup_printf ("line%d", lineno);
-      s->image_path = g_path_is_absolute (image) ? g_strdup (image) : g_build_filename (base, image, NULL);
-      s->mask_path = g_path_is_absolute (mask) ? g_strdup (mask) : g_build_filename (base, mask, NULL);
+      s->image_path =
+          g_path_is_absolute (image) ? g_strdup (image) : g_build_filename (base, image, NULL);
+      s->mask_path =
+          g_path_is_absolute (mask) ? g_strdup (mask) : g_build_filename (base, mask, NULL);
       s->expression = g_strdup (expr);
       s->split = g_strdup (sp);
       g_ptr_array_add (ds->samples, s);

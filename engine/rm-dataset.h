@@ -9,7 +9,8 @@
 
 #include <glib.h>
 
-typedef struct {
+typedef struct
+{
   char *id;
   char *image_path; /* resolved */
   char *mask_path;  /* resolved */
@@ -17,7 +18,8 @@ typedef struct {
   char *split; /* may be NULL */
 } RmSample;
 
-typedef struct {
+typedef struct
+{
   GPtrArray *samples; /* RmSample* */
 } RmDataset;
 

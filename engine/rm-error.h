@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 
 #define RM_ERROR (rm_error_quark ())
 
-typedef enum {
+typedef enum
+{
   RM_ERROR_IO,             /* a file could not be opened, read, written or renamed */
   RM_ERROR_FORMAT,         /* malformed contents (bad header, corrupt image, bad JSON) */
   RM_ERROR_SHAPE,          /* a tensor's shape does not match what was expected */

@@ -11,7 +11,8 @@
 #include "rm-weights.h"
 
 /* Everything that depends only on the weights and the configuration. Immutable once built. */
-typedef struct RmModelCore {
+typedef struct RmModelCore
+{
   RmModelConfig cfg;
   RmWeights *weights;
   float *hiera_pos_data; /* (1, S/4, S/4, C0): bicubic pos_embed + tiled window table, NHWC */
@@ -25,7 +26,8 @@ typedef void (*RmTapFunc) (void *user, const char *name, const RmTensor *t);
 typedef bool (*RmAbortFunc) (void *user);
 typedef void (*RmStageFunc) (void *user, const char *stage, double fraction);
 
-typedef struct RmForward {
+typedef struct RmForward
+{
   RmCtx *ctx;
   const RmModelCore *core;
   RmTapFunc tap;
@@ -40,7 +42,8 @@ typedef struct RmForward {
 
 /* Inputs of one batched forward: B copies of the image (B, 3, S, S) and (B, 3, b, b), token ids
  * (B, L) and the BEiT-3 padding mask (non-zero = padding; ids == 3). */
-typedef struct RmForwardInput {
+typedef struct RmForwardInput
+{
   const RmTensor *sam_image;
   const RmTensor *beit_image;
   const int64_t *ids;
@@ -48,7 +51,8 @@ typedef struct RmForwardInput {
   int batch, text_len;
 } RmForwardInput;
 
-typedef struct RmForwardOutput {
+typedef struct RmForwardOutput
+{
   RmTensor *low_res_masks; /* (B, 1, S/4, S/4) */
   RmTensor *pred_masks;    /* (B, 1, S, S): the logits z; foreground iff z > 0.5 */
   RmTensor *prior;         /* (B, 1, g, g): MPG pseudo-mask probabilities */

@@ -9,13 +9,15 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-typedef struct {
+typedef struct
+{
   int n_threads;
   bool verbose; /* print every tensor, not only failures and the summary */
   FILE *out;    /* report destination (stdout when NULL) */
 } RmGoldenParams;
 
-typedef struct {
+typedef struct
+{
   int n_checked; /* tensors compared */
   int n_failed;  /* tolerance broken, shape mismatch, or expected but never produced */
   char worst_name[128];

@@ -26,7 +26,7 @@ bhfm (RmForward *fw, int block, const RmTensor *a, RmTensor **text)
 
   RmTensor *u = rm_gelu (ctx, rm_fw_linear (fw, a, "%s.D_fc1", p));
   int64_t hidden = u->shape[3];
-  u = rm_reshape (ctx, u, 3, (int64_t[]) { b, h * w, hidden });
+  u = rm_reshape (ctx, u, 3, (int64_t[]){ b, h * w, hidden });
   RmTensor *t = rm_fw_linear (fw, *text, "%s.text_in_linear", p);
 
   char mha[160];
@@ -37,7 +37,7 @@ bhfm (RmForward *fw, int block, const RmTensor *a, RmTensor **text)
   *text = rm_axpby (ctx, 1.0f - cfg->bhfm_text_alpha, *text, cfg->bhfm_text_alpha,
                     rm_fw_linear (fw, t2, "%s.text_out_linear", p));
 
-  u = rm_reshape (ctx, u, 4, (int64_t[]) { b, h, w, hidden });
+  u = rm_reshape (ctx, u, 4, (int64_t[]){ b, h, w, hidden });
   return rm_add (ctx, a, rm_fw_linear (fw, u, "%s.D_fc2", p));
 }
 
@@ -52,19 +52,20 @@ block_attention (RmForward *fw, int block, const RmHieraBlockInfo *info, const R
   int win = info->window;
   const RmTensor *x = win > 0 ? rm_window_partition (ctx, xn, win) : xn;
 
-  RmTensor *qkv = rm_fw_linear (fw, x, "visual_model.image_encoder.trunk.blocks.%d.attn.qkv", block);
+  RmTensor *qkv =
+      rm_fw_linear (fw, x, "visual_model.image_encoder.trunk.blocks.%d.attn.qkv", block);
   int64_t n = qkv->shape[0], wh = qkv->shape[1], ww = qkv->shape[2];
   RmTensor *q = rm_slice (ctx, qkv, 3, 0, c);
-  RmTensor *k = rm_reshape (ctx, rm_slice (ctx, qkv, 3, c, c), 3, (int64_t[]) { n, wh * ww, c });
-  RmTensor *v = rm_reshape (ctx, rm_slice (ctx, qkv, 3, 2 * c, c), 3, (int64_t[]) { n, wh * ww, c });
+  RmTensor *k = rm_reshape (ctx, rm_slice (ctx, qkv, 3, c, c), 3, (int64_t[]){ n, wh * ww, c });
+  RmTensor *v = rm_reshape (ctx, rm_slice (ctx, qkv, 3, 2 * c, c), 3, (int64_t[]){ n, wh * ww, c });
   if (info->pool)
     q = rm_maxpool2x2_nhwc (ctx, q);
   int64_t qh = q->shape[1], qw = q->shape[2];
-  q = rm_reshape (ctx, q, 3, (int64_t[]) { n, qh * qw, c });
+  q = rm_reshape (ctx, q, 3, (int64_t[]){ n, qh * qw, c });
 
   float scale = 1.0f / sqrtf ((float) (c / info->heads));
   RmTensor *a = rm_attention (ctx, q, k, v, info->heads, scale, NULL);
-  a = rm_reshape (ctx, a, 4, (int64_t[]) { n, qh, qw, c });
+  a = rm_reshape (ctx, a, 4, (int64_t[]){ n, qh, qw, c });
   a = rm_fw_linear (fw, a, "visual_model.image_encoder.trunk.blocks.%d.attn.proj", block);
   if (win == 0)
     return a;
@@ -108,8 +109,9 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
                                 rm_fw_weight (fw, "%s.norm2.bias", p), HIERA_LN_EPS);
   RmTensor *mlp = rm_fw_linear (fw, rm_gelu (ctx, rm_fw_linear (fw, xn2, "%s.mlp.layers.0", p)),
                                 "%s.mlp.layers.1", p);
-  RmTensor *adapter = rm_fw_linear (
-      fw, rm_gelu (ctx, rm_fw_linear (fw, xn2, "%s.MLP_Adapter.D_fc1", p)), "%s.MLP_Adapter.D_fc2", p);
+  RmTensor *adapter =
+      rm_fw_linear (fw, rm_gelu (ctx, rm_fw_linear (fw, xn2, "%s.MLP_Adapter.D_fc1", p)),
+                    "%s.MLP_Adapter.D_fc2", p);
   x = rm_axpby (ctx, 1.0f, rm_add (ctx, x, mlp), cfg->mlp_adapter_scale, adapter);
   snprintf (name, sizeof name, "hiera.block%d.out", i);
   rm_fw_tap (fw, name, x);
@@ -122,8 +124,9 @@ rm_hiera_forward (RmForward *fw, const RmTensor *image, const RmTensor *text0, R
   RmCtx *ctx = fw->ctx;
   const RmModelConfig *cfg = &fw->core->cfg;
   static const int to_nhwc[] = { 0, 2, 3, 1 };
-  RmTensor *x = rm_conv2d (ctx, image, rm_fw_weight (fw, "visual_model.image_encoder.trunk.patch_embed.proj.weight"),
-                           rm_fw_weight (fw, "visual_model.image_encoder.trunk.patch_embed.proj.bias"), 4, 3);
+  RmTensor *x = rm_conv2d (
+      ctx, image, rm_fw_weight (fw, "visual_model.image_encoder.trunk.patch_embed.proj.weight"),
+      rm_fw_weight (fw, "visual_model.image_encoder.trunk.patch_embed.proj.bias"), 4, 3);
   x = rm_permute (ctx, x, to_nhwc);
   rm_fw_tap (fw, "hiera.patch_embed_out", x);
   rm_fw_tap (fw, "hiera.pos_embed", &fw->core->hiera_pos);

@@ -82,8 +82,8 @@ stb_memcpy (void *dst, const void *src, size_t n)
 RmImage *
 rm_image_new (int width, int height, int channels)
 {
-  RM_CHECK (width > 0 && height > 0 && width <= RM_IMAGE_MAX_SIDE && height <= RM_IMAGE_MAX_SIDE
-                && channels >= 1 && channels <= 4,
+  RM_CHECK (width > 0 && height > 0 && width <= RM_IMAGE_MAX_SIDE && height <= RM_IMAGE_MAX_SIDE &&
+                channels >= 1 && channels <= 4,
             "bad image size %dx%dx%d", width, height, channels);
   RmImage *img = g_new (RmImage, 1);
   img->width = width;
@@ -238,8 +238,8 @@ rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limit
       g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "zero-sized image (%dx%d)", w, h);
       return NULL;
     }
-  if (w > limits->max_width || h > limits->max_height
-      || (int64_t) w * (int64_t) h > limits->max_pixels)
+  if (w > limits->max_width || h > limits->max_height ||
+      (int64_t) w * (int64_t) h > limits->max_pixels)
     {
       g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE,
                    "%dx%d image is over the limit (%dx%d, %" G_GINT64_FORMAT " pixels)", w, h,
@@ -302,7 +302,8 @@ rm_image_load (const char *path, const RmImageLimits *limits, GError **error)
 
 /* Fixed-point taps of one resampling pass: output i reads in[bounds[2i] ...] for
  * bounds[2i + 1] taps with weights k[i * ksize ...]. */
-typedef struct {
+typedef struct
+{
   int ksize;
   int *bounds;
   int32_t *k;
@@ -392,10 +393,10 @@ resample_pass (const RmImage *src, RmImage *dst, gboolean horizontal)
         int o = horizontal ? x : y;
         const int32_t *k = &t.k[(size_t) o * (size_t) t.ksize];
         int n = t.bounds[o * 2 + 1];
-        const uint8_t *in = horizontal ? src->pixels + (size_t) y * src_row
-                                             + (size_t) t.bounds[o * 2] * (size_t) nc
-                                       : src->pixels + (size_t) t.bounds[o * 2] * src_row
-                                             + (size_t) x * (size_t) nc;
+        const uint8_t *in =
+            horizontal
+                ? src->pixels + (size_t) y * src_row + (size_t) t.bounds[o * 2] * (size_t) nc
+                : src->pixels + (size_t) t.bounds[o * 2] * src_row + (size_t) x * (size_t) nc;
         uint8_t *out = dst->pixels + ((size_t) y * (size_t) dst->width + (size_t) x) * (size_t) nc;
         for (int c = 0; c < nc; c++)
           {
@@ -523,8 +524,8 @@ rm_image_save_png (const RmImage *img, const char *path, GError **error)
     }
   g_autoptr (GError) io_error = NULL;
   if (!g_file_set_contents_full (path, (const char *) png->data, (gssize) png->len,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0666, &io_error))
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0666,
+                                 &io_error))
     {
       g_set_error (error, RM_ERROR, RM_ERROR_IO, "%s", io_error->message);
       return FALSE;
@@ -549,8 +550,8 @@ rm_image_new_heatmap (const float *map, int width, int height)
       int s = MIN ((int) pos, 3);
       float f = pos - (float) s;
       for (int c = 0; c < 3; c++)
-        img->pixels[i * 3 + (size_t) c]
-            = (uint8_t) lrintf ((float) stops[s][c] + f * (float) (stops[s + 1][c] - stops[s][c]));
+        img->pixels[i * 3 + (size_t) c] =
+            (uint8_t) lrintf ((float) stops[s][c] + f * (float) (stops[s + 1][c] - stops[s][c]));
     }
   return img;
 }

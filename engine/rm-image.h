@@ -15,21 +15,26 @@ G_BEGIN_DECLS
 /* Interleaved 8-bit pixels, row-major, rows of width * channels bytes (no padding).
  * channels: 3 for decoded images (RGB), 1 for masks / grey; resize and PNG output also take
  * 2 and 4. The image owns its pixels. */
-typedef struct {
+typedef struct
+{
   int width, height, channels;
   uint8_t *pixels;
 } RmImage;
 
 /* Images over any of these are refused before anything is decoded. */
-typedef struct {
+typedef struct
+{
   int max_width, max_height;
   int64_t max_pixels;
 } RmImageLimits;
 
-#define RM_IMAGE_MAX_SIDE                65536 /* outputs of resize / new */
-#define RM_IMAGE_DEFAULT_MAX_SIDE        16384
-#define RM_IMAGE_DEFAULT_MAX_PIXELS      ((int64_t) 1 << 28)
-#define RM_IMAGE_LIMITS_DEFAULT_INIT     { RM_IMAGE_DEFAULT_MAX_SIDE, RM_IMAGE_DEFAULT_MAX_SIDE, RM_IMAGE_DEFAULT_MAX_PIXELS }
+#define RM_IMAGE_MAX_SIDE           65536 /* outputs of resize / new */
+#define RM_IMAGE_DEFAULT_MAX_SIDE   16384
+#define RM_IMAGE_DEFAULT_MAX_PIXELS ((int64_t) 1 << 28)
+#define RM_IMAGE_LIMITS_DEFAULT_INIT                                                  \
+  {                                                                                   \
+    RM_IMAGE_DEFAULT_MAX_SIDE, RM_IMAGE_DEFAULT_MAX_SIDE, RM_IMAGE_DEFAULT_MAX_PIXELS \
+  }
 
 /* Zero-filled. Sizes outside 1..RM_IMAGE_MAX_SIDE or channels outside 1..4 are programming
  * errors (RM_CHECK). */

@@ -9,8 +9,12 @@
 RmLossParams
 rm_loss_default_params (void)
 {
-  return (RmLossParams) { .ce_weight_bg = 0.9f, .ce_weight_fg = 1.1f, .w_ce = 0.9f,
-                          .w_dice = 0.1f, .w_boundary = 0.2f, .dice_smooth = 1e-6f };
+  return (RmLossParams){ .ce_weight_bg = 0.9f,
+                         .ce_weight_fg = 1.1f,
+                         .w_ce = 0.9f,
+                         .w_dice = 0.1f,
+                         .w_boundary = 0.2f,
+                         .dice_smooth = 1e-6f };
 }
 
 /* p1 = softmax([1 - z, z])[1] = sigmoid(2 z - 1), computed stably. */

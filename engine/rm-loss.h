@@ -14,11 +14,13 @@
 
 #include <stdint.h>
 
-typedef struct {
+typedef struct
+{
   double ce, dice, boundary, total;
 } RmLossTerms;
 
-typedef struct {
+typedef struct
+{
   float ce_weight_bg, ce_weight_fg; /* 0.9, 1.1 */
   float w_ce, w_dice, w_boundary;   /* 0.9, 0.1, 0.2 */
   float dice_smooth;                /* 1e-6 */

@@ -11,14 +11,16 @@
 #define RM_N_PRECISION_THRESHOLDS 5
 extern const double rm_precision_thresholds[RM_N_PRECISION_THRESHOLDS]; /* 0.5 … 0.9 */
 
-typedef struct {
+typedef struct
+{
   int64_t n;
   double sum_iou;
   double sum_i, sum_u;
   int64_t hits[RM_N_PRECISION_THRESHOLDS];
 } RmMetrics;
 
-typedef struct {
+typedef struct
+{
   double miou, oiou;
   double precision[RM_N_PRECISION_THRESHOLDS];
   int64_t n;

@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   RmKeyFunc fn;
   void *user;
   char prefix[160];
@@ -24,8 +25,8 @@ emit (KeyEmitter *e, const char *name, int ndim, ...)
   e->fn (e->user, key, ndim, shape);
 }
 
-static void
-set_prefix (KeyEmitter *e, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void set_prefix (KeyEmitter *e, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
 set_prefix (KeyEmitter *e, const char *fmt, ...)
@@ -182,12 +183,14 @@ emit_sam_heads (KeyEmitter *e, const RmModelConfig *cfg)
           for (int p = 0; p < 3; p++)
             {
               {
-                g_autofree char *name = g_strdup_printf ("transformer.layers.%d.%s.%s", l, attns[a], projs[p]);
+                g_autofree char *name =
+                    g_strdup_printf ("transformer.layers.%d.%s.%s", l, attns[a], projs[p]);
                 emit_linear (e, name, ds, inner);
               }
             }
           {
-            g_autofree char *name = g_strdup_printf ("transformer.layers.%d.%s.out_proj", l, attns[a]);
+            g_autofree char *name =
+                g_strdup_printf ("transformer.layers.%d.%s.out_proj", l, attns[a]);
             emit_linear (e, name, inner, ds);
           }
         }

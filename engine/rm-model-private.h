@@ -12,15 +12,16 @@
 
 /* Every size of an RS2-SAM2 model; read from config.json (rm-config.c). The released model is
  * hiera-L at 1024, BEiT-3-large at 224, SAM width 256. */
-typedef struct RmModelConfig {
+typedef struct RmModelConfig
+{
   /* SAM2 branch */
-  int sam_image_size;  /* S: input side, multiple of 32 */
-  int sam_dim;         /* Ds: neck d_model, prompt/decoder width, BHFM text width */
-  int dec_mlp_dim;     /* two-way transformer MLP width (2048 released) */
-  int dec_heads;       /* two-way transformer heads (8 released) */
-  int iou_hidden;      /* IoU head hidden width (256 released) */
+  int sam_image_size;   /* S: input side, multiple of 32 */
+  int sam_dim;          /* Ds: neck d_model, prompt/decoder width, BHFM text width */
+  int dec_mlp_dim;      /* two-way transformer MLP width (2048 released) */
+  int dec_heads;        /* two-way transformer heads (8 released) */
+  int iou_hidden;       /* IoU head hidden width (256 released) */
   int dec_fusion_heads; /* BC vlfusion heads (8, a literal in the official code) */
-  int mask_in_chans;   /* prompt encoder mask channels (16) */
+  int mask_in_chans;    /* prompt encoder mask channels (16) */
   /* Hiera trunk */
   int hiera_embed_dim;
   int hiera_num_heads;
@@ -28,10 +29,10 @@ typedef struct RmModelConfig {
   int hiera_global_att_blocks[RM_MAX_HIERA_BLOCKS];
   int hiera_n_global_att_blocks;
   int hiera_window_spec[RM_MAX_HIERA_STAGES];
-  int hiera_pos_bkg[2];      /* window_pos_embed_bkg_spatial_size */
-  int bhfm_heads;            /* 4 (official literal) */
-  float bhfm_text_alpha;     /* 0.2: T_new = (1-a) T + a out */
-  float mlp_adapter_scale;   /* 0.5 */
+  int hiera_pos_bkg[2];    /* window_pos_embed_bkg_spatial_size */
+  int bhfm_heads;          /* 4 (official literal) */
+  float bhfm_text_alpha;   /* 0.2: T_new = (1-a) T + a out */
+  float mlp_adapter_scale; /* 0.5 */
   /* BEiT-3 */
   int beit_image_size; /* 224 */
   int beit_patch_size; /* 16 */
@@ -45,7 +46,8 @@ typedef struct RmModelConfig {
 } RmModelConfig;
 
 /* Derived per-block layout of the Hiera trunk (spec §2.2). */
-typedef struct RmHieraBlockInfo {
+typedef struct RmHieraBlockInfo
+{
   int dim_in, dim_out, heads, window; /* window 0 = global */
   bool pool;                          /* q-pool + projected shortcut (first block of stage>0) */
   int stage;                          /* stage the block belongs to */

@@ -11,14 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
-struct RmModel {
+struct RmModel
+{
   RmModelCore core;
   RmTokenizer *tokenizer;
   char *dir;
   int64_t n_params;
 };
 
-struct RmSession {
+struct RmSession
+{
   const RmModel *model;
   RmCtx *ctx;
 };
@@ -26,13 +28,13 @@ struct RmSession {
 RmLoadParams
 rm_load_default_params (void)
 {
-  return (RmLoadParams) { 0 };
+  return (RmLoadParams){ 0 };
 }
 
 RmSegmentParams
 rm_segment_default_params (void)
 {
-  return (RmSegmentParams) { .want_prior_image = true };
+  return (RmSegmentParams){ .want_prior_image = true };
 }
 
 static char *
@@ -88,8 +90,8 @@ rm_model_load (const char *dir, const RmLoadParams *params, GError **error)
   if (rm_tokenizer_vocab_size (tokenizer) + 3 > cfg.beit_vocab_size)
     {
       g_set_error (error, RM_ERROR, RM_ERROR_SHAPE,
-                   "%s has %d pieces, more than the model's %d-row text embedding allows",
-                   spm_path, rm_tokenizer_vocab_size (tokenizer), cfg.beit_vocab_size);
+                   "%s has %d pieces, more than the model's %d-row text embedding allows", spm_path,
+                   rm_tokenizer_vocab_size (tokenizer), cfg.beit_vocab_size);
       rm_tokenizer_free (tokenizer);
       return NULL;
     }
@@ -155,8 +157,8 @@ rm_model_describe (const RmModel *model)
   return g_strdup_printf ("RS2-SAM2: Hiera %d-dim %d+%d+%d+%d blocks at %d px, BEiT-3 %d x %d at "
                           "%d px, SAM width %d, %.1f M parameters",
                           c->hiera_embed_dim, c->hiera_stages[0], c->hiera_stages[1],
-                          c->hiera_stages[2], c->hiera_stages[3], c->sam_image_size,
-                          c->beit_layers, c->beit_dim, c->beit_image_size, c->sam_dim,
+                          c->hiera_stages[2], c->hiera_stages[3], c->sam_image_size, c->beit_layers,
+                          c->beit_dim, c->beit_image_size, c->sam_dim,
                           (double) model->n_params / 1e6);
 }
 
@@ -202,7 +204,8 @@ rm_segment_results_free (RmSegmentResult **results, int n)
   g_free (results);
 }
 
-typedef struct {
+typedef struct
+{
   const RmSegmentParams *params;
   int index;
 } ProgressRelay;
@@ -299,8 +302,8 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
   for (int i = 0; i < n; i++)
     {
       g_autoptr (GError) local = NULL;
-      int64_t *t = rm_tokenizer_encode (model->tokenizer, texts[i], (size_t) rm_model_get_max_tokens (model),
-                                        &lens[i], &local);
+      int64_t *t = rm_tokenizer_encode (model->tokenizer, texts[i],
+                                        (size_t) rm_model_get_max_tokens (model), &lens[i], &local);
       if (t == NULL)
         {
           g_set_error (error, RM_ERROR, local->code, "expression %d: %s", i + 1, local->message);
@@ -321,9 +324,12 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
       gint64 t2 = g_get_monotonic_time ();
       rm_arena_reset (s->ctx->arena);
       ProgressRelay relay = { params, i };
-      RmForward fw = { .ctx = s->ctx, .core = &model->core,
-                       .abort = params->abort ? relay_abort : NULL, .abort_user = (void *) params,
-                       .stage = params->progress ? relay_stage : NULL, .stage_user = &relay };
+      RmForward fw = { .ctx = s->ctx,
+                       .core = &model->core,
+                       .abort = params->abort ? relay_abort : NULL,
+                       .abort_user = (void *) params,
+                       .stage = params->progress ? relay_stage : NULL,
+                       .stage_user = &relay };
       int64_t s_side = cfg->sam_image_size, b_side = cfg->beit_image_size;
       g_autofree uint8_t *pad = g_new0 (uint8_t, lens[i]);
       const int64_t *tok = g_ptr_array_index (ids, i);
@@ -331,9 +337,12 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
       for (size_t j = 0; j < lens[i]; j++)
         pad[j] = tok[j] == 3;
       RmForwardInput in = {
-        .sam_image = rm_wrap (s->ctx, sam_in, 4, (int64_t[]) { 1, 3, s_side, s_side }),
-        .beit_image = rm_wrap (s->ctx, beit_in, 4, (int64_t[]) { 1, 3, b_side, b_side }),
-        .ids = tok, .pad = pad, .batch = 1, .text_len = (int) lens[i],
+        .sam_image = rm_wrap (s->ctx, sam_in, 4, (int64_t[]){ 1, 3, s_side, s_side }),
+        .beit_image = rm_wrap (s->ctx, beit_in, 4, (int64_t[]){ 1, 3, b_side, b_side }),
+        .ids = tok,
+        .pad = pad,
+        .batch = 1,
+        .text_len = (int) lens[i],
       };
       RmForwardOutput out;
       if (!rm_forward (&fw, &in, &out))

@@ -22,7 +22,8 @@
  * Checked before json-glib sees the header because its parser recurses without a limit. */
 #define MAX_JSON_DEPTH 3
 
-struct RmSafetensors {
+struct RmSafetensors
+{
   GMappedFile *mapped; /* NULL for rm_safetensors_from_memory */
   RmStTensor *tensors; /* header order */
   size_t n;
@@ -32,12 +33,13 @@ struct RmSafetensors {
   GPtrArray *copies; /* aligned copies of tensors whose bytes are misaligned in the file */
 };
 
-static const struct {
+static const struct
+{
   const char *name;
   size_t size;
 } dtype_info[] = {
-  [RM_ST_F32] = { "F32", 4 }, [RM_ST_F16] = { "F16", 2 }, [RM_ST_BF16] = { "BF16", 2 },
-  [RM_ST_I64] = { "I64", 8 }, [RM_ST_I32] = { "I32", 4 }, [RM_ST_U8] = { "U8", 1 },
+  [RM_ST_F32] = { "F32", 4 },   [RM_ST_F16] = { "F16", 2 }, [RM_ST_BF16] = { "BF16", 2 },
+  [RM_ST_I64] = { "I64", 8 },   [RM_ST_I32] = { "I32", 4 }, [RM_ST_U8] = { "U8", 1 },
   [RM_ST_BOOL] = { "BOOL", 1 },
 };
 
@@ -102,7 +104,10 @@ append_shape (GString *s, int ndim, const int64_t *shape)
 }
 
 /* Sets an RM_ERROR whose message starts with the file (or "<memory>") it is about. */
-static void G_GNUC_PRINTF (4, 5)
+static void st_error (GError **error, RmError code, const char *origin, const char *fmt, ...)
+    G_GNUC_PRINTF (4, 5);
+
+static void
 st_error (GError **error, RmError code, const char *origin, const char *fmt, ...)
 {
   va_list ap;
@@ -225,8 +230,8 @@ parse_entry (const char *name, JsonNode *node, uint64_t data_size, RmStTensor *t
 
   g_autoptr (GList) keys = json_object_get_members (obj);
   for (GList *l = keys; l; l = l->next)
-    if (strcmp (l->data, "dtype") != 0 && strcmp (l->data, "shape") != 0
-        && strcmp (l->data, "data_offsets") != 0)
+    if (strcmp (l->data, "dtype") != 0 && strcmp (l->data, "shape") != 0 &&
+        strcmp (l->data, "data_offsets") != 0)
       {
         st_error (error, RM_ERROR_FORMAT, origin, "tensor '%s': unexpected key '%s'", name,
                   (const char *) l->data);
@@ -275,10 +280,11 @@ parse_entry (const char *name, JsonNode *node, uint64_t data_size, RmStTensor *t
     }
 
   JsonNode *offsets = json_object_get_member (obj, "data_offsets");
-  JsonArray *off = offsets && JSON_NODE_HOLDS_ARRAY (offsets) ? json_node_get_array (offsets) : NULL;
-  if (!off || json_array_get_length (off) != 2
-      || !json_get_uint (json_array_get_element (off, 0), begin)
-      || !json_get_uint (json_array_get_element (off, 1), end))
+  JsonArray *off =
+      offsets && JSON_NODE_HOLDS_ARRAY (offsets) ? json_node_get_array (offsets) : NULL;
+  if (!off || json_array_get_length (off) != 2 ||
+      !json_get_uint (json_array_get_element (off, 0), begin) ||
+      !json_get_uint (json_array_get_element (off, 1), end))
     {
       st_error (error, RM_ERROR_FORMAT, origin,
                 "tensor '%s': data_offsets is not a pair of non-negative integers", name);
@@ -316,7 +322,8 @@ parse_entry (const char *name, JsonNode *node, uint64_t data_size, RmStTensor *t
   return TRUE;
 }
 
-typedef struct {
+typedef struct
+{
   uint64_t begin, end;
   size_t index;
 } Range;
@@ -370,8 +377,7 @@ parse (RmSafetensors *st, const uint8_t *data, size_t len, const char *origin, G
   if (header_len > RM_ST_MAX_HEADER_BYTES)
     {
       st_error (error, RM_ERROR_TOO_LARGE, origin,
-                "header length %" G_GUINT64_FORMAT " is over the %" G_GUINT64_FORMAT
-                "-byte limit",
+                "header length %" G_GUINT64_FORMAT " is over the %" G_GUINT64_FORMAT "-byte limit",
                 header_len, RM_ST_MAX_HEADER_BYTES);
       return FALSE;
     }
@@ -711,8 +717,8 @@ validate_for_write (size_t n, const RmStTensor *tensors, const char *const *meta
       return FALSE;
     }
   for (size_t i = 0; metadata && metadata[i]; i += 2)
-    if (!metadata[i + 1] || !g_utf8_validate (metadata[i], -1, NULL)
-        || !g_utf8_validate (metadata[i + 1], -1, NULL))
+    if (!metadata[i + 1] || !g_utf8_validate (metadata[i], -1, NULL) ||
+        !g_utf8_validate (metadata[i + 1], -1, NULL))
       {
         st_error (error, RM_ERROR_INPUT, path, "metadata key '%s': missing or invalid value",
                   metadata[i]);
@@ -737,8 +743,8 @@ layout_order (size_t n, const RmStTensor *tensors)
 }
 
 static char *
-build_header (size_t n, const RmStTensor *tensors, const size_t *order,
-              const char *const *metadata, size_t *len)
+build_header (size_t n, const RmStTensor *tensors, const size_t *order, const char *const *metadata,
+              size_t *len)
 {
   g_autofree uint64_t *begin = g_new (uint64_t, MAX (n, 1));
   uint64_t offset = 0;

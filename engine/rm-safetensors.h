@@ -26,7 +26,8 @@ G_BEGIN_DECLS
 /* Bound on the JSON header, checked before it is parsed. */
 #define RM_ST_MAX_HEADER_BYTES ((uint64_t) 100 * 1024 * 1024)
 
-typedef enum {
+typedef enum
+{
   RM_ST_F32,
   RM_ST_F16,
   RM_ST_BF16,
@@ -38,7 +39,8 @@ typedef enum {
 
 /* One tensor. In a file opened for reading everything points into the file object and
  * lives as long as it. For rm_safetensors_write() the caller fills it in. */
-typedef struct {
+typedef struct
+{
   const char *name;
   RmStDtype dtype;
   int ndim; /* 0 for a scalar */

@@ -12,7 +12,8 @@
 
 #include <sentencepiece_processor.h>
 
-struct RmTokenizer {
+struct RmTokenizer
+{
   sentencepiece::SentencePieceProcessor spm;
 };
 

@@ -66,7 +66,9 @@ run (const guint8 *data, gsize len)
 static void
 mutate (GArray *b, GRand *rng, GPtrArray *corpus)
 {
-  static const guint8 special[] = { 0, 1, 0x7f, 0x80, 0xff, '{', '}', '[', ']', '"', ',', ':', '9' };
+  static const guint8 special[] = {
+    0, 1, 0x7f, 0x80, 0xff, '{', '}', '[', ']', '"', ',', ':', '9'
+  };
   int n = g_rand_int_range (rng, 1, 5);
   for (int k = 0; k < n; k++)
     {
@@ -164,7 +166,8 @@ main (int argc, char **argv)
   while (g_get_monotonic_time () < end)
     {
       gsize len;
-      const guint8 *d = g_bytes_get_data (corpus->pdata[g_rand_int_range (rng, 0, (gint32) corpus->len)], &len);
+      const guint8 *d =
+          g_bytes_get_data (corpus->pdata[g_rand_int_range (rng, 0, (gint32) corpus->len)], &len);
       g_array_set_size (buf, 0);
       g_array_append_vals (buf, d, (guint) len);
       mutate (buf, rng, corpus);

@@ -27,7 +27,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autofree float *f = rm_st_tensor_to_float32 (t, &n, NULL);
       g_assert (f && n == rm_st_tensor_numel (t));
       g_autofree int64_t *v = rm_st_tensor_to_int64 (t, NULL, NULL);
-      sum += v ? (uint64_t) v[0] : (uint64_t) f[0];
+      uint32_t bits;
+      memcpy (&bits, f, sizeof bits); /* numel may be 0: f has room for one float */
+      sum += v ? (uint64_t) v[0] : bits;
       for (size_t b = 0; b < t->nbytes; b++) /* touch every byte (ASan) */
         sum += ((const uint8_t *) t->data)[b];
     }

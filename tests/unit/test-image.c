@@ -17,9 +17,9 @@ seed_image (const char *name)
 {
   const char *srcdir = g_getenv ("G_TEST_SRCDIR"); /* tests/ when run by meson */
   const char *root = g_getenv ("REFMASK_SOURCE_DIR");
-  g_autofree char *path
-      = srcdir ? g_build_filename (srcdir, "fuzz", "corpus-image", name, NULL)
-               : g_build_filename (root ? root : ".", "tests", "fuzz", "corpus-image", name, NULL);
+  g_autofree char *path =
+      srcdir ? g_build_filename (srcdir, "fuzz", "corpus-image", name, NULL)
+             : g_build_filename (root ? root : ".", "tests", "fuzz", "corpus-image", name, NULL);
   g_autoptr (GMappedFile) f = g_mapped_file_new (path, FALSE, NULL);
   if (!f)
     {
@@ -99,7 +99,9 @@ test_decode_formats (void)
 
   /* BMP 3x2, pixel (x, y) = (50x, 100y, 7); TGA 2x2, (100x, 100y, 42). */
   g_autoptr (RmImage) bmp = decode_seed ("rgb.bmp");
-  static const uint8_t bmp_px[] = { 0, 0, 7, 50, 0, 7, 100, 0, 7, 0, 100, 7, 50, 100, 7, 100, 100, 7 };
+  static const uint8_t bmp_px[] = {
+    0, 0, 7, 50, 0, 7, 100, 0, 7, 0, 100, 7, 50, 100, 7, 100, 100, 7
+  };
   assert_pixels (bmp, 3, 2, bmp_px);
   g_autoptr (RmImage) tga = decode_seed ("rgb.tga");
   static const uint8_t tga_px[] = { 0, 0, 42, 100, 0, 42, 0, 100, 42, 100, 100, 42 };
@@ -156,9 +158,9 @@ test_decode_errors (void)
   expect_decode_error (patched, len, NULL, RM_ERROR_FORMAT);
 
   /* A JPEG Huffman table with 16 x 255 codes (stb 2.27 would overflow its tables). */
-  static const uint8_t bad_dht[] = { 0xff, 0xd8, 0xff, 0xc4, 0x00, 0x13, 0x00, 0xff, 0xff, 0xff,
-                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                     0xff, 0xff, 0xff, 0xff, 0xd9 };
+  static const uint8_t bad_dht[] = { 0xff, 0xd8, 0xff, 0xc4, 0x00, 0x13, 0x00, 0xff, 0xff,
+                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd9 };
   expect_decode_error (bad_dht, sizeof bad_dht, NULL, RM_ERROR_FORMAT);
 
   g_assert_null (rm_image_load ("/nonexistent/x.png", NULL, &error));

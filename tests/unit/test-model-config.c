@@ -17,7 +17,8 @@ shared_path (const char *rel)
   return g_build_filename (dir ? dir : "../shared", rel, NULL);
 }
 
-typedef struct {
+typedef struct
+{
   GHashTable *reference; /* key -> "(a, b, c)" */
   int n_generated, n_mismatch, n_missing;
 } KeyCheck;
@@ -101,10 +102,10 @@ test_large_block_layout (void)
   g_assert_cmpint (rm_hiera_n_blocks (&cfg), ==, 48);
   /* Spec §2.2 table: (dim_in, dim_out, heads, window, pool). */
   static const int expect[][6] = {
-    { 0, 144, 144, 2, 8, 0 },   { 1, 144, 144, 2, 8, 0 },  { 2, 144, 288, 4, 8, 1 },
-    { 3, 288, 288, 4, 4, 0 },   { 7, 288, 288, 4, 4, 0 },  { 8, 288, 576, 8, 4, 1 },
-    { 9, 576, 576, 8, 16, 0 },  { 23, 576, 576, 8, 0, 0 }, { 33, 576, 576, 8, 0, 0 },
-    { 43, 576, 576, 8, 0, 0 },  { 44, 576, 1152, 16, 16, 1 }, { 45, 1152, 1152, 16, 8, 0 },
+    { 0, 144, 144, 2, 8, 0 },     { 1, 144, 144, 2, 8, 0 },     { 2, 144, 288, 4, 8, 1 },
+    { 3, 288, 288, 4, 4, 0 },     { 7, 288, 288, 4, 4, 0 },     { 8, 288, 576, 8, 4, 1 },
+    { 9, 576, 576, 8, 16, 0 },    { 23, 576, 576, 8, 0, 0 },    { 33, 576, 576, 8, 0, 0 },
+    { 43, 576, 576, 8, 0, 0 },    { 44, 576, 1152, 16, 16, 1 }, { 45, 1152, 1152, 16, 8, 0 },
     { 47, 1152, 1152, 16, 8, 0 },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (expect); i++)
@@ -130,14 +131,16 @@ expect_config_error (const char *json, const char *fragment)
   g_assert_true (json_parser_load_from_data (p, json, -1, NULL));
   RmModelConfig cfg;
   g_autoptr (GError) error = NULL;
-  g_assert_false (rm_model_config_from_json_object (&cfg, json_node_get_object (json_parser_get_root (p)), &error));
+  g_assert_false (rm_model_config_from_json_object (
+      &cfg, json_node_get_object (json_parser_get_root (p)), &error));
   g_assert_nonnull (error);
   if (strstr (error->message, fragment) == NULL)
     g_error ("error '%s' does not mention '%s'", error->message, fragment);
 }
 
-#define BASE "\"sam_dim\": 32, \"hiera_embed_dim\": 16, \"beit_dim\": 64, \"beit_layers\": 2, " \
-             "\"beit_heads\": 4, \"beit_ffn_dim\": 256, \"beit_vocab_size\": 1010"
+#define BASE                                                                         \
+  "\"sam_dim\": 32, \"hiera_embed_dim\": 16, \"beit_dim\": 64, \"beit_layers\": 2, " \
+  "\"beit_heads\": 4, \"beit_ffn_dim\": 256, \"beit_vocab_size\": 1010"
 
 static void
 test_config_rejects_bad_values (void)
@@ -147,8 +150,10 @@ test_config_rejects_bad_values (void)
   expect_config_error ("{\"sam_image_size\": \"256\", " BASE "}", "integer");
   expect_config_error ("{\"sam_image_size\": -256, " BASE "}", "out of range");
   expect_config_error ("{\"sam_image_size\": 256, " BASE ", \"hiera_stages\": [1, 2]}", "entries");
-  expect_config_error ("{\"sam_image_size\": 256, " BASE ", \"hiera_global_att_blocks\": [99]}", "does not exist");
-  expect_config_error ("{\"sam_image_size\": 288, " BASE ", \"hiera_window_spec\": [16, 4, 16, 8]}", "window_spec[0]");
+  expect_config_error ("{\"sam_image_size\": 256, " BASE ", \"hiera_global_att_blocks\": [99]}",
+                       "does not exist");
+  expect_config_error ("{\"sam_image_size\": 288, " BASE ", \"hiera_window_spec\": [16, 4, 16, 8]}",
+                       "window_spec[0]");
 }
 
 static void
@@ -159,7 +164,8 @@ test_config_roundtrip (void)
   g_autofree char *json = rm_model_config_to_json (&cfg);
   g_autoptr (JsonParser) p = json_parser_new ();
   g_assert_true (json_parser_load_from_data (p, json, -1, NULL));
-  g_assert_true (rm_model_config_from_json_object (&back, json_node_get_object (json_parser_get_root (p)), NULL));
+  g_assert_true (rm_model_config_from_json_object (
+      &back, json_node_get_object (json_parser_get_root (p)), NULL));
   g_assert_cmpmem (&cfg, sizeof cfg, &back, sizeof back);
 }
 

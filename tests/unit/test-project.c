@@ -165,7 +165,7 @@ test_images (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) images = NULL;
-  g_autoptr (RmImage) im = NULL, found = NULL;
+  g_autoptr (RmProjectImage) im = NULL, found = NULL;
   g_autofree char *outside = g_build_filename (f->dir, "..", "elsewhere", "b.jpg", NULL);
   g_autofree char *abs = NULL, *rel = NULL;
   gint64 id = 0, id2 = 0;
@@ -196,7 +196,7 @@ test_images (Fixture *f, gconstpointer data)
   images = rm_project_list_images (f->project, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (images->len, ==, 2);
-  g_assert_cmpstr (((RmImage *) images->pdata[0])->path, ==, "images/a.png");
+  g_assert_cmpstr (((RmProjectImage *) images->pdata[0])->path, ==, "images/a.png");
 
   /* Another image under a path already used. */
   g_assert_false (rm_project_add_image (f->project, outside, FAKE_SHA ("c"), 4, 4, NULL, &id, NULL, &error));

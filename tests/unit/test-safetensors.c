@@ -115,9 +115,9 @@ test_accepts_edge_cases (void)
   /* Scalar, zero-sized tensors anywhere (even inside another's range), padding spaces,
    * unused bytes at the end, and a header length that misaligns the data (copied). */
   GString *json = g_string_new ("{\"__metadata__\":{\"format\":\"pt\"},"
-                                 "\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[1,5]},"
-                                 "\"z\":{\"dtype\":\"I64\",\"shape\":[0,3],\"data_offsets\":[2,2]},"
-                                 "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}} ");
+                                "\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[1,5]},"
+                                "\"z\":{\"dtype\":\"I64\",\"shape\":[0,3],\"data_offsets\":[2,2]},"
+                                "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}} ");
   /* Make sure "s" lands on an odd address so the aligned-copy path is taken. */
   while ((8 + json->len + 1) % 4 != 1)
     g_string_append_c (json, ' ');
@@ -158,10 +158,10 @@ test_accepts_edge_cases (void)
 static void
 test_conversions (void)
 {
-  static const uint16_t f16[] = { 0x0000, 0x8000, 0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x7c00,
-                                  0xfc00, 0x7e00, 0x3555 };
-  static const float f16_expect[] = { 0.0f, -0.0f, 1.0f, -2.0f, 65504.0f, 0x1p-24f,
-                                      0x3ffp-24f, INFINITY, -INFINITY, NAN, 0x1.554p-2f };
+  static const uint16_t f16[] = { 0x0000, 0x8000, 0x3c00, 0xc000, 0x7bff, 0x0001,
+                                  0x03ff, 0x7c00, 0xfc00, 0x7e00, 0x3555 };
+  static const float f16_expect[] = { 0.0f,       -0.0f,    1.0f,      -2.0f, 65504.0f,   0x1p-24f,
+                                      0x3ffp-24f, INFINITY, -INFINITY, NAN,   0x1.554p-2f };
   static const uint16_t bf16[] = { 0x3f80, 0xc049, 0x0000, 0x7f80 };
   static const float bf16_expect[] = { 1.0f, -3.140625f, 0.0f, INFINITY };
   static const int64_t i64[] = { -5, 0, 1 << 20, INT64_C (1) << 40 };
@@ -337,8 +337,8 @@ test_golden_inputs (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (RmSafetensors) st = rm_safetensors_open (path, &error);
   g_assert_no_error (error);
-  static const char *names[] = { "input.image_raw", "input.target_raw", "input.sam_image",
-                                 "input.beit_image", "input.target", "input.input_ids",
+  static const char *names[] = { "input.image_raw",     "input.target_raw", "input.sam_image",
+                                 "input.beit_image",    "input.target",     "input.input_ids",
                                  "input.attention_mask" };
   g_assert_cmpuint (rm_safetensors_count (st), ==, G_N_ELEMENTS (names));
   for (size_t i = 0; i < G_N_ELEMENTS (names); i++)

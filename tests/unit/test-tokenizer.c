@@ -32,9 +32,8 @@ test_golden_ids (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_assert_true (json_parser_load_from_file (parser, manifest, &error));
-  JsonObject *t
-      = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
-                                       "tokenizer");
+  JsonObject *t = json_object_get_object_member (
+      json_node_get_object (json_parser_get_root (parser)), "tokenizer");
   JsonArray *exprs = json_object_get_array_member (t, "expressions");
   JsonArray *all_ids = json_object_get_array_member (t, "input_ids");
   JsonArray *spm_ids = json_object_get_array_member (t, "spm_ids");
@@ -106,7 +105,7 @@ test_bad_text (void)
   expect_encode_error (tok, "", RM_ERROR_INPUT);
   expect_encode_error (tok, " \t\n \xe3\x80\x80", RM_ERROR_INPUT); /* incl. ideographic space */
   expect_encode_error (tok, "the \xff tank", RM_ERROR_INPUT);
-  expect_encode_error (tok, "over\xc3", RM_ERROR_INPUT); /* truncated sequence */
+  expect_encode_error (tok, "over\xc3", RM_ERROR_INPUT);     /* truncated sequence */
   expect_encode_error (tok, "\xed\xa0\x80", RM_ERROR_INPUT); /* UTF-16 surrogate */
 
   g_autofree char *huge = g_strnfill (RM_TOKENIZER_MAX_TEXT_BYTES + 1, 'a');
