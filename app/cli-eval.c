@@ -5,8 +5,7 @@
  */
 #include "cli.h"
 #include "refmask-engine.h"
-#include "rm-dataset.h"
-#include "rm-metrics.h"
+#include "rm-eval.h"
 
 #include <json-glib/json-glib.h>
 #include <signal.h>
@@ -62,34 +61,13 @@ print_summary (const char *label, const RmMetrics *m)
 
 /* Evaluates one sample; adds to the metrics and, when b is set, a per-sample JSON object. */
 static gboolean
-eval_sample (RmSession *session, int size, const RmSample *s, gboolean original,
-             RmMetrics *model_res, RmMetrics *orig_res, JsonBuilder *b, GError **error)
+eval_sample (RmSession *session, const RmSample *s, gboolean original, RmMetrics *model_res,
+             RmMetrics *orig_res, JsonBuilder *b, GError **error)
 {
-  g_autoptr (RmImage) image = rm_image_load (s->image_path, NULL, error);
-  if (image == NULL)
+  RmSampleScore sc;
+  if (!rm_eval_sample (session, s, model_res, original ? orig_res : NULL, &sc, abort_requested,
+                       NULL, error))
     return FALSE;
-  int gw = 0, gh = 0;
-  g_autofree uint8_t *gt = rm_sample_load_mask (s, &gw, &gh, error);
-  if (gt == NULL)
-    return FALSE;
-  RmSegmentParams params = rm_segment_default_params ();
-  params.want_prior_image = FALSE;
-  params.abort = abort_requested;
-  const char *texts[] = { s->expression };
-  RmSegmentResult **r = rm_session_segment (session, image, texts, 1, &params, error);
-  if (r == NULL)
-    return FALSE;
-  /* Ground truth to the model resolution with PIL NEAREST, as the official dataset does. */
-  g_autoptr (RmImage) gt_img = rm_image_new (gw, gh, 1);
-  memcpy (gt_img->pixels, gt, (size_t) gw * gh);
-  g_autoptr (RmImage) gt_small = rm_image_resize_nearest (gt_img, size, size);
-  g_autofree uint8_t *pred = g_new (uint8_t, (size_t) size * size);
-  for (size_t i = 0; i < (size_t) size * size; i++)
-    pred[i] = r[0]->logits[i] > 0.5f;
-  double iou = rm_metrics_add (model_res, pred, gt_small->pixels, (size_t) size * size);
-  double iou_orig = -1;
-  if (original && gw == r[0]->width && gh == r[0]->height)
-    iou_orig = rm_metrics_add (orig_res, r[0]->mask, gt, (size_t) gw * gh);
   if (b != NULL)
     {
       json_builder_begin_object (b);
@@ -98,17 +76,16 @@ eval_sample (RmSession *session, int size, const RmSample *s, gboolean original,
       json_builder_set_member_name (b, "expression");
       json_builder_add_string_value (b, s->expression);
       json_builder_set_member_name (b, "iou");
-      json_builder_add_double_value (b, iou);
-      if (iou_orig >= 0)
+      json_builder_add_double_value (b, sc.iou);
+      if (sc.iou_original >= 0)
         {
           json_builder_set_member_name (b, "iou_original_resolution");
-          json_builder_add_double_value (b, iou_orig);
+          json_builder_add_double_value (b, sc.iou_original);
         }
       json_builder_set_member_name (b, "ms");
-      json_builder_add_double_value (b, r[0]->ms_total);
+      json_builder_add_double_value (b, sc.ms);
       json_builder_end_object (b);
     }
-  rm_segment_results_free (r, 1);
   return TRUE;
 }
 
@@ -154,7 +131,6 @@ rm_cli_eval (int argc, char **argv)
     }
   signal (SIGINT, on_sigint);
   g_autoptr (RmSession) session = rm_session_new (model, threads);
-  int size = rm_model_get_image_size (model);
   RmMetrics model_res, orig_res;
   rm_metrics_init (&model_res);
   rm_metrics_init (&orig_res);
@@ -170,7 +146,7 @@ rm_cli_eval (int argc, char **argv)
     n = (guint) limit;
   for (guint i = 0; i < n && !interrupted; i++)
     {
-      if (!eval_sample (session, size, g_ptr_array_index (ds->samples, i), original, &model_res,
+      if (!eval_sample (session, g_ptr_array_index (ds->samples, i), original, &model_res,
                         &orig_res, b, &error))
         {
           fprintf (stderr, "refmask eval: %s\n", error->message);
