@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #define HIERA_LN_EPS 1e-6f
 
@@ -118,6 +119,20 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   return x;
 }
 
+/* Copies t into *buf, grown as needed. */
+static void
+copy_outside_arena (const RmTensor *t, float **buf, size_t *cap)
+{
+  size_t n = (size_t) rm_tensor_numel (t);
+  if (n > *cap)
+    {
+      g_free (*buf);
+      *buf = g_new (float, n);
+      *cap = n;
+    }
+  memcpy (*buf, t->data, n * sizeof (float));
+}
+
 bool
 rm_hiera_forward (RmForward *fw, const RmTensor *image, const RmTensor *text0, RmTensor *stages[4])
 {
@@ -133,16 +148,39 @@ rm_hiera_forward (RmForward *fw, const RmTensor *image, const RmTensor *text0, R
   x = rm_add (ctx, x, &fw->core->hiera_pos);
 
   RmTensor *text = (RmTensor *) text0;
+  /* Without a tape nothing of a block is needed after it: each block runs in an arena scope and
+   * its outputs move to two ping-pong buffers, so memory is bounded by the largest block. */
+  const bool scoped = ctx->tape == NULL;
+  float *image_buf[2] = { NULL, NULL }, *text_buf[2] = { NULL, NULL };
+  size_t image_cap[2] = { 0, 0 }, text_cap[2] = { 0, 0 };
   int n_blocks = rm_hiera_n_blocks (cfg), stage = 0;
+  bool ok = true;
   for (int i = 0; i < n_blocks; i++)
     {
       if (rm_fw_should_stop (fw))
-        return false;
+        {
+          ok = false;
+          break;
+        }
+      RmArenaMark mark = rm_arena_mark (ctx->arena);
       x = hiera_block (fw, i, x, &text);
+      if (scoped)
+        {
+          int k = i % 2;
+          RmTensor x_desc = *x, text_desc = *text;
+          copy_outside_arena (x, &image_buf[k], &image_cap[k]);
+          copy_outside_arena (text, &text_buf[k], &text_cap[k]);
+          rm_arena_release (ctx->arena, mark);
+          x = rm_wrap (ctx, image_buf[k], x_desc.ndim, x_desc.shape);
+          text = rm_wrap (ctx, text_buf[k], text_desc.ndim, text_desc.shape);
+        }
       if (i == rm_hiera_stage_end (cfg, stage))
         stages[stage++] = rm_permute (ctx, x, nhwc_to_nchw);
       if (fw->stage != NULL)
         fw->stage (fw->stage_user, "Hiera", (double) (i + 1) / n_blocks);
     }
-  return true;
+  for (int k = 0; k < 2; k++)
+    g_free (image_buf[k]), g_free (text_buf[k]);
+  return ok;
 }
+

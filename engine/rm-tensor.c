@@ -159,6 +159,35 @@ rm_arena_reset (RmArena *arena)
   arena->in_use = 0;
 }
 
+RmArenaMark
+rm_arena_mark (const RmArena *arena)
+{
+  return (RmArenaMark) { .cur = arena->cur, .cur_used = arena->cur ? arena->cur->used : 0,
+                         .big = arena->big, .in_use = arena->in_use };
+}
+
+void
+rm_arena_release (RmArena *arena, RmArenaMark mark)
+{
+  /* Big blocks are a stack: free those pushed since the mark. */
+  while (arena->big != NULL && arena->big != mark.big)
+    {
+      RmChunk *next = arena->big->next;
+      arena->big->next = NULL;
+      rm_chunk_list_free (arena->big);
+      arena->big = next;
+    }
+  RmChunk *from = mark.cur != NULL ? mark.cur : arena->first;
+  if (from != NULL)
+    {
+      from->used = mark.cur != NULL ? mark.cur_used : 0;
+      for (RmChunk *c = from->next; c != NULL; c = c->next)
+        c->used = 0;
+    }
+  arena->cur = from;
+  arena->in_use = mark.in_use;
+}
+
 size_t
 rm_arena_bytes_in_use (const RmArena *arena)
 {

@@ -40,6 +40,18 @@ RmArena *rm_arena_new (size_t chunk_bytes);
 void rm_arena_free (RmArena *arena);
 void *rm_arena_alloc (RmArena *arena, size_t bytes);
 void rm_arena_reset (RmArena *arena);
+
+/* Scoped use: everything allocated after a mark is given back by rm_arena_release (tensors
+ * allocated before it stay valid). Lets a long forward reuse one block's memory for the next. */
+typedef struct {
+  struct RmChunk *cur;
+  size_t cur_used;
+  struct RmChunk *big;
+  size_t in_use;
+} RmArenaMark;
+
+RmArenaMark rm_arena_mark (const RmArena *arena);
+void rm_arena_release (RmArena *arena, RmArenaMark mark);
 size_t rm_arena_bytes_in_use (const RmArena *arena);
 size_t rm_arena_peak_bytes (const RmArena *arena);
 
