@@ -21,6 +21,7 @@ static const Command commands[] = {
   { "info", rm_cli_info, "print the truth about this build and machine" },
   { "segment", rm_cli_segment, "segment an image with referring expressions" },
   { "golden-check", rm_cli_golden_check, "check the engine against a golden tensor set" },
+  { "train", rm_cli_train, "fine-tune a model on a refs.jsonl split (official recipe)" },
   { "eval", rm_cli_eval, "mIoU, oIoU and Pr@X of a model on a refs.jsonl split" },
   { "model-init", rm_cli_model_init, "create a model directory (given or random weights)" },
 #ifdef REFMASK_CLI_HAVE_PROJECT

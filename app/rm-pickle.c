@@ -515,7 +515,7 @@ setitems_to (Reader *r, RmPickleValue *target, RmPickleValue *const *kv, gsize n
 static gboolean
 apply_marked (Reader *r, gboolean (*apply) (Reader *, RmPickleValue *, RmPickleValue *const *, gsize))
 {
-  gsize base;
+  gsize base = 0;
   gboolean ok;
   if (!pop_mark (r, &base))
     return FALSE;
@@ -605,12 +605,12 @@ step (Reader *r, gboolean *stop)
         }
       else
         {
-          gsize base;
+          gsize base = 0;
           return pop_mark (r, &base);
         }
     case '1': /* POP_MARK */
       {
-        gsize base;
+        gsize base = 0;
         if (!pop_mark (r, &base))
           return FALSE;
         g_ptr_array_set_size (r->stack, base);
@@ -739,7 +739,7 @@ step (Reader *r, gboolean *stop)
     case 't': /* TUPLE */
     case 0x91: /* FROZENSET */
       {
-        gsize base;
+        gsize base = 0;
         RmPickleType type = op == 'l' ? RM_PICKLE_LIST : op == 't' ? RM_PICKLE_TUPLE : RM_PICKLE_FROZENSET;
         return pop_mark (r, &base) && push (r, make_sequence (r, type, base));
       }
@@ -754,7 +754,7 @@ step (Reader *r, gboolean *stop)
       }
     case 'd': /* DICT */
       {
-        gsize base;
+        gsize base = 0;
         RmPickleValue *d;
         if (!pop_mark (r, &base))
           return FALSE;
@@ -806,7 +806,7 @@ step (Reader *r, gboolean *stop)
         g_autofree char *module = take_line (r);
         g_autofree char *name = module != NULL ? take_line (r) : NULL;
         RmPickleValue *g;
-        gsize base;
+        gsize base = 0;
         if (name == NULL || (g = make_global (r, module, name)) == NULL)
           return FALSE;
         if (op == 'c')
@@ -829,7 +829,7 @@ step (Reader *r, gboolean *stop)
       }
     case 'o': /* OBJ: mark, class, args... */
       {
-        gsize base;
+        gsize base = 0;
         RmPickleValue *cls, *args;
         if (!pop_mark (r, &base))
           return FALSE;

@@ -1494,16 +1494,24 @@ rm_project_update_training_run (RmProject *p, RmTrainingRun *r, GError **error)
   return write_run (p, r, FALSE, error);
 }
 
+#define RUN_COLUMNS "id, base_model_id, params_json, loss_curve_json, metrics_json, status, created_at, updated_at"
+
 RmTrainingRun *
 rm_project_get_training_run (RmProject *p, gint64 id, GError **error)
 {
-  sqlite3_stmt *s = prep (p, "SELECT id, base_model_id, params_json, loss_curve_json, metrics_json,"
-                             " status, created_at, updated_at FROM training_runs WHERE id = ?", error);
+  sqlite3_stmt *s = prep (p, "SELECT " RUN_COLUMNS " FROM training_runs WHERE id = ?", error);
   g_autofree char *what = g_strdup_printf ("training run %" G_GINT64_FORMAT, id);
   if (s == NULL)
     return NULL;
   sqlite3_bind_int64 (s, 1, id);
   return fetch_one (p, s, run_from_row, what, TRUE, error);
+}
+
+GPtrArray *
+rm_project_list_training_runs (RmProject *p, GError **error)
+{
+  sqlite3_stmt *s = prep (p, "SELECT " RUN_COLUMNS " FROM training_runs ORDER BY id", error);
+  return s == NULL ? NULL : fetch_all (p, s, run_from_row, (GDestroyNotify) rm_training_run_free, error);
 }
 
 /* ---- settings ---- */

@@ -232,6 +232,7 @@ gboolean rm_project_add_training_run (RmProject *project, RmTrainingRun *run, GE
 /* Stores status, loss curve and metrics. */
 gboolean rm_project_update_training_run (RmProject *project, RmTrainingRun *run, GError **error);
 RmTrainingRun *rm_project_get_training_run (RmProject *project, gint64 id, GError **error);
+GPtrArray *rm_project_list_training_runs (RmProject *project, GError **error);
 
 /* Settings: free-form key/value text. get returns NULL (no error) for a missing key. */
 gboolean rm_project_set_setting (RmProject *project, const char *key, const char *value,

@@ -6,6 +6,7 @@
  * (GCC, which contracts a*b+c) compute a fused multiply-add.
  */
 #include "rm-backend.h"
+#include "rm-backend-cpu-private.h"
 
 /* GCC 12 at -O2 only vectorises loops whose trip count is a known multiple of the vector
  * width; nearly every loop here has a runtime length. RM_NO_CONTRACT keeps a*b+c as two
@@ -952,6 +953,13 @@ rm_tile_gemm (int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int6
 }
 #endif
 
+void
+rm_cpu_tile_gemm (int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa,
+                  const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate)
+{
+  rm_tile_gemm (m, n, k, a, rsa, csa, b, ldb, c, ldc, accumulate);
+}
+
 /* ---- attention -------------------------------------------------------------------------- */
 
 /* Flash-style: per (batch, head, block of RM_ATT_BQ queries) the keys go by in blocks of
@@ -1432,6 +1440,27 @@ rm_taps_linear_aa (RmTaps *t, int64_t n_in, int64_t n_out)
     }
 }
 
+/* The tables for the backward kernels (rm-backend-cpu-grad.c). */
+void
+rm_cpu_taps_build (RmCpuTaps *out, RmCpuTapsKind kind, int64_t n_in, int64_t n_out)
+{
+  RmTaps t;
+  if (kind == RM_CPU_TAPS_CUBIC)
+    rm_taps_cubic (&t, n_in, n_out);
+  else if (kind == RM_CPU_TAPS_LINEAR_AA)
+    rm_taps_linear_aa (&t, n_in, n_out);
+  else
+    rm_taps_linear (&t, n_in, n_out);
+  *out = (RmCpuTaps){ t.n_out, t.taps, t.first, t.count, t.index, t.weight };
+}
+
+void
+rm_cpu_taps_free (RmCpuTaps *t)
+{
+  RmTaps tmp = { t->n_out, t->taps, t->first, t->count, t->index, t->weight };
+  rm_taps_free (&tmp);
+}
+
 /* One pass along an axis: rows of `len` inputs -> rows of n_out outputs (horizontal), or
  * along the rows of (h, w) planes (vertical). acc = p0*w0, then acc = fmaf(p_j, w_j, acc),
  * as PyTorch's loops compile. */
@@ -1758,6 +1787,24 @@ static const RmBackend rm_cpu_backend = {
   .window_partition = rm_cpu_window_partition,
   .window_unpartition = rm_cpu_window_unpartition,
   .sum = rm_cpu_sum,
+  .gemm = rm_cpu_gemm,
+  .axpy = rm_cpu_axpy,
+  .add_strided = rm_cpu_add_strided,
+  .scatter_add_rows = rm_cpu_scatter_add_rows,
+  .mul_acc = rm_cpu_mul_acc,
+  .reduce_broadcast = rm_cpu_reduce_broadcast,
+  .unary_backward = rm_cpu_unary_backward,
+  .layernorm_backward = rm_cpu_layernorm_backward,
+  .layernorm_nchw_backward = rm_cpu_layernorm_nchw_backward,
+  .attention_backward = rm_cpu_attention_backward,
+  .conv2d_backward = rm_cpu_conv2d_backward,
+  .conv_transpose2x2_backward = rm_cpu_conv_transpose2x2_backward,
+  .maxpool2x2_nhwc_backward = rm_cpu_maxpool2x2_nhwc_backward,
+  .upsample_nearest2x_backward = rm_cpu_upsample_nearest2x_backward,
+  .resize_bilinear_backward = rm_cpu_resize_bilinear_backward,
+  .resize_bicubic_backward = rm_cpu_resize_bicubic_backward,
+  .window_partition_backward = rm_cpu_window_partition_backward,
+  .window_unpartition_backward = rm_cpu_window_unpartition_backward,
 };
 
 const RmBackend *

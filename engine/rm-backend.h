@@ -112,6 +112,69 @@ struct RmBackend
 
   /* *dst = (sum of x[0..n)) / divisor. */
   void (*sum) (RmThreadPool *pool, float *dst, const float *x, int64_t n, double divisor);
+
+  /* ---- backward (rm-backend-cpu-grad.c) ------------------------------------------------
+   * Every kernel here ADDS its result into the gradient buffers it is given (dx += ...), so
+   * that a tensor used several times sums its gradients; an optional gradient output may be
+   * NULL (not wanted). Gradients are contiguous in the logical shape of their tensor. */
+
+  /* C (m, n) = alpha op(A) op(B) + beta C, row-major, op = transpose when trans_*. */
+  void (*gemm) (RmThreadPool *pool, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                float *c, int64_t ldc);
+  /* dst += alpha * src. */
+  void (*axpy) (RmThreadPool *pool, float *dst, float alpha, const float *src, int64_t n);
+  /* dst[sum i_d * dst_stride[d]] += src[sum i_d * src_stride[d]] over the box shape (no two
+   * positions of the box may share a dst element). */
+  void (*add_strided) (RmThreadPool *pool, int ndim, const int64_t *shape, float *dst,
+                       const int64_t *dst_stride, const float *src, const int64_t *src_stride);
+  /* Rows ids[i] of dtable (?, dim) += row i of src (n, dim); ids may repeat. */
+  void (*scatter_add_rows) (RmThreadPool *pool, float *dtable, const float *src, int64_t dim,
+                            const int64_t *ids, int64_t n);
+  /* dst += a * b over shape, b read at b_stride (0 where it broadcasts), as `binary`. */
+  void (*mul_acc) (RmThreadPool *pool, float *dst, const float *a, const float *b, int ndim,
+                   const int64_t *shape, const int64_t *b_stride);
+  /* The gradient of a broadcast operand: dst[sum i_d * b_stride[d]] += alpha * src[i]
+   * (* other[i] when other is non-NULL) over shape (src and other contiguous). */
+  void (*reduce_broadcast) (RmThreadPool *pool, float *dst, float alpha, const float *src,
+                            const float *other, int ndim, const int64_t *shape,
+                            const int64_t *b_stride);
+  /* dx += dy * f'(x) of GELU (from x), RELU and SIGMOID (from the output y). */
+  void (*unary_backward) (RmThreadPool *pool, RmUnaryOp op, float *dx, const float *dy,
+                          const float *x, const float *y, int64_t n);
+  void (*layernorm_backward) (RmThreadPool *pool, float *dx, float *dw, float *db, const float *dy,
+                              const float *x, const float *w, int64_t rows, int64_t dim, float eps);
+  void (*layernorm_nchw_backward) (RmThreadPool *pool, float *dx, float *dw, float *db,
+                                   const float *dy, const float *x, const float *w, int64_t batch,
+                                   int64_t channels, int64_t pixels, float eps);
+  /* out: the forward's output (for rowsum(dout * out)). */
+  void (*attention_backward) (RmThreadPool *pool, float *dq, float *dk, float *dv,
+                              const float *dout, const float *q, const float *k, const float *v,
+                              const float *out, const RmAttnDims *d, const uint8_t *key_pad);
+  void (*conv2d_backward) (RmThreadPool *pool, float *dx, float *dw, float *db, const float *dy,
+                           const float *x, const float *w, const RmConvDims *d);
+  void (*conv_transpose2x2_backward) (RmThreadPool *pool, float *dx, float *dw, float *db,
+                                      const float *dy, const float *x, const float *w,
+                                      int64_t batch, int64_t cin, int64_t h, int64_t width,
+                                      int64_t cout);
+  /* The gradient goes to the first maximum of each 2x2 window in row-major order (a NaN wins),
+   * as PyTorch's max_pool2d indices. */
+  void (*maxpool2x2_nhwc_backward) (RmThreadPool *pool, float *dx, const float *dy, const float *x,
+                                    int64_t batch, int64_t h, int64_t width, int64_t c);
+  void (*upsample_nearest2x_backward) (RmThreadPool *pool, float *dx, const float *dy,
+                                       int64_t planes, int64_t h, int64_t width);
+  void (*resize_bilinear_backward) (RmThreadPool *pool, float *dx, const float *dy, int64_t planes,
+                                    int64_t h, int64_t width, int64_t oh, int64_t ow,
+                                    bool antialias);
+  void (*resize_bicubic_backward) (RmThreadPool *pool, float *dx, const float *dy, int64_t planes,
+                                   int64_t h, int64_t width, int64_t oh, int64_t ow);
+  /* dx (batch, h, w, c) += the valid part of the windows dy. */
+  void (*window_partition_backward) (RmThreadPool *pool, float *dx, const float *dy, int64_t batch,
+                                     int64_t h, int64_t width, int64_t c, int64_t win);
+  /* dx windows of a (hp, wp) map += dy (batch, h, w, c) (padding positions get nothing). */
+  void (*window_unpartition_backward) (RmThreadPool *pool, float *dx, const float *dy,
+                                       int64_t batch, int64_t hp, int64_t wp, int64_t h,
+                                       int64_t width, int64_t c, int64_t win);
 };
 
 const RmBackend *rm_backend_cpu (void);

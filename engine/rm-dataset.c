@@ -97,9 +97,14 @@ rm_sample_load_mask (const RmSample *s, int *width, int *height, GError **error)
   if (img == NULL)
     return NULL;
   size_t n = (size_t) img->width * img->height;
+  /* Masks come as 0/255 (refs.jsonl) or 0/1: threshold at half of the stored range. */
+  uint8_t max = 0;
+  for (size_t i = 0; i < n; i++)
+    max = MAX (max, img->pixels[i * img->channels]);
+  uint8_t threshold = max <= 1 ? 1 : 128;
   uint8_t *out = g_new (uint8_t, n);
   for (size_t i = 0; i < n; i++)
-    out[i] = img->pixels[i * img->channels] > 127;
+    out[i] = img->pixels[i * img->channels] >= threshold;
   *width = img->width;
   *height = img->height;
   return out;

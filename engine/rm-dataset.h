@@ -26,7 +26,7 @@ typedef struct
 /* split NULL: every sample. A malformed line is an error naming the line. */
 RmDataset *rm_dataset_load_refs (const char *path, const char *split, GError **error);
 void rm_dataset_free (RmDataset *ds);
-/* The mask as 0/1 bytes at its own size (any channel count; foreground = first channel > 127). */
+/* The mask as 0/1 bytes at its own size (first channel; 0/255 and 0/1 masks both work). */
 uint8_t *rm_sample_load_mask (const RmSample *s, int *width, int *height, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmDataset, rm_dataset_free)

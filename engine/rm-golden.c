@@ -3,8 +3,10 @@
 #include "rm-config.h"
 #include "rm-error.h"
 #include "rm-forward.h"
+#include "rm-golden-train.h"
 #include "rm-loss.h"
 #include "rm-safetensors.h"
+#include "rm-tape.h"
 
 #include <math.h>
 #include <string.h>
@@ -24,6 +26,8 @@ typedef struct {
   bool verbose;
   const char *prefix; /* "" for the batched run, "single.exprN." for single runs */
   const char *only;   /* when set, compare only this name (the single runs) */
+  /* the training references, or NULL */
+  RmGoldenTrain *train;
 } Comparison;
 
 static void
@@ -51,6 +55,8 @@ static void
 compare_tap (void *user, const char *name, const RmTensor *t)
 {
   Comparison *c = user;
+  if (c->train != NULL && c->only == NULL)
+    rm_golden_train_capture (c->train, name, t);
   /* The single-expression runs are stored as single.exprN.<name of the tap without its module>. */
   const char *base = c->only != NULL && strchr (name, '.') ? strchr (name, '.') + 1 : name;
   g_autofree char *full = g_strconcat (c->prefix, base, NULL);
@@ -200,6 +206,16 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   RmWeights *weights = rm_weights_load (wpath, &cfg, error);
   if (weights == NULL)
     return false;
+  /* Training references: the batched forward then runs on a tape, with the trainable weights
+   * marked, and its backward and one AdamW step are checked too. */
+  RmGoldenTrain *train = rm_golden_train_new (dir, error);
+  if (train == NULL && error != NULL && *error != NULL)
+    {
+      rm_weights_free (weights);
+      return false;
+    }
+  if (train != NULL)
+    rm_weights_make_trainable (weights);
   RmModelCore core;
   rm_model_core_init (&core, &cfg, weights);
   g_autoptr (RmSafetensors) inputs = rm_safetensors_open (ipath, error);
@@ -217,6 +233,7 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
       if (mask_t != NULL)
         g_set_error (error, RM_ERROR, RM_ERROR_SHAPE, "input_ids and attention_mask differ in shape");
       rm_model_core_clear (&core);
+      rm_golden_train_free (train);
       return false;
     }
   int batch = (int) ids_t->shape[0], len = (int) ids_t->shape[1];
@@ -226,6 +243,7 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
       {
         g_set_error (error, RM_ERROR, RM_ERROR_INPUT, "token id %" G_GINT64_FORMAT " out of range", ids[i]);
         rm_model_core_clear (&core);
+        rm_golden_train_free (train);
         return false;
       }
   g_autofree uint8_t *pad = g_new (uint8_t, (size_t) batch * len);
@@ -235,7 +253,10 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   Comparison c = { .expected = acts, .report = report, .out = out, .verbose = params->verbose,
                    .prefix = "" };
   c.seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  c.train = train;
   RmCtx *ctx = rm_ctx_new (params->n_threads);
+  if (train != NULL)
+    ctx->tape = rm_tape_new (); /* the train forward is the eval forward, recorded */
   RmForward fw = { .ctx = ctx, .core = &core, .tap = compare_tap, .tap_user = &c };
   RmForwardInput in = { .sam_image = repeat_image (ctx, sam_img, batch),
                         .beit_image = repeat_image (ctx, beit_img, batch),
@@ -244,6 +265,22 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   rm_forward (&fw, &in, &res);
   compare_binary_mask (&c, res.pred_masks, acts);
   compare_loss (&c, dir, inputs, &res, batch);
+  if (train != NULL)
+    {
+      const RmStTensor *target = rm_safetensors_lookup (inputs, "input.target");
+      if (target != NULL && target->dtype == RM_ST_U8 &&
+          (int64_t) target->nbytes == rm_tensor_numel (res.pred_masks))
+        rm_golden_train_check (train, ctx, weights, &cfg, &res, target->data, batch, report, out,
+                               params->verbose);
+      else
+        {
+          fprintf (out, "FAIL input.target unusable for the gradient checks\n");
+          report->n_checked++, report->n_failed++;
+        }
+      rm_tape_free (ctx->tape);
+      ctx->tape = NULL;
+      c.train = NULL;
+    }
 
   /* Each expression alone, unpadded: what the product's segment path computes. */
   for (int b = 0; b < batch; b++)
@@ -281,6 +318,7 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   g_hash_table_unref (c.seen);
   rm_ctx_free (ctx);
   rm_model_core_clear (&core);
+  rm_golden_train_free (train);
   return true;
 }
 

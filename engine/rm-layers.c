@@ -43,17 +43,8 @@ rm_fw_weight (RmForward *fw, const char *fmt, ...)
 RmTensor *
 rm_fw_rows (RmForward *fw, const RmTensor *w, int64_t start, int64_t len)
 {
-  RM_CHECK (rm_tensor_is_contiguous (w) && start >= 0 && start + len <= w->shape[0],
-            "rows %lld+%lld of a %lld-row tensor", (long long) start, (long long) len,
-            (long long) w->shape[0]);
-  int64_t shape[RM_MAX_DIMS];
-  int64_t row = 1;
-  for (int i = 1; i < w->ndim; i++)
-    row *= w->shape[i];
-  shape[0] = len;
-  for (int i = 1; i < w->ndim; i++)
-    shape[i] = w->shape[i];
-  return rm_wrap (fw->ctx, w->data + start * row, w->ndim, shape);
+  /* A recorded view: with a tape on, the rows' gradient reaches the packed parameter. */
+  return rm_rows (fw->ctx, w, start, len);
 }
 
 RmTensor *

@@ -5,6 +5,7 @@
 #include "refmask-engine.h"
 #include "rm-config.h"
 #include "rm-forward.h"
+#include "rm-model-internal.h"
 #include "rm-model-keys.h"
 #include "rm-tokenizer.h"
 
@@ -16,6 +17,7 @@ struct RmModel
   RmModelCore core;
   RmTokenizer *tokenizer;
   char *dir;
+  char *tokenizer_path;
   int64_t n_params;
 };
 
@@ -114,6 +116,7 @@ rm_model_load (const char *dir, const RmLoadParams *params, GError **error)
   rm_model_core_init (&model->core, &cfg, weights);
   model->tokenizer = tokenizer;
   model->dir = g_strdup (dir);
+  model->tokenizer_path = g_strdup (spm_path);
   rm_model_foreach_key (&cfg, count_params, &model->n_params);
   if (params->progress)
     params->progress (params->progress_user, 0, "weights", 1.0);
@@ -128,6 +131,7 @@ rm_model_free (RmModel *model)
   rm_model_core_clear (&model->core);
   rm_tokenizer_free (model->tokenizer);
   g_free (model->dir);
+  g_free (model->tokenizer_path);
   g_free (model);
 }
 
@@ -374,4 +378,22 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
       r->peak_bytes = rm_arena_peak_bytes (s->ctx->arena);
     }
   return results;
+}
+
+RmModelCore *
+rm_model_get_core (RmModel *model)
+{
+  return &model->core;
+}
+
+const RmTokenizer *
+rm_model_get_tokenizer (const RmModel *model)
+{
+  return model->tokenizer;
+}
+
+const char *
+rm_model_get_tokenizer_path (const RmModel *model)
+{
+  return model->tokenizer_path;
 }

@@ -145,6 +145,29 @@ rm_slice (RmCtx *ctx, const RmTensor *x, int dim, int64_t start, int64_t len)
 }
 
 RmTensor *
+rm_rows (RmCtx *ctx, const RmTensor *x, int64_t start, int64_t len)
+{
+  rm_check_contiguous (x, "input", "rows");
+  RM_CHECK (x->ndim >= 1 && start >= 0 && len >= 0 && start + len <= x->shape[0],
+            "rows: [%lld, %lld) out of range of %s", (long long) start, (long long) (start + len),
+            RM_SHAPE (x));
+  int64_t shape[RM_MAX_DIMS], row = 1;
+  memcpy (shape, x->shape, sizeof shape);
+  shape[0] = len;
+  for (int i = 1; i < x->ndim; i++)
+    row *= x->shape[i];
+  RmTensor *out = rm_wrap (ctx, x->data + start * row, x->ndim, shape);
+  out->device = x->device;
+  RmTapeNode *node = RM_RECORD (ctx, RM_OP_ROWS, out, x);
+  if (node != NULL)
+    {
+      node->i[0] = start;
+      node->i[1] = len;
+    }
+  return out;
+}
+
+RmTensor *
 rm_embedding (RmCtx *ctx, const RmTensor *table, const int64_t *ids, int64_t n)
 {
   RM_CHECK (table->ndim == 2, "embedding: table %s must be (V, D)", RM_SHAPE (table));

@@ -24,6 +24,9 @@ RmTensor *rm_copy (RmCtx *ctx, const RmTensor *x);
 RmTensor *rm_concat (RmCtx *ctx, const RmTensor *a, const RmTensor *b, int dim);
 /* x[..., start:start+len, ...] along dim, materialised. */
 RmTensor *rm_slice (RmCtx *ctx, const RmTensor *x, int dim, int64_t start, int64_t len);
+/* Rows [start, start+len) along dim 0 of a contiguous x: a view sharing x's memory (no copy).
+ * Its gradient lands in the matching rows of x's (e.g. W_q of a packed in_proj weight). */
+RmTensor *rm_rows (RmCtx *ctx, const RmTensor *x, int64_t start, int64_t len);
 /* Rows of table (V, D) picked by ids (n) -> (n, D). Ids out of range are a programming error. */
 RmTensor *rm_embedding (RmCtx *ctx, const RmTensor *table, const int64_t *ids, int64_t n);
 

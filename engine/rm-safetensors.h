@@ -80,8 +80,10 @@ int64_t *rm_st_tensor_to_int64 (const RmStTensor *t, size_t *numel, GError **err
 
 /* Writes n tensors in the given order (names must be unique; nbytes must equal
  * numel x dtype size) plus an optional metadata map given as a NULL-terminated list of
- * alternating keys and values. Atomic: a temporary file in the same folder is written,
- * fsync'ed and renamed over path, so path holds either the old or the complete new file. */
+ * alternating keys and values. The header lists the tensors in the given order; their bytes
+ * are laid out largest element size first, so that all of them are naturally aligned. Atomic: a
+ * temporary file in the same folder is written, fsync'ed and renamed over path, so path holds
+ * either the old or the complete new file. */
 gboolean rm_safetensors_write (const char *path, size_t n, const RmStTensor *tensors,
                                const char *const *metadata, GError **error);
 

@@ -152,6 +152,7 @@ rm_op_kind_name (RmOpKind op)
     [RM_OP_WINDOW_UNPARTITION] = "window_unpartition",
     [RM_OP_SUM_ALL] = "sum_all",
     [RM_OP_MEAN_ALL] = "mean_all",
+    [RM_OP_ROWS] = "rows",
   };
   return ((unsigned) op < RM_OP_N_KINDS) ? names[op] : "?";
 }

@@ -40,6 +40,7 @@ typedef enum
   RM_OP_WINDOW_UNPARTITION,
   RM_OP_SUM_ALL,
   RM_OP_MEAN_ALL,
+  RM_OP_ROWS,
   RM_OP_N_KINDS
 } RmOpKind;
 
@@ -50,7 +51,7 @@ typedef enum
  *   f[1]: axpby beta
  *   i[]:  permute perm[0..ndim-1]; concat dim; slice dim, start, len; matmul trans_b;
  *         attention n_heads; conv2d stride, pad; resize oh, ow, antialias;
- *         window_partition w; window_unpartition w, hp, wp, h, wdt
+ *         window_partition w; window_unpartition w, hp, wp, h, wdt; rows start, len
  *   mask: attention key_pad copied as (B, Nk) bytes (NULL when none)
  *   ids:  embedding ids copied (n_ids of them)
  * Absent optional inputs (a NULL bias) are recorded as NULL in in[]. */

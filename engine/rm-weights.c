@@ -2,6 +2,7 @@
 #include "rm-weights.h"
 #include "rm-error.h"
 #include "rm-model-keys.h"
+#include "rm-params.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -313,4 +314,28 @@ rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path,
   for (guint i = 0; i < arr->len; i++)
     g_free ((char *) g_array_index (arr, RmStTensor, i).name);
   return ok;
+}
+
+void
+rm_weights_make_trainable (RmWeights *w)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  g_autoptr (GHashTable) owned = g_hash_table_new (g_direct_hash, g_direct_equal);
+  for (guint i = 0; i < w->owned->len; i++)
+    g_hash_table_add (owned, g_ptr_array_index (w->owned, i));
+  g_hash_table_iter_init (&iter, w->tensors);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      RmTensor *t = value;
+      if (!g_hash_table_contains (owned, t->data))
+        {
+          /* A read-only mapping of the file: copy it out. */
+          float *copy = g_memdup2 (t->data, (gsize) rm_tensor_numel (t) * sizeof (float));
+          g_ptr_array_add (w->owned, copy);
+          g_hash_table_add (owned, copy);
+          t->data = copy;
+        }
+      t->requires_grad = rm_param_is_trainable (key);
+    }
 }

@@ -28,6 +28,10 @@ RmWeights *rm_weights_new_random (const RmModelConfig *cfg, uint64_t seed, float
 /* Calls fn for every tensor (official key order of rm_model_foreach_key). */
 typedef void (*RmWeightFunc) (void *user, const char *key, const RmTensor *t);
 void rm_weights_foreach (const RmWeights *w, const RmModelConfig *cfg, RmWeightFunc fn, void *user);
+/* For training: copies every weight into owned, writable fp32 memory (the RmTensor structs stay
+ * the same, so pointers to them remain valid) and sets requires_grad on the trainable keys
+ * (rm_param_is_trainable). Idempotent. */
+void rm_weights_make_trainable (RmWeights *w);
 /* Writes the weights as an F32 safetensors file (atomically). */
 gboolean rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path,
                           GError **error);

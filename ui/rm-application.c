@@ -18,6 +18,7 @@ struct _RmApplication
   GtkApplication parent_instance;
 
   GSettings *settings;
+  char *model_dir; /* from --model: overrides the "model-dir" setting for this run */
 };
 
 G_DEFINE_FINAL_TYPE (RmApplication, rm_application, GTK_TYPE_APPLICATION)
@@ -42,6 +43,12 @@ static const struct
   { "win.next-image", { "Page_Down", NULL } },
   { "win.prev-image", { "Page_Up", NULL } },
   { "win.focus-query", { "<Control>l", NULL } },
+  { "win.cancel-query", { "Escape", NULL } },
+  { "win.toggle-prior", { "<Control>p", NULL } },
+  { "win.undo", { "<Control>z", NULL } },
+  { "win.redo", { "<Control><Shift>z", "<Control>y", NULL } },
+  { "win.accept", { "<Control>Return", "<Control>KP_Enter", NULL } },
+  { "win.reject", { "Delete", "KP_Delete", NULL } },
 };
 
 /* The schema is looked up where it is installed, then in the build tree, so that the
@@ -153,7 +160,22 @@ preferences_action (GSimpleAction *action, GVariant *parameter, gpointer user_da
   gtk_window_present (window);
 }
 
+/* app.load-model (s): --model; from a second instance too, since actions are forwarded. */
+static void
+load_model_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  RmApplication *self = user_data;
+  RmWindow *window = rm_application_get_window (self);
+  const char *dir = g_variant_get_string (parameter, NULL);
+
+  g_free (self->model_dir);
+  self->model_dir = g_strdup (dir);
+  if (window != NULL)
+    rm_window_load_model (window, dir);
+}
+
 static const GActionEntry app_actions[] = {
+  { .name = "load-model", .activate = load_model_action, .parameter_type = "s" },
   { .name = "quit", .activate = quit_action },
   { .name = "about", .activate = about_action },
   { .name = "shortcuts", .activate = shortcuts_action },
@@ -209,10 +231,32 @@ rm_application_open (GApplication *app, GFile **files, int n_files, const char *
 static int
 rm_application_handle_local_options (GApplication *app, GVariantDict *options)
 {
+  g_autofree char *model = NULL;
+
   if (g_variant_dict_contains (options, "version"))
     {
       g_print ("refmask-studio %s\n", REFMASK_VERSION);
       return EXIT_SUCCESS;
+    }
+
+  if (g_variant_dict_lookup (options, "model", "^ay", &model))
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GFile) file = g_file_new_for_commandline_arg (model);
+      g_autofree char *path = g_file_get_path (file);
+
+      if (path == NULL)
+        {
+          g_printerr (_ ("--model needs a local folder\n"));
+          return EXIT_FAILURE;
+        }
+      if (!g_application_register (app, NULL, &error))
+        {
+          g_printerr ("%s\n", error->message);
+          return EXIT_FAILURE;
+        }
+      g_action_group_activate_action (G_ACTION_GROUP (app), "load-model",
+                                      g_variant_new_string (path));
     }
 
   return -1;
@@ -224,6 +268,7 @@ rm_application_dispose (GObject *object)
   RmApplication *self = (RmApplication *) object;
 
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->model_dir, g_free);
 
   G_OBJECT_CLASS (rm_application_parent_class)->dispose (object);
 }
@@ -248,6 +293,10 @@ rm_application_init (RmApplication *self)
 {
   g_application_add_main_option (G_APPLICATION (self), "version", 0, G_OPTION_FLAG_NONE,
                                  G_OPTION_ARG_NONE, _ ("Print the version and exit"), NULL);
+  g_application_add_main_option (G_APPLICATION (self), "model", 'm', G_OPTION_FLAG_NONE,
+                                 G_OPTION_ARG_FILENAME,
+                                 _ ("Run queries with the model in DIR (instead of the preferences’)"),
+                                 _ ("DIR"));
   g_application_set_option_context_parameter_string (G_APPLICATION (self),
                                                      _ ("[IMAGE or FOLDER…]"));
 }
@@ -280,4 +329,14 @@ rm_application_get_window (RmApplication *self)
       return l->data;
 
   return NULL;
+}
+
+/* The model folder given with --model (or app.load-model), or NULL: then the "model-dir"
+ * setting applies. */
+const char *
+rm_application_get_model_dir (RmApplication *self)
+{
+  g_return_val_if_fail (RM_IS_APPLICATION (self), NULL);
+
+  return self->model_dir;
 }

@@ -19,5 +19,6 @@ G_DECLARE_FINAL_TYPE (RmApplication, rm_application, RM, APPLICATION, GtkApplica
 RmApplication *rm_application_new (GApplicationFlags flags);
 GSettings *rm_application_get_settings (RmApplication *self);
 RmWindow *rm_application_get_window (RmApplication *self);
+const char *rm_application_get_model_dir (RmApplication *self);
 
 G_END_DECLS

@@ -1,17 +1,55 @@
-/* rm-canvas.c: the image canvas (zoom, pan, tiled drawing)
+/* rm-canvas.c: the image canvas (zoom, pan, tiled drawing, overlays, brush and eraser)
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Over the image, in this order: the candidate's prior as a heatmap (when shown), the accepted
+ * annotations of the image, each in its colour, then the candidate mask with its outline. The
+ * masks are tiled textures (rm-mask-overlay.c) drawn with the image's transform; the prior is
+ * one g x g texture stretched over the image.
  */
 
+#include "rm-annotation.h"
+#include "rm-candidate.h"
 #include "rm-canvas.h"
 #include "rm-image-pyramid.h"
+#include "rm-mask-overlay.h"
 
 #include <math.h>
 
 #define ANIMATION_USEC     (180 * G_TIME_SPAN_MILLISECOND)
 #define SMOOTH_ZOOM_FACTOR 0.01 /* per pixel of touchpad scroll with Ctrl */
 #define KEY_PAN_FRACTION   0.1
+#define MIN_BRUSH_SIZE     1.0
+#define MAX_BRUSH_SIZE     1000.0
+
+/* The candidate, and the annotations (in turn, by position) */
+static const GdkRGBA candidate_colour = { 0.2f, 0.85f, 1.0f, 1.0f };
+static const GdkRGBA annotation_colours[] = {
+  { 0.965f, 0.827f, 0.176f, 1.0f }, /* yellow */
+  { 0.341f, 0.890f, 0.537f, 1.0f }, /* green */
+  { 1.0f, 0.639f, 0.282f, 1.0f },   /* orange */
+  { 0.753f, 0.380f, 0.796f, 1.0f }, /* purple */
+  { 0.929f, 0.200f, 0.231f, 1.0f }, /* red */
+  { 0.976f, 0.941f, 0.420f, 1.0f }, /* light yellow */
+};
+
+/* An accepted annotation's overlay, made again when its mask is replaced. */
+typedef struct
+{
+  GBytes *mask;
+  RmMaskOverlay *overlay;
+} AnnotationOverlay;
+
+static void
+annotation_overlay_free (gpointer data)
+{
+  AnnotationOverlay *entry = data;
+
+  g_bytes_unref (entry->mask);
+  rm_mask_overlay_free (entry->overlay);
+  g_free (entry);
+}
 
 struct _RmCanvas
 {
@@ -35,6 +73,22 @@ struct _RmCanvas
 
   guint drawn_level;
   guint n_drawn_tiles;
+
+  RmCandidate *candidate;
+  RmMaskOverlay *candidate_overlay;
+  guint n_old_uploads; /* of the candidate overlays before the current one */
+  gboolean show_prior;
+  gboolean prior_drawn;
+  double overlay_opacity;
+  guint n_drawn_overlay_tiles;
+  GListModel *annotations;
+  GHashTable *annotation_overlays; /* RmAnnotation -> AnnotationOverlay */
+
+  RmCanvasTool tool;
+  double brush_size; /* image pixels */
+  gboolean painting;
+  double stroke_origin_x;
+  double stroke_origin_y;
 };
 
 G_DEFINE_FINAL_TYPE (RmCanvas, rm_canvas, GTK_TYPE_WIDGET)
@@ -45,6 +99,9 @@ enum
   PROP_IMAGE,
   PROP_ZOOM,
   PROP_FIT,
+  PROP_SHOW_PRIOR,
+  PROP_OVERLAY_OPACITY,
+  PROP_BRUSH_SIZE,
   N_PROPS
 };
 
@@ -214,6 +271,23 @@ rm_canvas_pan (RmCanvas *self, double dx, double dy)
 
 /* ---- input ------------------------------------------------------------------------------- */
 
+static gboolean
+can_paint (RmCanvas *self)
+{
+  return self->image != NULL && self->candidate != NULL && self->tool != RM_CANVAS_TOOL_PAN &&
+         rm_candidate_get_width (self->candidate) == rm_image_pyramid_get_width (self->image) &&
+         rm_candidate_get_height (self->candidate) == rm_image_pyramid_get_height (self->image);
+}
+
+static const char *
+idle_cursor (RmCanvas *self)
+{
+  if (self->image == NULL)
+    return NULL;
+
+  return can_paint (self) ? "crosshair" : "grab";
+}
+
 static void
 on_drag_begin (GtkGestureDrag *gesture, double x, double y, RmCanvas *self)
 {
@@ -227,6 +301,12 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, RmCanvas *self)
 
   gtk_widget_grab_focus (GTK_WIDGET (self));
   stop_animation (self);
+  if (button == GDK_BUTTON_PRIMARY && rm_canvas_stroke_begin (self, x, y))
+    {
+      self->stroke_origin_x = x;
+      self->stroke_origin_y = y;
+      return;
+    }
   self->drag_origin_x = self->view.x;
   self->drag_origin_y = self->view.y;
   gtk_widget_set_cursor_from_name (GTK_WIDGET (self), "grabbing");
@@ -235,6 +315,13 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, RmCanvas *self)
 static void
 on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
 {
+  if (self->painting)
+    {
+      self->pointer_x = self->stroke_origin_x + offset_x;
+      self->pointer_y = self->stroke_origin_y + offset_y;
+      rm_canvas_stroke_update (self, self->pointer_x, self->pointer_y);
+      return;
+    }
   rm_canvas_pan (self, self->drag_origin_x + offset_x - self->view.x,
                  self->drag_origin_y + offset_y - self->view.y);
 }
@@ -242,7 +329,16 @@ on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCan
 static void
 on_drag_end (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
 {
-  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), self->image != NULL ? "grab" : NULL);
+  if (self->painting)
+    rm_canvas_stroke_end (self);
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
+}
+
+static void
+on_drag_cancel (GtkGesture *gesture, GdkEventSequence *sequence, RmCanvas *self)
+{
+  if (self->painting)
+    rm_canvas_stroke_end (self);
 }
 
 static gboolean
@@ -278,12 +374,16 @@ on_motion (GtkEventControllerMotion *controller, double x, double y, RmCanvas *s
   self->pointer_x = x;
   self->pointer_y = y;
   self->pointer_inside = TRUE;
+  if (can_paint (self))
+    gtk_widget_queue_draw (GTK_WIDGET (self)); /* the brush outline follows the pointer */
 }
 
 static void
 on_leave (GtkEventControllerMotion *controller, RmCanvas *self)
 {
   self->pointer_inside = FALSE;
+  if (can_paint (self))
+    gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 static void
@@ -364,6 +464,108 @@ snap (double v, double scale_factor)
   return round (v * scale_factor) / scale_factor;
 }
 
+static void
+snapshot_prior (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int scale_factor)
+{
+  GdkTexture *texture = rm_canvas_get_show_prior (self) && self->candidate != NULL
+                            ? rm_candidate_get_prior_texture (self->candidate)
+                            : NULL;
+  double left, top, right, bottom;
+
+  if (texture == NULL)
+    return;
+
+  left = snap (v->x, scale_factor);
+  top = snap (v->y, scale_factor);
+  right = snap (v->x + v->image_width * v->scale, scale_factor);
+  bottom = snap (v->y + v->image_height * v->scale, scale_factor);
+  gtk_snapshot_push_opacity (snapshot, MAX (self->overlay_opacity, 0.35));
+  gtk_snapshot_append_texture (snapshot, texture,
+                               &GRAPHENE_RECT_INIT (left, top, right - left, bottom - top));
+  gtk_snapshot_pop (snapshot);
+  self->prior_drawn = TRUE;
+}
+
+static void
+snapshot_annotations (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int scale_factor)
+{
+  guint n = self->annotations != NULL ? g_list_model_get_n_items (self->annotations) : 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (RmAnnotation) annotation = g_list_model_get_item (self->annotations, i);
+      GBytes *mask = rm_annotation_get_mask (annotation);
+      AnnotationOverlay *entry;
+
+      if (rm_annotation_get_status (annotation) != RM_ANNOTATION_STATUS_ACCEPTED || mask == NULL ||
+          rm_annotation_get_width (annotation) != (int) v->image_width ||
+          rm_annotation_get_height (annotation) != (int) v->image_height)
+        continue;
+
+      entry = g_hash_table_lookup (self->annotation_overlays, annotation);
+      if (entry == NULL || entry->mask != mask)
+        {
+          entry = g_new0 (AnnotationOverlay, 1);
+          entry->mask = g_bytes_ref (mask);
+          entry->overlay = rm_mask_overlay_new (rm_annotation_get_width (annotation),
+                                                rm_annotation_get_height (annotation));
+          g_hash_table_replace (self->annotation_overlays, g_object_ref (annotation), entry);
+        }
+      rm_mask_overlay_set_style (entry->overlay,
+                                 &annotation_colours[i % G_N_ELEMENTS (annotation_colours)],
+                                 self->overlay_opacity);
+      self->n_drawn_overlay_tiles += rm_mask_overlay_snapshot (
+          entry->overlay, snapshot, g_bytes_get_data (mask, NULL), v, scale_factor);
+    }
+}
+
+/* The brush's footprint around the pointer: a light ring inside a dark one. */
+static void
+snapshot_brush (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v)
+{
+  float r = (float) MAX (self->brush_size * v->scale / 2, 2.0);
+  float cx = (float) self->pointer_x, cy = (float) self->pointer_y;
+  GskRoundedRect ring;
+  const GdkRGBA dark[4] = { { 0, 0, 0, 0.6f }, { 0, 0, 0, 0.6f }, { 0, 0, 0, 0.6f },
+                            { 0, 0, 0, 0.6f } };
+  GdkRGBA light = self->tool == RM_CANVAS_TOOL_ERASER ? (GdkRGBA){ 1.0f, 0.45f, 0.45f, 1.0f }
+                                                      : (GdkRGBA){ 1.0f, 1.0f, 1.0f, 1.0f };
+  const GdkRGBA lights[4] = { light, light, light, light };
+
+  if (!self->pointer_inside && !self->painting)
+    return;
+
+  gsk_rounded_rect_init_from_rect (&ring, &GRAPHENE_RECT_INIT (cx - r - 1, cy - r - 1, 2 * r + 2,
+                                                               2 * r + 2),
+                                   r + 1);
+  gtk_snapshot_append_border (snapshot, &ring, (const float[4]){ 1, 1, 1, 1 }, dark);
+  gsk_rounded_rect_init_from_rect (&ring, &GRAPHENE_RECT_INIT (cx - r, cy - r, 2 * r, 2 * r), r);
+  gtk_snapshot_append_border (snapshot, &ring, (const float[4]){ 1.5f, 1.5f, 1.5f, 1.5f },
+                              lights);
+}
+
+static void
+snapshot_overlays (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int scale_factor)
+{
+  self->prior_drawn = FALSE;
+  self->n_drawn_overlay_tiles = 0;
+
+  snapshot_prior (self, snapshot, v, scale_factor);
+  snapshot_annotations (self, snapshot, v, scale_factor);
+
+  if (self->candidate_overlay != NULL)
+    {
+      rm_mask_overlay_set_style (self->candidate_overlay, &candidate_colour,
+                                 self->overlay_opacity);
+      self->n_drawn_overlay_tiles +=
+          rm_mask_overlay_snapshot (self->candidate_overlay, snapshot,
+                                    rm_candidate_get_mask (self->candidate), v, scale_factor);
+    }
+
+  if (can_paint (self))
+    snapshot_brush (self, snapshot, v);
+}
+
 /* Draws only the tiles that intersect the view, from the coarsest level that still has a texel
  * per device pixel. Tile edges are snapped to device pixels so neighbours meet without seams. */
 static void
@@ -420,6 +622,7 @@ rm_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 #endif
         self->n_drawn_tiles++;
       }
+  snapshot_overlays (self, snapshot, v, scale_factor);
   gtk_snapshot_pop (snapshot);
 
   self->drawn_level = level;
@@ -438,6 +641,9 @@ rm_canvas_dispose (GObject *object)
       self->tick_id = 0;
     }
   g_clear_object (&self->image);
+  rm_canvas_set_candidate (self, NULL);
+  rm_canvas_set_annotations (self, NULL);
+  g_clear_pointer (&self->annotation_overlays, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), RM_TYPE_CANVAS);
 
   G_OBJECT_CLASS (rm_canvas_parent_class)->dispose (object);
@@ -459,6 +665,15 @@ rm_canvas_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
     case PROP_FIT:
       g_value_set_boolean (value, self->fit);
       break;
+    case PROP_SHOW_PRIOR:
+      g_value_set_boolean (value, self->show_prior);
+      break;
+    case PROP_OVERLAY_OPACITY:
+      g_value_set_double (value, self->overlay_opacity);
+      break;
+    case PROP_BRUSH_SIZE:
+      g_value_set_double (value, self->brush_size);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -473,6 +688,15 @@ rm_canvas_set_property (GObject *object, guint prop_id, const GValue *value, GPa
     {
     case PROP_IMAGE:
       rm_canvas_set_image (self, g_value_get_object (value));
+      break;
+    case PROP_SHOW_PRIOR:
+      rm_canvas_set_show_prior (self, g_value_get_boolean (value));
+      break;
+    case PROP_OVERLAY_OPACITY:
+      rm_canvas_set_overlay_opacity (self, g_value_get_double (value));
+      break;
+    case PROP_BRUSH_SIZE:
+      rm_canvas_set_brush_size (self, g_value_get_double (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -506,6 +730,15 @@ rm_canvas_class_init (RmCanvasClass *klass)
                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_FIT] =
       g_param_spec_boolean ("fit", NULL, NULL, TRUE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_PRIOR] =
+      g_param_spec_boolean ("show-prior", NULL, NULL, FALSE,
+                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_OVERLAY_OPACITY] =
+      g_param_spec_double ("overlay-opacity", NULL, NULL, 0, 1, 0.5,
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_BRUSH_SIZE] = g_param_spec_double (
+      "brush-size", NULL, NULL, MIN_BRUSH_SIZE, MAX_BRUSH_SIZE, 24,
+      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   rm_ui_ensure_resources ();
@@ -513,6 +746,7 @@ rm_canvas_class_init (RmCanvasClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_drag_begin);
   gtk_widget_class_bind_template_callback (widget_class, on_drag_update);
   gtk_widget_class_bind_template_callback (widget_class, on_drag_end);
+  gtk_widget_class_bind_template_callback (widget_class, on_drag_cancel);
   gtk_widget_class_bind_template_callback (widget_class, on_scroll);
   gtk_widget_class_bind_template_callback (widget_class, on_motion);
   gtk_widget_class_bind_template_callback (widget_class, on_leave);
@@ -540,6 +774,17 @@ rm_canvas_class_init (RmCanvasClass *klass)
   gtk_widget_class_add_binding (widget_class, GDK_KEY_Up, 0, pan_binding, "(ii)", 0, -1);
   gtk_widget_class_add_binding (widget_class, GDK_KEY_Down, 0, pan_binding, "(ii)", 0, 1);
 
+  /* The editing tools, on the window's actions (rm-window-actions.c); single keys, so only
+   * while the canvas has the focus. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_b, 0, "win.tool", "s", "brush");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e, 0, "win.tool", "s", "eraser");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_h, 0, "win.tool", "s", "pan");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_bracketleft, 0, "win.brush-smaller",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_bracketright, 0, "win.brush-larger",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, 0, "win.fill-holes", NULL);
+
   gtk_widget_class_set_css_name (widget_class, "rmcanvas");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
 }
@@ -552,6 +797,10 @@ rm_canvas_init (RmCanvas *self)
   rm_view_init (&self->view);
   self->shown = self->view;
   self->fit = TRUE;
+  self->overlay_opacity = 0.5;
+  self->brush_size = 24;
+  self->annotation_overlays =
+      g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, annotation_overlay_free);
 }
 
 GtkWidget *
@@ -588,7 +837,7 @@ rm_canvas_set_image (RmCanvas *self, RmImagePyramid *image)
     rm_view_set_image_size (&view, 0, 0);
   set_view (self, &view, TRUE, FALSE);
 
-  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), image != NULL ? "grab" : NULL);
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE]);
 }
 
@@ -649,4 +898,266 @@ rm_canvas_get_n_drawn_tiles (RmCanvas *self)
   g_return_val_if_fail (RM_IS_CANVAS (self), 0);
 
   return self->n_drawn_tiles;
+}
+
+/* ---- overlays and editing ---------------------------------------------------------------- */
+
+RmCandidate *
+rm_canvas_get_candidate (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), NULL);
+
+  return self->candidate;
+}
+
+static void
+on_candidate_mask_changed (RmCandidate *candidate, int x, int y, int width, int height,
+                           RmCanvas *self)
+{
+  if (self->candidate_overlay != NULL)
+    rm_mask_overlay_invalidate (self->candidate_overlay,
+                                &(RmMaskRect){ x, y, width, height });
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* Shows @candidate's mask (and prior, when shown) over the image; brush and eraser edit it. */
+void
+rm_canvas_set_candidate (RmCanvas *self, RmCandidate *candidate)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+  g_return_if_fail (candidate == NULL || RM_IS_CANDIDATE (candidate));
+
+  if (candidate == self->candidate)
+    return;
+
+  if (self->painting)
+    rm_canvas_stroke_end (self);
+  if (self->candidate != NULL)
+    g_signal_handlers_disconnect_by_func (self->candidate, on_candidate_mask_changed, self);
+  if (self->candidate_overlay != NULL)
+    self->n_old_uploads += rm_mask_overlay_get_n_uploads (self->candidate_overlay);
+  g_clear_pointer (&self->candidate_overlay, rm_mask_overlay_free);
+  g_set_object (&self->candidate, candidate);
+
+  if (candidate != NULL)
+    {
+      self->candidate_overlay =
+          rm_mask_overlay_new (rm_candidate_get_width (candidate), rm_candidate_get_height (candidate));
+      g_signal_connect (candidate, "mask-changed", G_CALLBACK (on_candidate_mask_changed), self);
+    }
+
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+rm_canvas_get_show_prior (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  return self->show_prior;
+}
+
+/* Whether the candidate's prior is drawn as a heatmap under the masks. */
+void
+rm_canvas_set_show_prior (RmCanvas *self, gboolean show_prior)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  show_prior = !!show_prior;
+  if (self->show_prior == show_prior)
+    return;
+  self->show_prior = show_prior;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_PRIOR]);
+}
+
+double
+rm_canvas_get_overlay_opacity (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 0);
+
+  return self->overlay_opacity;
+}
+
+/* The opacity of mask fills (outlines: twice that) and of the prior heatmap. */
+void
+rm_canvas_set_overlay_opacity (RmCanvas *self, double opacity)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  opacity = CLAMP (opacity, 0, 1);
+  if (self->overlay_opacity == opacity)
+    return;
+  self->overlay_opacity = opacity;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OVERLAY_OPACITY]);
+}
+
+RmCanvasTool
+rm_canvas_get_tool (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), RM_CANVAS_TOOL_PAN);
+
+  return self->tool;
+}
+
+/* What a primary-button drag does: pan, or paint or erase the candidate. The middle button
+ * always pans. */
+void
+rm_canvas_set_tool (RmCanvas *self, RmCanvasTool tool)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (self->tool == tool)
+    return;
+  if (self->painting)
+    rm_canvas_stroke_end (self);
+  self->tool = tool;
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+double
+rm_canvas_get_brush_size (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 0);
+
+  return self->brush_size;
+}
+
+/* The diameter of the brush and the eraser, in image pixels. */
+void
+rm_canvas_set_brush_size (RmCanvas *self, double size)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  size = CLAMP (size, MIN_BRUSH_SIZE, MAX_BRUSH_SIZE);
+  if (self->brush_size == size)
+    return;
+  self->brush_size = size;
+  if (can_paint (self))
+    gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BRUSH_SIZE]);
+}
+
+static void
+on_annotations_changed (GListModel *model, guint position, guint removed, guint added,
+                        RmCanvas *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+  g_autoptr (GHashTable) present = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  /* forget the overlays of annotations that left */
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (GObject) item = g_list_model_get_item (model, i);
+
+      g_hash_table_add (present, item);
+    }
+  g_hash_table_iter_init (&iter, self->annotation_overlays);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (present, key))
+      g_hash_table_iter_remove (&iter);
+
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* The annotations to draw (a GListModel of RmAnnotation; the accepted ones of the image's size
+ * are drawn, in colours by position). */
+void
+rm_canvas_set_annotations (RmCanvas *self, GListModel *annotations)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+  g_return_if_fail (annotations == NULL || G_IS_LIST_MODEL (annotations));
+
+  if (self->annotations == annotations)
+    return;
+  if (self->annotations != NULL)
+    g_signal_handlers_disconnect_by_func (self->annotations, on_annotations_changed, self);
+  g_set_object (&self->annotations, annotations);
+  if (self->annotation_overlays != NULL)
+    g_hash_table_remove_all (self->annotation_overlays);
+  if (annotations != NULL)
+    g_signal_connect (annotations, "items-changed", G_CALLBACK (on_annotations_changed), self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* Starts painting (brush) or erasing at a widget point, when the tool is one of those and
+ * there is a candidate for the image. Returns whether a stroke started. The drag gesture
+ * calls these; so can tests. */
+gboolean
+rm_canvas_stroke_begin (RmCanvas *self, double widget_x, double widget_y)
+{
+  double x, y;
+
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  if (!can_paint (self))
+    return FALSE;
+
+  if (self->painting)
+    rm_canvas_stroke_end (self);
+  rm_view_widget_to_image (&self->shown, widget_x, widget_y, &x, &y);
+  self->painting = TRUE;
+  rm_candidate_begin_stroke (self->candidate, self->tool == RM_CANVAS_TOOL_BRUSH,
+                             self->brush_size, x, y);
+
+  return TRUE;
+}
+
+void
+rm_canvas_stroke_update (RmCanvas *self, double widget_x, double widget_y)
+{
+  double x, y;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (!self->painting)
+    return;
+  rm_view_widget_to_image (&self->shown, widget_x, widget_y, &x, &y);
+  rm_candidate_stroke_to (self->candidate, x, y);
+}
+
+/* Ends the stroke: one step of the candidate's undo history. */
+void
+rm_canvas_stroke_end (RmCanvas *self)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (!self->painting)
+    return;
+  self->painting = FALSE;
+  if (self->candidate != NULL)
+    rm_candidate_end_stroke (self->candidate);
+}
+
+/* Overlay tile textures made since the canvas was created (for tests and profiling). */
+guint
+rm_canvas_get_n_overlay_uploads (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 0);
+
+  return self->n_old_uploads +
+         (self->candidate_overlay != NULL ? rm_mask_overlay_get_n_uploads (self->candidate_overlay)
+                                          : 0);
+}
+
+/* Mask overlay tiles in the last frame. */
+guint
+rm_canvas_get_n_drawn_overlay_tiles (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 0);
+
+  return self->n_drawn_overlay_tiles;
+}
+
+/* Whether the last frame drew the prior heatmap. */
+gboolean
+rm_canvas_get_prior_drawn (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  return self->prior_drawn;
 }

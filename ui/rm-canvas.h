@@ -15,6 +15,14 @@ G_BEGIN_DECLS
 
 #define RM_CANVAS_ZOOM_STEP 1.25
 
+/* What a primary-button drag does. */
+typedef enum
+{
+  RM_CANVAS_TOOL_PAN,
+  RM_CANVAS_TOOL_BRUSH,
+  RM_CANVAS_TOOL_ERASER,
+} RmCanvasTool;
+
 #define RM_TYPE_CANVAS (rm_canvas_get_type ())
 
 G_DECLARE_FINAL_TYPE (RmCanvas, rm_canvas, RM, CANVAS, GtkWidget)
@@ -37,5 +45,25 @@ void rm_canvas_widget_to_image (RmCanvas *self, double widget_x, double widget_y
                                 double *image_y);
 guint rm_canvas_get_drawn_level (RmCanvas *self);
 guint rm_canvas_get_n_drawn_tiles (RmCanvas *self);
+
+RmCandidate *rm_canvas_get_candidate (RmCanvas *self);
+void rm_canvas_set_candidate (RmCanvas *self, RmCandidate *candidate);
+gboolean rm_canvas_get_show_prior (RmCanvas *self);
+void rm_canvas_set_show_prior (RmCanvas *self, gboolean show_prior);
+double rm_canvas_get_overlay_opacity (RmCanvas *self);
+void rm_canvas_set_overlay_opacity (RmCanvas *self, double opacity);
+RmCanvasTool rm_canvas_get_tool (RmCanvas *self);
+void rm_canvas_set_tool (RmCanvas *self, RmCanvasTool tool);
+double rm_canvas_get_brush_size (RmCanvas *self);
+void rm_canvas_set_brush_size (RmCanvas *self, double size);
+void rm_canvas_set_annotations (RmCanvas *self, GListModel *annotations);
+
+gboolean rm_canvas_stroke_begin (RmCanvas *self, double widget_x, double widget_y);
+void rm_canvas_stroke_update (RmCanvas *self, double widget_x, double widget_y);
+void rm_canvas_stroke_end (RmCanvas *self);
+
+guint rm_canvas_get_n_overlay_uploads (RmCanvas *self);
+guint rm_canvas_get_n_drawn_overlay_tiles (RmCanvas *self);
+gboolean rm_canvas_get_prior_drawn (RmCanvas *self);
 
 G_END_DECLS

@@ -19,6 +19,8 @@ struct _RmPreferencesWindow
   GtkAdjustment *opacity_adjustment;
   GtkAdjustment *threads_adjustment;
   GtkDropDown *device_dropdown;
+  GtkLabel *model_label;
+  GtkWidget *model_clear_button;
 };
 
 G_DEFINE_FINAL_TYPE (RmPreferencesWindow, rm_preferences_window, GTK_TYPE_WINDOW)
@@ -62,6 +64,70 @@ device_set_mapping (const GValue *value, const GVariantType *expected_type, gpoi
 }
 
 static void
+update_model_folder (RmPreferencesWindow *self)
+{
+  g_autofree char *dir = g_settings_get_string (self->settings, "model-dir");
+
+  if (dir[0] == '\0')
+    {
+      /* Translators: no model folder is set */
+      gtk_label_set_label (self->model_label, _ ("None"));
+      gtk_widget_set_sensitive (self->model_clear_button, FALSE);
+    }
+  else
+    {
+      g_autoptr (GFile) file = g_file_new_for_path (dir);
+      g_autofree char *name = g_file_get_parse_name (file);
+
+      gtk_label_set_label (self->model_label, name);
+      gtk_widget_set_sensitive (self->model_clear_button, TRUE);
+    }
+}
+
+static void
+model_chooser_response (GtkNativeDialog *dialog, int response, RmPreferencesWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
+
+      if (path != NULL)
+        g_settings_set_string (self->settings, "model-dir", path);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+on_model_button_clicked (RmPreferencesWindow *self)
+{
+  GtkFileChooserNative *chooser;
+  g_autofree char *dir = g_settings_get_string (self->settings, "model-dir");
+
+  chooser = gtk_file_chooser_native_new (_ ("Choose the Model Folder"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _ ("_Select"),
+                                         _ ("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  if (dir[0] != '\0')
+    {
+      g_autoptr (GFile) folder = g_file_new_for_path (dir);
+      g_autoptr (GFile) parent = g_file_get_parent (folder);
+
+      if (parent != NULL)
+        gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), parent, NULL);
+    }
+  g_signal_connect_object (chooser, "response", G_CALLBACK (model_chooser_response), self, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+on_model_clear_clicked (RmPreferencesWindow *self)
+{
+  g_settings_set_string (self->settings, "model-dir", "");
+}
+
+static void
 rm_preferences_window_constructed (GObject *object)
 {
   RmPreferencesWindow *self = (RmPreferencesWindow *) object;
@@ -76,6 +142,9 @@ rm_preferences_window_constructed (GObject *object)
   g_settings_bind_with_mapping (self->settings, "device", self->device_dropdown, "selected",
                                 G_SETTINGS_BIND_DEFAULT, device_get_mapping, device_set_mapping,
                                 NULL, NULL);
+  g_signal_connect_object (self->settings, "changed::model-dir", G_CALLBACK (update_model_folder),
+                           self, G_CONNECT_SWAPPED);
+  update_model_folder (self);
 }
 
 static void
@@ -143,6 +212,10 @@ rm_preferences_window_class_init (RmPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, opacity_adjustment);
   gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, threads_adjustment);
   gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, device_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, model_label);
+  gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, model_clear_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_model_button_clicked);
+  gtk_widget_class_bind_template_callback (widget_class, on_model_clear_clicked);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }

@@ -8,6 +8,7 @@
 #include "rm-window-private.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 
 static GFile *
 get_last_folder (RmWindow *self)
@@ -155,13 +156,98 @@ focus_query_action (GtkWidget *widget, const char *action_name, GVariant *parame
   gtk_widget_grab_focus (GTK_WIDGET (self->query_entry));
 }
 
-/* Disabled until the model engine is wired in: there is nothing honest to run yet. */
 static void
 run_query_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  RmWindow *self = RM_WINDOW (widget);
+  _rm_window_start_query (RM_WINDOW (widget));
+}
 
-  _rm_window_show_message (self, _ ("A model is required to run queries. No model is loaded."));
+static void
+cancel_query_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  _rm_window_cancel_query (RM_WINDOW (widget));
+}
+
+static void
+use_recent_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  _rm_window_use_recent (RM_WINDOW (widget), g_variant_get_string (parameter, NULL));
+}
+
+static void
+reload_model_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  _rm_window_reload_model (RM_WINDOW (widget));
+}
+
+/* The text field with the keyboard focus, if any: Ctrl+Z and Delete are its own there. */
+static GtkWidget *
+focused_text (RmWindow *self)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+  return GTK_IS_TEXT (focus) ? focus : NULL;
+}
+
+static void
+edit_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmWindow *self = RM_WINDOW (widget);
+  GtkWidget *text = focused_text (self);
+  RmCandidate *candidate = self->candidate;
+
+  if (candidate == NULL)
+    return;
+
+  if (g_str_equal (action_name, "win.undo"))
+    {
+      if (text != NULL)
+        gtk_widget_activate_action (text, "text.undo", NULL);
+      else
+        rm_candidate_undo (candidate);
+    }
+  else if (g_str_equal (action_name, "win.redo"))
+    {
+      if (text != NULL)
+        gtk_widget_activate_action (text, "text.redo", NULL);
+      else
+        rm_candidate_redo (candidate);
+    }
+  else if (g_str_equal (action_name, "win.fill-holes"))
+    {
+      if (!rm_candidate_fill_holes (candidate))
+        _rm_window_show_message (self, _ ("The mask has no holes."));
+    }
+  else
+    g_assert_not_reached ();
+}
+
+static void
+finish_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmWindow *self = RM_WINDOW (widget);
+  GtkWidget *text = focused_text (self);
+
+  if (g_str_equal (action_name, "win.accept"))
+    _rm_window_finish_candidate (self, RM_ANNOTATION_STATUS_ACCEPTED);
+  else if (text != NULL)
+    /* Delete in the query bar deletes text */
+    g_signal_emit_by_name (text, "delete-from-cursor", GTK_DELETE_CHARS, 1);
+  else
+    _rm_window_finish_candidate (self, RM_ANNOTATION_STATUS_REJECTED);
+}
+
+static void
+brush_size_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmWindow *self = RM_WINDOW (widget);
+  double size = gtk_adjustment_get_value (self->brush_adjustment);
+
+  if (g_str_equal (action_name, "win.brush-larger"))
+    size = MAX (size + 1, round (size * 1.25));
+  else
+    size = MIN (size - 1, round (size / 1.25));
+  gtk_adjustment_set_value (self->brush_adjustment, size);
 }
 
 void
@@ -177,6 +263,18 @@ _rm_window_class_actions_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "win.prev-image", NULL, navigate_action);
   gtk_widget_class_install_action (widget_class, "win.focus-query", NULL, focus_query_action);
   gtk_widget_class_install_action (widget_class, "win.run-query", NULL, run_query_action);
+  gtk_widget_class_install_action (widget_class, "win.cancel-query", NULL, cancel_query_action);
+  gtk_widget_class_install_action (widget_class, "win.use-recent", "s", use_recent_action);
+  gtk_widget_class_install_action (widget_class, "win.reload-model", NULL, reload_model_action);
+  gtk_widget_class_install_property_action (widget_class, "win.toggle-prior", "show-prior");
+  gtk_widget_class_install_property_action (widget_class, "win.tool", "tool");
+  gtk_widget_class_install_action (widget_class, "win.brush-smaller", NULL, brush_size_action);
+  gtk_widget_class_install_action (widget_class, "win.brush-larger", NULL, brush_size_action);
+  gtk_widget_class_install_action (widget_class, "win.fill-holes", NULL, edit_action);
+  gtk_widget_class_install_action (widget_class, "win.undo", NULL, edit_action);
+  gtk_widget_class_install_action (widget_class, "win.redo", NULL, edit_action);
+  gtk_widget_class_install_action (widget_class, "win.accept", NULL, finish_action);
+  gtk_widget_class_install_action (widget_class, "win.reject", NULL, finish_action);
 }
 
 void
@@ -188,6 +286,13 @@ _rm_window_actions_update (RmWindow *self)
   guint n = g_list_model_get_n_items (rm_window_get_images (self));
   guint position = rm_window_get_selected (self);
   gboolean selected = position != GTK_INVALID_LIST_POSITION;
+  gboolean running = self->query_cancellable != NULL;
+  gboolean has_candidate = self->candidate != NULL;
+  gboolean has_recent = self->recent_menu != NULL &&
+                        g_menu_model_get_n_items (G_MENU_MODEL (self->recent_menu)) > 0;
+  gboolean can_reload = self->segmenter != NULL &&
+                        rm_segmenter_get_model_dir (self->segmenter) != NULL &&
+                        rm_segmenter_get_state (self->segmenter) != RM_SEGMENTER_STATE_LOADING;
 
   gtk_widget_action_set_enabled (
       widget, "win.zoom-in", has_image && view->scale < rm_view_get_max_scale (view) * (1 - 1e-9));
@@ -199,7 +304,26 @@ _rm_window_actions_update (RmWindow *self)
   gtk_widget_action_set_enabled (widget, "win.next-image", selected && position + 1 < n);
   gtk_widget_action_set_enabled (widget, "win.prev-image", selected && position > 0);
   gtk_widget_action_set_enabled (widget, "win.focus-query", self->model_loaded);
-  gtk_widget_action_set_enabled (widget, "win.run-query", self->model_loaded && has_image);
+  gtk_widget_action_set_enabled (widget, "win.run-query",
+                                 self->model_loaded && has_image && !running);
+  gtk_widget_action_set_enabled (widget, "win.cancel-query", running && !self->query_cancelling);
+  gtk_widget_action_set_enabled (widget, "win.use-recent",
+                                 self->model_loaded && has_image && !running);
+  gtk_widget_action_set_enabled (widget, "win.reload-model", can_reload);
+
+  gtk_widget_action_set_enabled (widget, "win.toggle-prior", has_candidate);
+  gtk_widget_action_set_enabled (widget, "win.tool", has_candidate);
+  gtk_widget_action_set_enabled (widget, "win.brush-smaller", has_candidate);
+  gtk_widget_action_set_enabled (widget, "win.brush-larger", has_candidate);
+  gtk_widget_action_set_enabled (widget, "win.fill-holes", has_candidate);
+  gtk_widget_action_set_enabled (widget, "win.undo",
+                                 has_candidate && rm_candidate_can_undo (self->candidate));
+  gtk_widget_action_set_enabled (widget, "win.redo",
+                                 has_candidate && rm_candidate_can_redo (self->candidate));
+  gtk_widget_action_set_enabled (widget, "win.accept", has_candidate);
+  gtk_widget_action_set_enabled (widget, "win.reject", has_candidate);
 
   gtk_widget_set_sensitive (GTK_WIDGET (self->query_entry), self->model_loaded);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->recent_button),
+                            self->model_loaded && has_recent && !running);
 }

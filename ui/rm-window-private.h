@@ -1,4 +1,4 @@
-/* rm-window-private.h: what rm-window.c shares with rm-window-actions.c
+/* rm-window-private.h: what rm-window.c shares with rm-window-actions.c and rm-window-model.c
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -6,10 +6,15 @@
 
 #pragma once
 
+#include "rm-annotation.h"
+#include "rm-candidate.h"
 #include "rm-canvas.h"
+#include "rm-segmenter.h"
 #include "rm-window.h"
 
 G_BEGIN_DECLS
+
+#define RM_WINDOW_MAX_RECENT 10
 
 struct _RmWindow
 {
@@ -24,7 +29,23 @@ struct _RmWindow
   GCancellable *load_cancellable;
   guint message_timeout_id;
   gboolean loading_image;
-  gboolean model_loaded; /* no model engine yet: the query bar stays off */
+  gboolean model_loaded; /* the query bar is on when a model is loaded */
+
+  /* the model and queries (rm-window-model.c) */
+  RmSegmenter *segmenter;
+  GCancellable *model_cancellable;
+  GCancellable *query_cancellable; /* while a query runs */
+  gboolean query_cancelling;
+  char *query_expression;
+  GFile *query_image;
+  GMenu *recent_menu;
+
+  /* the candidate and the annotations */
+  RmCandidate *candidate;
+  GListStore *annotations;         /* every RmAnnotation of this session */
+  GtkCustomFilter *image_filter;   /* … of the selected image */
+  GtkFilterListModel *image_annotations;
+  char *tool; /* "pan", "brush", "eraser" */
 
   /* template children */
   GtkLabel *title_label;
@@ -40,10 +61,33 @@ struct _RmWindow
   GtkLabel *message_label;
   GtkEntry *query_entry;
   GtkLabel *query_status_label;
+  GtkRevealer *model_banner;
+  GtkLabel *model_banner_label;
+  GtkMenuButton *recent_button;
+  GtkWidget *segment_button;
+  GtkWidget *cancel_button;
+  GtkWidget *edit_bar;
+  GtkLabel *candidate_label;
+  GtkProgressBar *query_progress;
+  GtkAdjustment *brush_adjustment;
+  GtkListView *annotation_list;
+  GtkLabel *annotation_count_label;
+  GtkStack *annotation_stack;
 };
 
 void _rm_window_class_actions_init (GtkWidgetClass *widget_class);
 void _rm_window_actions_update (RmWindow *self);
 void _rm_window_show_message (RmWindow *self, const char *message);
+
+void _rm_window_model_init (RmWindow *self);
+void _rm_window_model_dispose (RmWindow *self);
+void _rm_window_start_query (RmWindow *self);
+void _rm_window_cancel_query (RmWindow *self);
+void _rm_window_image_changed (RmWindow *self);
+void _rm_window_finish_candidate (RmWindow *self, RmAnnotationStatus status);
+void _rm_window_set_candidate (RmWindow *self, RmCandidate *candidate);
+void _rm_window_use_recent (RmWindow *self, const char *expression);
+void _rm_window_reload_model (RmWindow *self);
+void _rm_window_emit_annotation_added (RmWindow *self, RmAnnotation *annotation);
 
 G_END_DECLS

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "rm-annotation-row.h"
 #include "rm-application.h"
 #include "rm-image-item.h"
 #include "rm-image-pyramid.h"
@@ -21,10 +22,45 @@ enum
   PROP_0,
   PROP_BUSY,
   PROP_SETTINGS,
+  PROP_TOOL,
+  PROP_SHOW_PRIOR,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
+
+enum
+{
+  ANNOTATION_ADDED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static const char *const tools[] = { "pan", "brush", "eraser" }; /* as RmCanvasTool */
+
+static void
+set_tool (RmWindow *self, const char *tool)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (tools); i++)
+    if (g_strcmp0 (tool, tools[i]) == 0)
+      {
+        if (g_str_equal (self->tool, tools[i]))
+          return;
+        g_free (self->tool);
+        self->tool = g_strdup (tools[i]);
+        rm_canvas_set_tool (self->canvas, (RmCanvasTool) i);
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOL]);
+        return;
+      }
+  g_warning ("unknown tool “%s”", tool);
+}
+
+void
+_rm_window_emit_annotation_added (RmWindow *self, RmAnnotation *annotation)
+{
+  g_signal_emit (self, signals[ANNOTATION_ADDED], 0, annotation);
+}
 
 static void
 set_busy (RmWindow *self, guint n_scans, gboolean loading_image)
@@ -133,6 +169,34 @@ on_query_activate (RmWindow *self)
   gtk_widget_activate_action (GTK_WIDGET (self), "win.run-query", NULL);
 }
 
+static void
+on_model_banner_close (RmWindow *self)
+{
+  gtk_revealer_set_reveal_child (self->model_banner, FALSE);
+}
+
+static void
+on_annotation_row_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item,
+                         RmWindow *self)
+{
+  gtk_list_item_set_child (list_item, rm_annotation_row_new ());
+}
+
+static void
+on_annotation_row_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item,
+                        RmWindow *self)
+{
+  rm_annotation_row_set_annotation (RM_ANNOTATION_ROW (gtk_list_item_get_child (list_item)),
+                                    gtk_list_item_get_item (list_item));
+}
+
+static void
+on_annotation_row_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item,
+                          RmWindow *self)
+{
+  rm_annotation_row_set_annotation (RM_ANNOTATION_ROW (gtk_list_item_get_child (list_item)), NULL);
+}
+
 /* ---- sidebar rows ------------------------------------------------------------------------ */
 
 static void
@@ -219,6 +283,7 @@ on_selection_changed (RmWindow *self)
   g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
 
+  _rm_window_image_changed (self);
   update_title (self);
   _rm_window_actions_update (self);
 
@@ -386,6 +451,9 @@ rm_window_constructed (GObject *object)
   gtk_window_set_default_size (GTK_WINDOW (self), width, height);
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
+
+  _rm_window_model_init (self);
+  _rm_window_actions_update (self);
 }
 
 static void
@@ -400,6 +468,7 @@ rm_window_dispose (GObject *object)
   g_clear_handle_id (&self->message_timeout_id, g_source_remove);
   if (self->selection != NULL)
     g_signal_handlers_disconnect_by_data (self->selection, self);
+  _rm_window_model_dispose (self);
   gtk_widget_dispose_template (GTK_WIDGET (self), RM_TYPE_WINDOW);
   g_clear_object (&self->selection);
   g_clear_object (&self->images);
@@ -407,6 +476,16 @@ rm_window_dispose (GObject *object)
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (rm_window_parent_class)->dispose (object);
+}
+
+static void
+rm_window_finalize (GObject *object)
+{
+  RmWindow *self = (RmWindow *) object;
+
+  g_free (self->tool);
+
+  G_OBJECT_CLASS (rm_window_parent_class)->finalize (object);
 }
 
 static void
@@ -421,6 +500,12 @@ rm_window_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
       break;
     case PROP_SETTINGS:
       g_value_set_object (value, self->settings);
+      break;
+    case PROP_TOOL:
+      g_value_set_string (value, self->tool);
+      break;
+    case PROP_SHOW_PRIOR:
+      g_value_set_boolean (value, self->canvas != NULL && rm_canvas_get_show_prior (self->canvas));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -437,6 +522,16 @@ rm_window_set_property (GObject *object, guint prop_id, const GValue *value, GPa
     case PROP_SETTINGS:
       self->settings = g_value_dup_object (value);
       break;
+    case PROP_TOOL:
+      set_tool (self, g_value_get_string (value));
+      break;
+    case PROP_SHOW_PRIOR:
+      if (rm_canvas_get_show_prior (self->canvas) != g_value_get_boolean (value))
+        {
+          rm_canvas_set_show_prior (self->canvas, g_value_get_boolean (value));
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -451,6 +546,7 @@ rm_window_class_init (RmWindowClass *klass)
 
   object_class->constructed = rm_window_constructed;
   object_class->dispose = rm_window_dispose;
+  object_class->finalize = rm_window_finalize;
   object_class->get_property = rm_window_get_property;
   object_class->set_property = rm_window_set_property;
   window_class->close_request = rm_window_close_request;
@@ -461,7 +557,21 @@ rm_window_class_init (RmWindowClass *klass)
   properties[PROP_SETTINGS] =
       g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /* What a primary-button drag on the image does: "pan", "brush" or "eraser" (win.tool). */
+  properties[PROP_TOOL] =
+      g_param_spec_string ("tool", NULL, NULL, "pan",
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Whether the candidate's prior is drawn as a heatmap (win.toggle-prior). */
+  properties[PROP_SHOW_PRIOR] =
+      g_param_spec_boolean ("show-prior", NULL, NULL, FALSE,
+                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* annotation-added (annotation): a candidate was accepted or rejected (or left after being
+   * corrected) and joined the annotations. A project store saves it from here. */
+  signals[ANNOTATION_ADDED] =
+      g_signal_new ("annotation-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 1, RM_TYPE_ANNOTATION);
 
   g_type_ensure (RM_TYPE_CANVAS);
 
@@ -480,12 +590,28 @@ rm_window_class_init (RmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RmWindow, message_label);
   gtk_widget_class_bind_template_child (widget_class, RmWindow, query_entry);
   gtk_widget_class_bind_template_child (widget_class, RmWindow, query_status_label);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, model_banner);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, model_banner_label);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, recent_button);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, segment_button);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, edit_bar);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, candidate_label);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, query_progress);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, brush_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, annotation_list);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, annotation_count_label);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, annotation_stack);
   gtk_widget_class_bind_template_callback (widget_class, on_canvas_zoom_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_message_close);
   gtk_widget_class_bind_template_callback (widget_class, on_query_activate);
   gtk_widget_class_bind_template_callback (widget_class, on_row_setup);
   gtk_widget_class_bind_template_callback (widget_class, on_row_bind);
   gtk_widget_class_bind_template_callback (widget_class, on_row_unbind);
+  gtk_widget_class_bind_template_callback (widget_class, on_model_banner_close);
+  gtk_widget_class_bind_template_callback (widget_class, on_annotation_row_setup);
+  gtk_widget_class_bind_template_callback (widget_class, on_annotation_row_bind);
+  gtk_widget_class_bind_template_callback (widget_class, on_annotation_row_unbind);
 
   _rm_window_class_actions_init (widget_class);
 }
@@ -495,6 +621,8 @@ rm_window_init (RmWindow *self)
 {
   GtkDropTarget *drop;
 
+  /* the property actions read their state while the template is being built */
+  self->tool = g_strdup ("pan");
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->known_files =

@@ -24,4 +24,10 @@ void rm_window_select_image (RmWindow *self, guint position);
 RmCanvas *rm_window_get_canvas (RmWindow *self);
 gboolean rm_window_get_busy (RmWindow *self);
 
+void rm_window_load_model (RmWindow *self, const char *dir);
+RmSegmenter *rm_window_get_segmenter (RmWindow *self);
+gboolean rm_window_get_query_running (RmWindow *self);
+RmCandidate *rm_window_get_candidate (RmWindow *self);
+GListModel *rm_window_get_annotations (RmWindow *self);
+
 G_END_DECLS

@@ -5,9 +5,8 @@
 #include "rm-error.h"
 #include "rm-image.h"
 #include "rm-safetensors.h"
-#include "test-shared-dir.h"
+#include "test-util.h"
 
-#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -15,15 +14,11 @@
 static GBytes *
 seed_image (const char *name)
 {
-  const char *srcdir = g_getenv ("G_TEST_SRCDIR"); /* tests/ when run by meson */
-  const char *root = g_getenv ("REFMASK_SOURCE_DIR");
-  g_autofree char *path =
-      srcdir ? g_build_filename (srcdir, "fuzz", "corpus-image", name, NULL)
-             : g_build_filename (root ? root : ".", "tests", "fuzz", "corpus-image", name, NULL);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "fuzz", "corpus-image", name, NULL);
   g_autoptr (GMappedFile) f = g_mapped_file_new (path, FALSE, NULL);
   if (!f)
     {
-      g_autofree char *msg = g_strdup_printf ("%s not found (set G_TEST_SRCDIR)", path);
+      g_autofree char *msg = g_strdup_printf ("%s not found (G_TEST_SRCDIR = tests/)", path);
       g_test_skip (msg);
       return NULL;
     }
@@ -146,6 +141,7 @@ test_decode_errors (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (RmImage) ok = rm_image_decode_memory (png, len, &fits, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (ok->width, ==, 3);
   expect_decode_error (png, len, &narrow, RM_ERROR_TOO_LARGE);
   expect_decode_error (png, len, &few, RM_ERROR_TOO_LARGE);
   expect_decode_error (png, len, &low, RM_ERROR_TOO_LARGE);
@@ -167,14 +163,13 @@ test_decode_errors (void)
   g_assert_error (error, RM_ERROR, RM_ERROR_IO);
   g_clear_error (&error);
 
-  g_autofree char *dir = g_dir_make_tmp ("rm-img-XXXXXX", NULL);
+  g_autofree char *dir = rm_test_tmpdir ();
   g_autofree char *path = g_build_filename (dir, "bad.png", NULL);
   g_assert_true (g_file_set_contents (path, "nope", 4, NULL));
   g_assert_null (rm_image_load (path, NULL, &error));
   g_assert_error (error, RM_ERROR, RM_ERROR_FORMAT);
   g_assert_nonnull (strstr (error->message, "bad.png"));
-  g_unlink (path);
-  g_rmdir (dir);
+  rm_test_rmdir_recursive (dir);
 }
 
 static RmImage *
@@ -268,7 +263,7 @@ check_branch (const RmImage *raw, const RmSafetensors *st, const char *name, int
 static void
 test_golden_preprocess (void)
 {
-  g_autofree char *path = rm_test_shared_file ("golden/inputs.safetensors");
+  g_autofree char *path = rm_test_shared_file_or_skip ("golden/inputs.safetensors");
   if (!path)
     return;
   g_autoptr (GError) error = NULL;
@@ -301,8 +296,7 @@ static void
 test_png_output (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("rm-img-XXXXXX", &error);
-  g_assert_no_error (error);
+  g_autofree char *dir = rm_test_tmpdir ();
   g_autofree char *grey_path = g_build_filename (dir, "mask.png", NULL);
   g_autofree char *heat_path = g_build_filename (dir, "heat.png", NULL);
 
@@ -341,9 +335,7 @@ test_png_output (void)
   while (g_dir_read_name (d))
     files++;
   g_assert_cmpint (files, ==, 2);
-  g_unlink (grey_path);
-  g_unlink (heat_path);
-  g_rmdir (dir);
+  rm_test_rmdir_recursive (dir);
 }
 
 int

@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The backward driver: which ops need a gradient, the walk in reverse, and the backward of
+ * every RmOpKind expressed with the backend's backward kernels.
+ */
+#include "rm-autograd.h"
+
+#include "rm-backend.h"
+#include "rm-error.h"
+
+#include <string.h>
+#include <stdio.h>
+
+struct RmGrad
+{
+  RmCtx *ctx;
+  size_t n_nodes;
+  float **gout;       /* per node: gradient of its output (NULL: not reached) */
+  bool *needs;        /* per node: some input needs a gradient */
+  GHashTable *outs;   /* output tensor -> node index + 1 */
+  GHashTable *leaves; /* leaf tensor -> gradient */
+  GPtrArray *leaf_order;
+};
+
+/* ---- bookkeeping ------------------------------------------------------------------------ */
+
+static int64_t
+node_index (const RmGrad *g, const RmTensor *t)
+{
+  return (int64_t) GPOINTER_TO_SIZE (g_hash_table_lookup (g->outs, t)) - 1;
+}
+
+static bool
+needs_grad (const RmGrad *g, const RmTensor *t)
+{
+  if (t == NULL)
+    return false;
+  int64_t i = node_index (g, t);
+  return i >= 0 ? g->needs[i] : t->requires_grad;
+}
+
+static float *
+zeros_for (RmGrad *g, const RmTensor *t)
+{
+  int64_t n = rm_tensor_numel (t);
+  float *buf = rm_arena_alloc (g->ctx->arena, (size_t) n * sizeof (float));
+  g->ctx->backend->fill (g->ctx->pool, buf, n, 0.0f);
+  return buf;
+}
+
+/* The gradient buffer of t (allocated, zeroed, on first use), or NULL when t needs none. */
+static float *
+grad_of (RmGrad *g, const RmTensor *t)
+{
+  if (!needs_grad (g, t))
+    return NULL;
+  int64_t i = node_index (g, t);
+  if (i >= 0)
+    {
+      if (g->gout[i] == NULL)
+        g->gout[i] = zeros_for (g, t);
+      return g->gout[i];
+    }
+  float *buf = g_hash_table_lookup (g->leaves, t);
+  if (buf == NULL)
+    {
+      buf = zeros_for (g, t);
+      g_hash_table_insert (g->leaves, (gpointer) t, buf);
+      g_ptr_array_add (g->leaf_order, (gpointer) t);
+    }
+  return buf;
+}
+
+static void
+contiguous_strides (const RmTensor *t, int64_t *stride)
+{
+  int64_t s = 1;
+  for (int i = t->ndim - 1; i >= 0; i--)
+    {
+      stride[i] = s;
+      s *= t->shape[i];
+    }
+}
+
+/* b broadcast against a, dims merged as rm_binary does (b's strides, 0 where it broadcasts). */
+static int
+broadcast_layout (const RmTensor *a, const RmTensor *b, int64_t *shape, int64_t *bs)
+{
+  int nd = 0;
+  const int lead = a->ndim - b->ndim;
+  for (int i = 0; i < a->ndim; i++)
+    {
+      int64_t bdim = i < lead ? 1 : b->shape[i - lead];
+      if (a->shape[i] == 1)
+        continue;
+      int64_t stride = bdim == 1 ? 0 : b->stride[i - lead];
+      if (nd > 0 && bs[nd - 1] == stride * a->shape[i])
+        {
+          shape[nd - 1] *= a->shape[i];
+          bs[nd - 1] = stride;
+          continue;
+        }
+      shape[nd] = a->shape[i];
+      bs[nd] = stride;
+      nd++;
+    }
+  if (nd == 0)
+    {
+      shape[0] = 1;
+      bs[0] = 0;
+      nd = 1;
+    }
+  return nd;
+}
+
+/* ---- the backward of one op --------------------------------------------------------------- */
+
+static void
+backward_node (RmGrad *g, const RmTapeNode *node, const float *dy)
+{
+  RmCtx *ctx = g->ctx;
+  const RmBackend *be = ctx->backend;
+  RmThreadPool *pool = ctx->pool;
+  const RmTensor *out = node->out;
+  const RmTensor *x = node->in[0];
+  const int64_t n_out = rm_tensor_numel (out);
+  float *dx;
+
+  switch (node->op)
+    {
+    case RM_OP_RESHAPE:
+    case RM_OP_COPY: /* gradients are kept in logical layout: a copy is the identity */
+      if ((dx = grad_of (g, x)) != NULL)
+        be->axpy (pool, dx, 1.0f, dy, n_out);
+      break;
+
+    case RM_OP_ROWS:
+      if ((dx = grad_of (g, x)) != NULL)
+        {
+          int64_t row = 1;
+          for (int i = 1; i < x->ndim; i++)
+            row *= x->shape[i];
+          be->axpy (pool, dx + node->i[0] * row, 1.0f, dy, n_out);
+        }
+      break;
+
+    case RM_OP_PERMUTE:
+      if ((dx = grad_of (g, x)) != NULL)
+        {
+          int64_t xs[RM_MAX_DIMS], ds[RM_MAX_DIMS], os[RM_MAX_DIMS];
+          contiguous_strides (x, xs);
+          contiguous_strides (out, os);
+          for (int i = 0; i < out->ndim; i++)
+            ds[i] = xs[node->i[i]];
+          be->add_strided (pool, out->ndim, out->shape, dx, ds, dy, os);
+        }
+      break;
+
+    case RM_OP_CONCAT:
+      {
+        const int d = (int) node->i[0];
+        int64_t os[RM_MAX_DIMS], ps[RM_MAX_DIMS];
+        contiguous_strides (out, os);
+        for (int k = 0; k < 2; k++)
+          {
+            const RmTensor *part = node->in[k];
+            float *dp = grad_of (g, part);
+            if (dp == NULL)
+              continue;
+            contiguous_strides (part, ps);
+            const float *src = dy + (k == 0 ? 0 : node->in[0]->shape[d] * os[d]);
+            be->add_strided (pool, part->ndim, part->shape, dp, ps, src, os);
+          }
+        break;
+      }
+
+    case RM_OP_SLICE:
+      if ((dx = grad_of (g, x)) != NULL)
+        {
+          int64_t xs[RM_MAX_DIMS], os[RM_MAX_DIMS];
+          contiguous_strides (x, xs);
+          contiguous_strides (out, os);
+          be->add_strided (pool, out->ndim, out->shape, dx + node->i[1] * xs[node->i[0]], xs, dy,
+                           os);
+        }
+      break;
+
+    case RM_OP_EMBEDDING:
+      if ((dx = grad_of (g, x)) != NULL)
+        be->scatter_add_rows (pool, dx, dy, x->shape[1], node->ids, node->n_ids);
+      break;
+
+    case RM_OP_ADD:
+    case RM_OP_SUB:
+    case RM_OP_MUL:
+      {
+        const RmTensor *a = node->in[0], *b = node->in[1];
+        int64_t shape[RM_MAX_DIMS], bs[RM_MAX_DIMS];
+        const int nd = broadcast_layout (a, b, shape, bs);
+        float *da = grad_of (g, a), *db = grad_of (g, b);
+        if (n_out == 0)
+          break;
+        if (node->op == RM_OP_MUL)
+          {
+            if (da != NULL)
+              be->mul_acc (pool, da, dy, b->data, nd, shape, bs);
+            if (db != NULL)
+              be->reduce_broadcast (pool, db, 1.0f, dy, a->data, nd, shape, bs);
+          }
+        else
+          {
+            if (da != NULL)
+              be->axpy (pool, da, 1.0f, dy, n_out);
+            if (db != NULL)
+              be->reduce_broadcast (pool, db, node->op == RM_OP_SUB ? -1.0f : 1.0f, dy, NULL, nd,
+                                    shape, bs);
+          }
+        break;
+      }
+
+    case RM_OP_AXPBY:
+      for (int k = 0; k < 2; k++)
+        if ((dx = grad_of (g, node->in[k])) != NULL)
+          be->axpy (pool, dx, node->f[k], dy, n_out);
+      break;
+
+    case RM_OP_SCALE:
+      if ((dx = grad_of (g, x)) != NULL)
+        be->axpy (pool, dx, node->f[0], dy, n_out);
+      break;
+
+    case RM_OP_RSUB_SCALAR:
+      if ((dx = grad_of (g, x)) != NULL)
+        be->axpy (pool, dx, -1.0f, dy, n_out);
+      break;
+
+    case RM_OP_GELU:
+    case RM_OP_RELU:
+    case RM_OP_SIGMOID:
+      if ((dx = grad_of (g, x)) != NULL)
+        {
+          RmUnaryOp op = node->op == RM_OP_GELU   ? RM_UNARY_GELU
+                         : node->op == RM_OP_RELU ? RM_UNARY_RELU
+                                                  : RM_UNARY_SIGMOID;
+          be->unary_backward (pool, op, dx, dy, x->data, out->data, n_out);
+        }
+      break;
+
+    case RM_OP_LAYERNORM:
+      {
+        const int64_t dim = x->shape[x->ndim - 1];
+        float *dw = grad_of (g, node->in[1]), *db = grad_of (g, node->in[2]);
+        dx = grad_of (g, x);
+        if (dim > 0 && (dx != NULL || dw != NULL || db != NULL))
+          be->layernorm_backward (pool, dx, dw, db, dy, x->data, node->in[1]->data, n_out / dim,
+                                  dim, node->f[0]);
+        break;
+      }
+
+    case RM_OP_LAYERNORM_NCHW:
+      {
+        float *dw = grad_of (g, node->in[1]), *db = grad_of (g, node->in[2]);
+        dx = grad_of (g, x);
+        if (dx != NULL || dw != NULL || db != NULL)
+          be->layernorm_nchw_backward (pool, dx, dw, db, dy, x->data, node->in[1]->data,
+                                       x->shape[0], x->shape[1], x->shape[2] * x->shape[3],
+                                       node->f[0]);
+        break;
+      }
+
+    case RM_OP_LINEAR:
+      {
+        const RmTensor *w = node->in[1], *b = node->in[2];
+        const int64_t n_in = w->shape[1], n_o = w->shape[0];
+        const int64_t m = n_o > 0 ? n_out / n_o : 0;
+        float *dw = grad_of (g, w), *db = grad_of (g, b);
+        dx = grad_of (g, x);
+        if (m == 0 || n_o == 0)
+          break;
+        if (dx != NULL) /* dX (m, in) += dY (m, out) W (out, in) */
+          be->gemm (pool, false, false, m, n_in, n_o, 1.0f, dy, n_o, w->data, n_in, 1.0f, dx, n_in);
+        if (dw != NULL) /* dW (out, in) += dY^T X */
+          be->gemm (pool, true, false, n_o, n_in, m, 1.0f, dy, n_o, x->data, n_in, 1.0f, dw, n_in);
+        if (db != NULL)
+          be->reduce_broadcast (pool, db, 1.0f, dy, NULL, 2, (const int64_t[]){ m, n_o },
+                                (const int64_t[]){ 0, 1 });
+        break;
+      }
+
+    case RM_OP_MATMUL:
+      {
+        const RmTensor *a = node->in[0], *b = node->in[1];
+        const bool tb = node->i[0] != 0;
+        const int nd = a->ndim;
+        const int64_t m = a->shape[nd - 2], k = a->shape[nd - 1];
+        const int64_t n = out->shape[nd - 1];
+        const int64_t batch = m > 0 && n > 0 ? n_out / (m * n) : 0;
+        float *da = grad_of (g, a), *db = grad_of (g, b);
+        for (int64_t i = 0; i < batch; i++)
+          {
+            const float *gy = dy + i * m * n, *ai = a->data + i * m * k, *bi = b->data + i * k * n;
+            if (da != NULL) /* dA (m, k) += dY op(B)^T */
+              be->gemm (pool, false, !tb, m, k, n, 1.0f, gy, n, bi, tb ? k : n, 1.0f,
+                        da + i * m * k, k);
+            if (db != NULL && !tb) /* dB (k, n) += A^T dY */
+              be->gemm (pool, true, false, k, n, m, 1.0f, ai, k, gy, n, 1.0f, db + i * k * n, n);
+            if (db != NULL && tb) /* dB (n, k) += dY^T A */
+              be->gemm (pool, true, false, n, k, m, 1.0f, gy, n, ai, k, 1.0f, db + i * k * n, k);
+          }
+        break;
+      }
+
+    case RM_OP_ATTENTION:
+      {
+        const RmTensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
+        const int heads = (int) node->i[0];
+        RmAttnDims d = {
+          .batch = q->shape[0],
+          .nq = q->shape[1],
+          .nk = k->shape[1],
+          .heads = heads,
+          .dh = q->shape[2] / heads,
+          .dv = v->shape[2] / heads,
+          .scale = node->f[0],
+        };
+        float *dq = grad_of (g, q), *dk = grad_of (g, k), *dvv = grad_of (g, v);
+        if (dq != NULL || dk != NULL || dvv != NULL)
+          be->attention_backward (pool, dq, dk, dvv, dy, q->data, k->data, v->data, out->data, &d,
+                                  node->mask);
+        break;
+      }
+
+    case RM_OP_CONV2D:
+      {
+        const RmTensor *w = node->in[1];
+        RmConvDims d = {
+          .batch = x->shape[0],
+          .cin = x->shape[1],
+          .h = x->shape[2],
+          .w = x->shape[3],
+          .cout = w->shape[0],
+          .kh = w->shape[2],
+          .kw = w->shape[3],
+          .stride = node->i[0],
+          .pad = node->i[1],
+          .oh = out->shape[2],
+          .ow = out->shape[3],
+        };
+        float *dw = grad_of (g, w), *db = grad_of (g, node->in[2]);
+        dx = grad_of (g, x);
+        if (dx != NULL || dw != NULL || db != NULL)
+          be->conv2d_backward (pool, dx, dw, db, dy, x->data, w->data, &d);
+        break;
+      }
+
+    case RM_OP_CONV_TRANSPOSE2X2:
+      {
+        const RmTensor *w = node->in[1];
+        float *dw = grad_of (g, w), *db = grad_of (g, node->in[2]);
+        dx = grad_of (g, x);
+        if (dx != NULL || dw != NULL || db != NULL)
+          be->conv_transpose2x2_backward (pool, dx, dw, db, dy, x->data, w->data, x->shape[0],
+                                          x->shape[1], x->shape[2], x->shape[3], w->shape[1]);
+        break;
+      }
+
+    case RM_OP_MAXPOOL2X2_NHWC:
+      if ((dx = grad_of (g, x)) != NULL)
+        be->maxpool2x2_nhwc_backward (pool, dx, dy, x->data, x->shape[0], x->shape[1], x->shape[2],
+                                      x->shape[3]);
+      break;
+
+    case RM_OP_UPSAMPLE_NEAREST2X:
+      if ((dx = grad_of (g, x)) != NULL)
+        be->upsample_nearest2x_backward (pool, dx, dy, x->shape[0] * x->shape[1], x->shape[2],
+                                         x->shape[3]);
+      break;
+
+    case RM_OP_RESIZE_BILINEAR:
+    case RM_OP_RESIZE_BICUBIC:
+      if ((dx = grad_of (g, x)) != NULL)
+        {
+          const int64_t planes = x->shape[0] * x->shape[1];
+          if (node->op == RM_OP_RESIZE_BICUBIC)
+            be->resize_bicubic_backward (pool, dx, dy, planes, x->shape[2], x->shape[3], node->i[0],
+                                         node->i[1]);
+          else
+            be->resize_bilinear_backward (pool, dx, dy, planes, x->shape[2], x->shape[3],
+                                          node->i[0], node->i[1], node->i[2] != 0);
+        }
+      break;
+
+    case RM_OP_WINDOW_PARTITION:
+      if ((dx = grad_of (g, x)) != NULL)
+        be->window_partition_backward (pool, dx, dy, x->shape[0], x->shape[1], x->shape[2],
+                                       x->shape[3], node->i[0]);
+      break;
+
+    case RM_OP_WINDOW_UNPARTITION:
+      if ((dx = grad_of (g, x)) != NULL)
+        be->window_unpartition_backward (pool, dx, dy, out->shape[0], node->i[1], node->i[2],
+                                         node->i[3], node->i[4], x->shape[3], node->i[0]);
+      break;
+
+    case RM_OP_SUM_ALL:
+    case RM_OP_MEAN_ALL:
+      if ((dx = grad_of (g, x)) != NULL)
+        {
+          const int64_t n = rm_tensor_numel (x);
+          if (n == 0)
+            break;
+          float v = node->op == RM_OP_MEAN_ALL ? (float) ((double) dy[0] / (double) n) : dy[0];
+          float *tmp = rm_arena_alloc (ctx->arena, (size_t) n * sizeof (float));
+          be->fill (pool, tmp, n, v);
+          be->axpy (pool, dx, 1.0f, tmp, n);
+        }
+      break;
+
+    case RM_OP_N_KINDS:
+    default:
+      RM_CHECK (false, "backward: unknown op %d", (int) node->op);
+    }
+}
+
+/* ---- the driver ------------------------------------------------------------------------- */
+
+RmGrad *
+rm_backward (RmCtx *ctx, int n_seeds, const RmTensor *const *seeds, const float *const *seed_grads,
+             GError **error)
+{
+  if (ctx->tape == NULL)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_INPUT, "backward: the context records no tape");
+      return NULL;
+    }
+  const RmBackend *be = ctx->backend;
+  RM_CHECK (be->attention_backward != NULL, "backend %s has no backward kernels", be->name);
+  const RmTape *tape = ctx->tape;
+  RmGrad *g = g_new0 (RmGrad, 1);
+  g->ctx = ctx;
+  g->n_nodes = rm_tape_len (tape);
+  g->gout = g_new0 (float *, g->n_nodes > 0 ? g->n_nodes : 1);
+  g->needs = g_new0 (bool, g->n_nodes > 0 ? g->n_nodes : 1);
+  g->outs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g->leaves = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g->leaf_order = g_ptr_array_new ();
+
+  /* Forward sweep: which ops lead from a requires_grad leaf. */
+  for (size_t i = 0; i < g->n_nodes; i++)
+    {
+      const RmTapeNode *node = rm_tape_node (tape, i);
+      bool need = false;
+      for (int k = 0; k < node->n_inputs; k++)
+        need = need || needs_grad (g, node->in[k]);
+      g->needs[i] = need;
+      g_hash_table_insert (g->outs, node->out, GSIZE_TO_POINTER (i + 1));
+    }
+
+  int64_t last = -1;
+  for (int s = 0; s < n_seeds; s++)
+    {
+      const RmTensor *t = seeds[s];
+      int64_t i = t != NULL ? node_index (g, t) : -1;
+      if (t == NULL || (i < 0 && !t->requires_grad))
+        {
+          g_set_error (error, RM_ERROR, RM_ERROR_INPUT,
+                       "backward: seed %d is neither recorded on the tape nor a parameter", s);
+          rm_grad_free (g);
+          return NULL;
+        }
+      /* A seed that does not depend on any parameter has nothing to propagate (its own
+       * gradient is still kept). */
+      float *buf;
+      if (i >= 0)
+        {
+          if (g->gout[i] == NULL)
+            g->gout[i] = zeros_for (g, t);
+          buf = g->gout[i];
+          last = MAX (last, i);
+        }
+      else
+        buf = grad_of (g, t);
+      be->axpy (ctx->pool, buf, 1.0f, seed_grads[s], rm_tensor_numel (t));
+    }
+
+  gint64 prof[RM_OP_N_KINDS] = { 0 };
+  int cnt[RM_OP_N_KINDS] = { 0 };
+  for (int64_t i = last; i >= 0; i--)
+    {
+      const RmTapeNode *node = rm_tape_node (tape, (size_t) i);
+      if (g->gout[i] == NULL || !g->needs[i])
+        continue;
+      gint64 t0 = g_get_monotonic_time ();
+      backward_node (g, node, g->gout[i]);
+      prof[node->op] += g_get_monotonic_time () - t0;
+      cnt[node->op]++;
+    }
+  if (g_getenv ("RM_BWD_PROF"))
+    for (int k = 0; k < RM_OP_N_KINDS; k++)
+      if (cnt[k])
+        fprintf (stderr, "%-22s %5d %8.1f ms\n", rm_op_kind_name (k), cnt[k], prof[k] / 1e3);
+  return g;
+}
+
+const float *
+rm_grad_get (const RmGrad *g, const RmTensor *t)
+{
+  if (g == NULL || t == NULL)
+    return NULL;
+  int64_t i = node_index (g, t);
+  if (i >= 0)
+    return g->gout[i];
+  return g_hash_table_lookup (g->leaves, t);
+}
+
+void
+rm_grad_foreach_leaf (const RmGrad *g, RmGradLeafFunc fn, void *user)
+{
+  for (guint i = 0; i < g->leaf_order->len; i++)
+    {
+      const RmTensor *t = g_ptr_array_index (g->leaf_order, i);
+      fn (user, t, g_hash_table_lookup (g->leaves, t));
+    }
+}
+
+void
+rm_grad_free (RmGrad *g)
+{
+  if (g == NULL)
+    return;
+  g_free (g->gout);
+  g_free (g->needs);
+  g_hash_table_unref (g->outs);
+  g_hash_table_unref (g->leaves);
+  g_ptr_array_unref (g->leaf_order);
+  g_free (g);
+}
