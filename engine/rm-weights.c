@@ -244,18 +244,42 @@ is_norm_scale (const char *key, int ndim)
              || strstr (key, "mask_downscaling.1.") != NULL || strstr (key, "mask_downscaling.4.") != NULL);
 }
 
+/* PyTorch's default initialisation where the official modules rely on it: Linear and Conv weights
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)), biases 0, LayerNorm
+ * scales 1, the prompt encoder's Fourier matrix N(0, 1); embeddings, tokens and position tables
+ * N(0, std) as BEiT-3 and Hiera initialise theirs. */
 static void
 init_random_key (void *user, const char *key, int ndim, const int64_t *shape)
 {
   RandomInit *r = user;
-  int64_t n = 1;
+  int64_t n = 1, fan_in = 1;
   for (int i = 0; i < ndim; i++)
     n *= shape[i];
+  for (int i = 1; i < ndim; i++)
+    fan_in *= shape[i];
   float *data = g_new (float, n);
   bool bias = g_str_has_suffix (key, ".bias") || g_str_has_suffix (key, "in_proj_bias");
   bool scale = is_norm_scale (key, ndim);
+  bool fourier = g_str_has_suffix (key, "positional_encoding_gaussian_matrix");
+  bool table = strstr (key, "embed") != NULL || strstr (key, "token") != NULL
+               || g_str_has_suffix (key, "pos_embed_window");
+  double bound = 1.0 / sqrt ((double) MAX (fan_in, 1));
   for (int64_t i = 0; i < n; i++)
-    data[i] = scale ? 1.0f : bias ? 0.0f : (float) (r->std * next_normal (&r->state));
+    {
+      if (scale)
+        data[i] = 1.0f;
+      else if (bias)
+        data[i] = 0.0f;
+      else if (fourier)
+        data[i] = (float) next_normal (&r->state);
+      else if (table || ndim < 2)
+        data[i] = (float) (r->std * next_normal (&r->state));
+      else
+        {
+          double u = (double) (next_u64 (&r->state) >> 11) / 9007199254740992.0;
+          data[i] = (float) ((2.0 * u - 1.0) * bound);
+        }
+    }
   g_ptr_array_add (r->w->owned, data);
   RmTensor *t = g_new0 (RmTensor, 1);
   rm_tensor_init (t, data, ndim, shape);

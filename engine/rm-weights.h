@@ -22,8 +22,9 @@ size_t rm_weights_count (const RmWeights *w);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmWeights, rm_weights_free)
 
-/* Weights for cfg drawn at random (seeded, reproducible): N(0, std) for matrices, embeddings and
- * tokens, 0 for biases, 1 for LayerNorm scales. For benchmarks, tests and training from scratch. */
+/* Weights for cfg drawn at random (seeded, reproducible) the way the official modules initialise
+ * (rm-weights.c says how); std is that of the embedding, token and position tables. For
+ * benchmarks, tests and training from scratch. */
 RmWeights *rm_weights_new_random (const RmModelConfig *cfg, uint64_t seed, float std);
 /* Calls fn for every tensor (official key order of rm_model_foreach_key). */
 typedef void (*RmWeightFunc) (void *user, const char *key, const RmTensor *t);
