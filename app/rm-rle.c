@@ -147,6 +147,8 @@ rm_rle_to_string (const RmRle *rle)
   return g_string_free (s, FALSE);
 }
 
+static void normalize (RmRle *rle);
+
 RmRle *
 rm_rle_from_string (const char *counts, guint32 h, guint32 w, GError **error)
 {
@@ -211,7 +213,11 @@ rm_rle_from_string (const char *counts, guint32 h, guint32 w, GError **error)
                    sum > total ? "more than " : "", MIN (sum, total), w, h, total);
       return NULL;
     }
-  return rm_rle_new (h, w, cnts, m);
+  {
+    RmRle *rle = rm_rle_new (h, w, cnts, m);
+    normalize (rle);
+    return rle;
+  }
 }
 
 RmRle *
@@ -221,6 +227,7 @@ rm_rle_from_counts (guint32 h, guint32 w, const guint32 *cnts, gsize m, GError *
 
   if (!rm_rle_validate (rle, error))
     return NULL;
+  normalize (rle);
   return g_steal_pointer (&rle);
 }
 
@@ -402,4 +409,32 @@ rm_rle_equal (const RmRle *a, const RmRle *b)
       if (la != lb || va != vb)
         return FALSE;
     }
+}
+
+/* Canonical runs, as rm_rle_encode would give them: zero-length runs inside the sequence
+ * are folded away. pycocotools never writes them, but a string may hold them, and its
+ * toBbox then wraps around (a leading "00" gives a bbox of billions). */
+static void
+normalize (RmRle *rle)
+{
+  RunIter it = { rle, 0 };
+  g_autofree guint32 *out = g_new (guint32, rle->m + 2);
+  gsize k = 0;
+  guint64 len;
+  gboolean val, first = TRUE;
+
+  while (run_next (&it, &len, &val))
+    {
+      if (first && val)
+        out[k++] = 0; /* the runs start with zeros */
+      first = FALSE;
+      out[k++] = (guint32) len;
+    }
+  if (k == 0)
+    out[k++] = 0; /* an empty canvas */
+  if (k == rle->m && memcmp (out, rle->cnts, k * sizeof (guint32)) == 0)
+    return;
+  g_free (rle->cnts);
+  rle->cnts = g_steal_pointer (&out);
+  rle->m = k;
 }

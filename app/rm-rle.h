@@ -51,10 +51,11 @@ void rm_rle_decode (const RmRle *rle, guint8 *mask, gsize stride, guint8 on);
 /* The compressed COCO string (rleToString). */
 gchar *rm_rle_to_string (const RmRle *rle);
 
-/* Parses a compressed string (rleFrString) and validates the result. */
+/* Parses a compressed string (rleFrString) and validates the result. Zero-length runs inside
+ * the sequence (which pycocotools never writes) are folded away, so area and bbox are sound. */
 RmRle *rm_rle_from_string (const char *counts, guint32 h, guint32 w, GError **error);
 
-/* Uncompressed COCO counts (a JSON list) with validation. */
+/* Uncompressed COCO counts (a JSON list) with validation; folded like rm_rle_from_string. */
 RmRle *rm_rle_from_counts (guint32 h, guint32 w, const guint32 *cnts, gsize m, GError **error);
 
 /* Pixel count (rleArea; 64-bit here, equal to pycocotools whenever that does not wrap). */

@@ -26,6 +26,7 @@ typedef struct
   int group;
   float *exp_avg, *exp_avg_sq;
   int64_t step;
+  float step_f; /* the step as the float tensor handed out by rm_adamw_foreach_state */
 } RmAdamWParam;
 
 struct RmAdamW
@@ -223,8 +224,8 @@ rm_adamw_foreach_state (const RmAdamW *opt, RmAdamWStateFunc fn, void *user)
       fn (user, n_avg, &t);
       rm_tensor_init (&t, ap->exp_avg_sq, ap->param->ndim, ap->param->shape);
       fn (user, n_sq, &t);
-      float step = (float) ap->step;
-      rm_tensor_init (&t, &step, 1, (const int64_t[]){ 1 });
+      ap->step_f = (float) ap->step; /* lives in the optimizer, like the moments */
+      rm_tensor_init (&t, &ap->step_f, 1, (const int64_t[]){ 1 });
       fn (user, n_step, &t);
     }
 }

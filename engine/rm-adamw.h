@@ -48,6 +48,8 @@ void rm_adamw_set_step (RmAdamW *opt, int64_t step);
 /* ---- state for checkpoints ----------------------------------------------------------------
  * Per parameter: "<name>.exp_avg" and "<name>.exp_avg_sq" (the parameter's shape, fp32) and
  * "<name>.step" (shape [1], fp32: torch keeps the step as a float tensor; exact to 2^24). */
+/* The tensors' data point into the optimizer (valid until its next step or free), so a caller
+ * may collect them and write one file. */
 typedef void (*RmAdamWStateFunc) (void *user, const char *name, const RmTensor *t);
 void rm_adamw_foreach_state (const RmAdamW *opt, RmAdamWStateFunc fn, void *user);
 /* Restores every registered parameter's state from a file holding those names (extra tensors,

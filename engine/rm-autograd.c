@@ -8,7 +8,6 @@
 #include "rm-error.h"
 
 #include <string.h>
-#include <stdio.h>
 
 struct RmGrad
 {
@@ -63,7 +62,10 @@ grad_of (RmGrad *g, const RmTensor *t)
   float *buf = g_hash_table_lookup (g->leaves, t);
   if (buf == NULL)
     {
-      buf = zeros_for (g, t);
+      /* Parameters' gradients are owned by g, zeroed by calloc: a large one (an embedding table)
+       * gets fresh zero pages from the kernel and only the rows a batch touches are ever
+       * written. */
+      buf = g_malloc0 ((gsize) MAX (1, rm_tensor_numel (t)) * sizeof (float));
       g_hash_table_insert (g->leaves, (gpointer) t, buf);
       g_ptr_array_add (g->leaf_order, (gpointer) t);
     }
@@ -482,22 +484,13 @@ rm_backward (RmCtx *ctx, int n_seeds, const RmTensor *const *seeds, const float 
       be->axpy (ctx->pool, buf, 1.0f, seed_grads[s], rm_tensor_numel (t));
     }
 
-  gint64 prof[RM_OP_N_KINDS] = { 0 };
-  int cnt[RM_OP_N_KINDS] = { 0 };
   for (int64_t i = last; i >= 0; i--)
     {
       const RmTapeNode *node = rm_tape_node (tape, (size_t) i);
       if (g->gout[i] == NULL || !g->needs[i])
         continue;
-      gint64 t0 = g_get_monotonic_time ();
       backward_node (g, node, g->gout[i]);
-      prof[node->op] += g_get_monotonic_time () - t0;
-      cnt[node->op]++;
     }
-  if (g_getenv ("RM_BWD_PROF"))
-    for (int k = 0; k < RM_OP_N_KINDS; k++)
-      if (cnt[k])
-        fprintf (stderr, "%-22s %5d %8.1f ms\n", rm_op_kind_name (k), cnt[k], prof[k] / 1e3);
   return g;
 }
 
@@ -530,6 +523,8 @@ rm_grad_free (RmGrad *g)
   g_free (g->gout);
   g_free (g->needs);
   g_hash_table_unref (g->outs);
+  for (guint i = 0; i < g->leaf_order->len; i++)
+    g_free (g_hash_table_lookup (g->leaves, g_ptr_array_index (g->leaf_order, i)));
   g_hash_table_unref (g->leaves);
   g_ptr_array_unref (g->leaf_order);
   g_free (g);

@@ -9,9 +9,10 @@
  * nothing, but gradients still flow through the ops that use them (e.g. through a frozen Hiera
  * block to the adapters before it). A tensor used several times gets the sum of its gradients.
  *
- * Gradients are fp32, contiguous in the logical shape of their tensor, and live in ctx->arena:
- * they are valid until the arena or the tape is reset. Kernels add in a fixed order, so the
- * result does not depend on the number of threads.
+ * Gradients are fp32 and contiguous in the logical shape of their tensor. Those of recorded
+ * tensors live in ctx->arena (valid until the arena or the tape is reset), those of parameters
+ * (leaves) are owned by the RmGrad (valid until rm_grad_free). Kernels add in a fixed order, so
+ * the result does not depend on the number of threads.
  */
 #pragma once
 

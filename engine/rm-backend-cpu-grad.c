@@ -13,6 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX2__) && defined(__FMA__) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#include <immintrin.h>
+#define RM_HAVE_VERFF 1
+/* glibc's vector erff (libmvec), as the forward GELU uses it. */
+__m256 _ZGVdN8v_erff (__m256 x);
+#else
+#define RM_HAVE_VERFF 0
+#endif
+
 #define RM_GRAIN 16384
 
 static int64_t
@@ -211,7 +221,13 @@ rm_axpy_range (void *p, int64_t begin, int64_t end, int worker)
   float *restrict d = a->dst;
   const float *restrict s = a->src;
   const float alpha = a->alpha;
-  if (alpha == 1.0f)
+  if (a->other != NULL)
+    {
+      const float *restrict o = a->other;
+      for (int64_t i = begin; i < end; i++)
+        d[i] += alpha * s[i] * o[i];
+    }
+  else if (alpha == 1.0f)
     for (int64_t i = begin; i < end; i++)
       d[i] += s[i];
   else
@@ -487,6 +503,13 @@ rm_cpu_reduce_broadcast (RmThreadPool *pool, float *dst, float alpha, const floa
           a.n_red *= shape[i];
         }
     }
+  if (a.n_red == 1 && a.nk <= 1 && (a.nk == 0 || (a.kss[0] == 1 && a.kbs[0] == 1)))
+    {
+      /* Nothing broadcast: element-wise. */
+      RmAxpyArgs e = { dst, src, other, alpha };
+      rm_parallel_for_grain (pool, a.n_out, RM_GRAIN, rm_axpy_range, &e);
+      return;
+    }
   a.n_blocks = (a.n_out + RM_RED_BLOCK - 1) / RM_RED_BLOCK;
   a.n_chunks = rm_max64 (1, rm_min64 (64, a.n_red / RM_RED_CHUNK));
   if (a.n_out > 4096)
@@ -525,14 +548,29 @@ rm_unary_backward_range (void *p, int64_t begin, int64_t end, int worker)
     {
     case RM_UNARY_GELU:
       {
-        /* PyTorch's GeluBackward (approximate='none'): dy (cdf + x pdf). */
+        /* PyTorch's GeluBackward (approximate='none'): dy (cdf + x pdf), with
+         * cdf = (1 + erf(x / sqrt 2)) / 2 and pdf = exp(-x^2 / 2) / sqrt(2 pi); erf and exp
+         * vectorised a block at a time. */
         const float alpha = (float) M_SQRT1_2, beta = (float) (M_2_SQRTPI * M_SQRT1_2 * 0.5);
         const float *restrict x = a->x;
-        for (int64_t i = begin; i < end; i++)
+        float erfv[256], expv[256];
+        for (int64_t i0 = begin; i0 < end; i0 += 256)
           {
-            const float cdf = 0.5f * (1.0f + erff (x[i] * alpha));
-            const float pdf = beta * expf (-0.5f * x[i] * x[i]);
-            dx[i] += dy[i] * (cdf + x[i] * pdf);
+            const int64_t m = rm_min64 (256, end - i0);
+            const float *restrict xb = x + i0;
+            int64_t j = 0;
+#if RM_HAVE_VERFF
+            for (; j + 8 <= m; j += 8)
+              _mm256_storeu_ps (erfv + j, _ZGVdN8v_erff (_mm256_mul_ps (_mm256_loadu_ps (xb + j),
+                                                                        _mm256_set1_ps (alpha))));
+#endif
+            for (; j < m; j++)
+              erfv[j] = erff (xb[j] * alpha);
+            for (j = 0; j < m; j++)
+              expv[j] = -0.5f * xb[j] * xb[j];
+            rm_cpu_expf (expv, expv, m);
+            for (j = 0; j < m; j++)
+              dx[i0 + j] += dy[i0 + j] * (0.5f * (1.0f + erfv[j]) + xb[j] * (beta * expv[j]));
           }
         break;
       }
@@ -854,6 +892,7 @@ rm_attn_bwd_queries (void *p, int64_t begin, int64_t end, int worker)
   float *dp = s + BK * BQ;   /* (BK, BQ) */
   float *dqa = dp + BK * BQ; /* (BQ, dh) */
   double l[BQ];
+  float mnew[BQ], fac[BQ], shift[BQ];
 
   for (int64_t item = begin; item < end; item++)
     {
@@ -870,33 +909,49 @@ rm_attn_bwd_queries (void *p, int64_t begin, int64_t end, int worker)
       rm_transpose_block (qt, BQ, qbase, ldq, nq, dh);
       rm_transpose_block (dot, BQ, gbase, ldv, nq, dv);
 
-      /* Softmax statistics, as the forward computes them (max first, then the sum). */
+      /* Softmax statistics in one sweep with the forward's online rescaling (running max m,
+       * sum l rescaled by exp(m_old - m_new) when the max grows). */
       for (int64_t i = 0; i < nq; i++)
-        m[i] = -INFINITY;
-      for (int64_t k0 = 0; k0 < nk_all; k0 += BK)
         {
-          const int64_t nk = rm_min64 (BK, nk_all - k0);
-          rm_cpu_tile_gemm (nk, nq, dh, a->k + (b * nk_all + k0) * ldq + h * dh, ldq, 1, qt, BQ, s,
-                            BQ, false);
-          for (int64_t j = 0; j < nk; j++)
-            if (pad == NULL || !pad[k0 + j])
-              for (int64_t i = 0; i < nq; i++)
-                m[i] = fmaxf (m[i], s[j * BQ + i] * d->scale);
+          m[i] = -INFINITY;
+          l[i] = 0.0;
         }
-      for (int64_t i = 0; i < nq; i++)
-        l[i] = 0.0;
       for (int64_t k0 = 0; k0 < nk_all; k0 += BK)
         {
           const int64_t nk = rm_min64 (BK, nk_all - k0);
           rm_cpu_tile_gemm (nk, nq, dh, a->k + (b * nk_all + k0) * ldq + h * dh, ldq, 1, qt, BQ, s,
                             BQ, false);
+          for (int64_t i = 0; i < nq; i++)
+            mnew[i] = m[i];
+          for (int64_t j = 0; j < nk; j++)
+            {
+              float *sj = s + j * BQ;
+              if (pad != NULL && pad[k0 + j])
+                continue;
+              for (int64_t i = 0; i < nq; i++)
+                {
+                  sj[i] *= d->scale;
+                  mnew[i] = fmaxf (mnew[i], sj[i]);
+                }
+            }
+          for (int64_t i = 0; i < nq; i++)
+            {
+              /* exp(m - mnew): 1 when the max stays, 0 from -inf; a row with only masked keys
+               * so far keeps -inf and shifts by 0. */
+              fac[i] = m[i] == -INFINITY ? 0.0f : m[i] - mnew[i];
+              shift[i] = mnew[i] == -INFINITY ? 0.0f : mnew[i];
+              m[i] = mnew[i];
+            }
+          rm_cpu_expf (fac, fac, nq);
+          for (int64_t i = 0; i < nq; i++)
+            l[i] *= m[i] == -INFINITY ? 0.0 : (double) fac[i];
           for (int64_t j = 0; j < nk; j++)
             {
               if (pad != NULL && pad[k0 + j])
                 continue;
               float *sj = s + j * BQ;
               for (int64_t i = 0; i < nq; i++)
-                sj[i] = sj[i] * d->scale - m[i];
+                sj[i] -= shift[i];
               rm_cpu_expf (sj, sj, nq);
               for (int64_t i = 0; i < nq; i++)
                 l[i] += sj[i];

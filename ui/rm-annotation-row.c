@@ -89,8 +89,7 @@ rm_annotation_row_dispose (GObject *object)
 }
 
 static void
-rm_annotation_row_get_property (GObject *object, guint prop_id, GValue *value,
-                                GParamSpec *pspec)
+rm_annotation_row_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   RmAnnotationRow *self = RM_ANNOTATION_ROW (object);
 

@@ -305,8 +305,7 @@ rm_annotation_get_property (GObject *object, guint prop_id, GValue *value, GPara
 }
 
 static void
-rm_annotation_set_property (GObject *object, guint prop_id, const GValue *value,
-                            GParamSpec *pspec)
+rm_annotation_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   RmAnnotation *self = RM_ANNOTATION (object);
 
@@ -365,9 +364,8 @@ rm_annotation_class_init (RmAnnotationClass *klass)
   properties[PROP_IMAGE] = g_param_spec_object ("image", NULL, NULL, G_TYPE_FILE, construct);
   properties[PROP_ID] = g_param_spec_int64 ("id", NULL, NULL, 0, G_MAXINT64, 0, rw);
   properties[PROP_EXPRESSION] = g_param_spec_string ("expression", NULL, NULL, "", rw);
-  properties[PROP_STATUS] =
-      g_param_spec_enum ("status", NULL, NULL, RM_TYPE_ANNOTATION_STATUS,
-                         RM_ANNOTATION_STATUS_CANDIDATE, rw);
+  properties[PROP_STATUS] = g_param_spec_enum ("status", NULL, NULL, RM_TYPE_ANNOTATION_STATUS,
+                                               RM_ANNOTATION_STATUS_CANDIDATE, rw);
   properties[PROP_SOURCE] = g_param_spec_enum ("source", NULL, NULL, RM_TYPE_ANNOTATION_SOURCE,
                                                RM_ANNOTATION_SOURCE_MODEL, rw);
   properties[PROP_MASK] = g_param_spec_boxed ("mask", NULL, NULL, G_TYPE_BYTES, rw);
@@ -397,8 +395,8 @@ rm_annotation_new (GFile *image, const char *expression, int width, int height, 
   g_return_val_if_fail (mask == NULL || g_bytes_get_size (mask) == (gsize) width * height, NULL);
 
   return g_object_new (RM_TYPE_ANNOTATION, "width", width, "height", height, "image", image,
-                       "expression", expression != NULL ? expression : "", "mask", mask,
-                       "status", status, "source", source, NULL);
+                       "expression", expression != NULL ? expression : "", "mask", mask, "status",
+                       status, "source", source, NULL);
 }
 
 /* The store's id; 0 until stored. */
@@ -521,8 +519,7 @@ void
 rm_annotation_set_mask (RmAnnotation *self, GBytes *mask)
 {
   g_return_if_fail (RM_IS_ANNOTATION (self));
-  g_return_if_fail (mask == NULL ||
-                    g_bytes_get_size (mask) == (gsize) self->width * self->height);
+  g_return_if_fail (mask == NULL || g_bytes_get_size (mask) == (gsize) self->width * self->height);
 
   if (mask == self->mask)
     return;

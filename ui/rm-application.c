@@ -293,10 +293,9 @@ rm_application_init (RmApplication *self)
 {
   g_application_add_main_option (G_APPLICATION (self), "version", 0, G_OPTION_FLAG_NONE,
                                  G_OPTION_ARG_NONE, _ ("Print the version and exit"), NULL);
-  g_application_add_main_option (G_APPLICATION (self), "model", 'm', G_OPTION_FLAG_NONE,
-                                 G_OPTION_ARG_FILENAME,
-                                 _ ("Run queries with the model in DIR (instead of the preferences’)"),
-                                 _ ("DIR"));
+  g_application_add_main_option (
+      G_APPLICATION (self), "model", 'm', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME,
+      _ ("Run queries with the model in DIR (instead of the preferences’)"), _ ("DIR"));
   g_application_set_option_context_parameter_string (G_APPLICATION (self),
                                                      _ ("[IMAGE or FOLDER…]"));
 }

@@ -173,8 +173,8 @@ rm_candidate_new (GFile *image, const char *expression, const RmSegmentResult *r
   if (result->prior != NULL && result->prior_size > 0)
     {
       self->prior_size = result->prior_size;
-      self->prior = g_memdup2 (result->prior,
-                               sizeof (float) * result->prior_size * result->prior_size);
+      self->prior =
+          g_memdup2 (result->prior, sizeof (float) * result->prior_size * result->prior_size);
     }
 
   return self;
@@ -391,10 +391,10 @@ rm_candidate_to_annotation (RmCandidate *self, RmAnnotationStatus status)
   width = rm_mask_editor_get_width (self->editor);
   height = rm_mask_editor_get_height (self->editor);
   mask = g_bytes_new (rm_mask_editor_get_data (self->editor), (gsize) width * height);
-  annotation = rm_annotation_new (self->image, self->expression, width, height, mask, status,
-                                  rm_candidate_get_corrected (self)
-                                      ? RM_ANNOTATION_SOURCE_MODEL_CORRECTED
-                                      : RM_ANNOTATION_SOURCE_MODEL);
+  annotation =
+      rm_annotation_new (self->image, self->expression, width, height, mask, status,
+                         rm_candidate_get_corrected (self) ? RM_ANNOTATION_SOURCE_MODEL_CORRECTED
+                                                           : RM_ANNOTATION_SOURCE_MODEL);
   rm_annotation_set_model (annotation, self->model);
   if (self->prior != NULL)
     {

@@ -19,8 +19,7 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (RmCandidate, rm_candidate, RM, CANDIDATE, GObject)
 
-RmCandidate *rm_candidate_new (GFile *image, const char *expression,
-                               const RmSegmentResult *result);
+RmCandidate *rm_candidate_new (GFile *image, const char *expression, const RmSegmentResult *result);
 GFile *rm_candidate_get_image (RmCandidate *self);
 const char *rm_candidate_get_expression (RmCandidate *self);
 int rm_candidate_get_width (RmCandidate *self);

@@ -526,8 +526,9 @@ snapshot_brush (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v)
   float r = (float) MAX (self->brush_size * v->scale / 2, 2.0);
   float cx = (float) self->pointer_x, cy = (float) self->pointer_y;
   GskRoundedRect ring;
-  const GdkRGBA dark[4] = { { 0, 0, 0, 0.6f }, { 0, 0, 0, 0.6f }, { 0, 0, 0, 0.6f },
-                            { 0, 0, 0, 0.6f } };
+  const GdkRGBA dark[4] = {
+    { 0, 0, 0, 0.6f }, { 0, 0, 0, 0.6f }, { 0, 0, 0, 0.6f }, { 0, 0, 0, 0.6f }
+  };
   GdkRGBA light = self->tool == RM_CANVAS_TOOL_ERASER ? (GdkRGBA){ 1.0f, 0.45f, 0.45f, 1.0f }
                                                       : (GdkRGBA){ 1.0f, 1.0f, 1.0f, 1.0f };
   const GdkRGBA lights[4] = { light, light, light, light };
@@ -535,13 +536,11 @@ snapshot_brush (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v)
   if (!self->pointer_inside && !self->painting)
     return;
 
-  gsk_rounded_rect_init_from_rect (&ring, &GRAPHENE_RECT_INIT (cx - r - 1, cy - r - 1, 2 * r + 2,
-                                                               2 * r + 2),
-                                   r + 1);
+  gsk_rounded_rect_init_from_rect (
+      &ring, &GRAPHENE_RECT_INIT (cx - r - 1, cy - r - 1, 2 * r + 2, 2 * r + 2), r + 1);
   gtk_snapshot_append_border (snapshot, &ring, (const float[4]){ 1, 1, 1, 1 }, dark);
   gsk_rounded_rect_init_from_rect (&ring, &GRAPHENE_RECT_INIT (cx - r, cy - r, 2 * r, 2 * r), r);
-  gtk_snapshot_append_border (snapshot, &ring, (const float[4]){ 1.5f, 1.5f, 1.5f, 1.5f },
-                              lights);
+  gtk_snapshot_append_border (snapshot, &ring, (const float[4]){ 1.5f, 1.5f, 1.5f, 1.5f }, lights);
 }
 
 static void
@@ -555,8 +554,7 @@ snapshot_overlays (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int s
 
   if (self->candidate_overlay != NULL)
     {
-      rm_mask_overlay_set_style (self->candidate_overlay, &candidate_colour,
-                                 self->overlay_opacity);
+      rm_mask_overlay_set_style (self->candidate_overlay, &candidate_colour, self->overlay_opacity);
       self->n_drawn_overlay_tiles +=
           rm_mask_overlay_snapshot (self->candidate_overlay, snapshot,
                                     rm_candidate_get_mask (self->candidate), v, scale_factor);
@@ -736,9 +734,9 @@ rm_canvas_class_init (RmCanvasClass *klass)
   properties[PROP_OVERLAY_OPACITY] =
       g_param_spec_double ("overlay-opacity", NULL, NULL, 0, 1, 0.5,
                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_BRUSH_SIZE] = g_param_spec_double (
-      "brush-size", NULL, NULL, MIN_BRUSH_SIZE, MAX_BRUSH_SIZE, 24,
-      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_BRUSH_SIZE] =
+      g_param_spec_double ("brush-size", NULL, NULL, MIN_BRUSH_SIZE, MAX_BRUSH_SIZE, 24,
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   rm_ui_ensure_resources ();
@@ -799,8 +797,8 @@ rm_canvas_init (RmCanvas *self)
   self->fit = TRUE;
   self->overlay_opacity = 0.5;
   self->brush_size = 24;
-  self->annotation_overlays =
-      g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, annotation_overlay_free);
+  self->annotation_overlays = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref,
+                                                     annotation_overlay_free);
 }
 
 GtkWidget *
@@ -915,8 +913,7 @@ on_candidate_mask_changed (RmCandidate *candidate, int x, int y, int width, int 
                            RmCanvas *self)
 {
   if (self->candidate_overlay != NULL)
-    rm_mask_overlay_invalidate (self->candidate_overlay,
-                                &(RmMaskRect){ x, y, width, height });
+    rm_mask_overlay_invalidate (self->candidate_overlay, &(RmMaskRect){ x, y, width, height });
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
@@ -941,8 +938,8 @@ rm_canvas_set_candidate (RmCanvas *self, RmCandidate *candidate)
 
   if (candidate != NULL)
     {
-      self->candidate_overlay =
-          rm_mask_overlay_new (rm_candidate_get_width (candidate), rm_candidate_get_height (candidate));
+      self->candidate_overlay = rm_mask_overlay_new (rm_candidate_get_width (candidate),
+                                                     rm_candidate_get_height (candidate));
       g_signal_connect (candidate, "mask-changed", G_CALLBACK (on_candidate_mask_changed), self);
     }
 
@@ -1101,8 +1098,8 @@ rm_canvas_stroke_begin (RmCanvas *self, double widget_x, double widget_y)
     rm_canvas_stroke_end (self);
   rm_view_widget_to_image (&self->shown, widget_x, widget_y, &x, &y);
   self->painting = TRUE;
-  rm_candidate_begin_stroke (self->candidate, self->tool == RM_CANVAS_TOOL_BRUSH,
-                             self->brush_size, x, y);
+  rm_candidate_begin_stroke (self->candidate, self->tool == RM_CANVAS_TOOL_BRUSH, self->brush_size,
+                             x, y);
 
   return TRUE;
 }
@@ -1139,9 +1136,9 @@ rm_canvas_get_n_overlay_uploads (RmCanvas *self)
 {
   g_return_val_if_fail (RM_IS_CANVAS (self), 0);
 
-  return self->n_old_uploads +
-         (self->candidate_overlay != NULL ? rm_mask_overlay_get_n_uploads (self->candidate_overlay)
-                                          : 0);
+  return self->n_old_uploads + (self->candidate_overlay != NULL
+                                    ? rm_mask_overlay_get_n_uploads (self->candidate_overlay)
+                                    : 0);
 }
 
 /* Mask overlay tiles in the last frame. */

@@ -627,8 +627,8 @@ rm_mask_editor_in_stroke (const RmMaskEditor *self)
 
 /* ---- hole filling ------------------------------------------------------------------------ */
 
-#define VISITED(v, i) (((v)[(i) >> 6] >> ((i) & 63)) & 1)
-#define SET_VISITED(v, i) ((v)[(i) >> 6] |= G_GUINT64_CONSTANT (1) << ((i) & 63))
+#define VISITED(v, i)     (((v)[(i) >> 6] >> ((i) &63)) & 1)
+#define SET_VISITED(v, i) ((v)[(i) >> 6] |= G_GUINT64_CONSTANT (1) << ((i) &63))
 
 typedef struct
 {

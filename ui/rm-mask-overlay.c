@@ -246,8 +246,8 @@ make_tile (RmMaskOverlay *self, const guint8 *mask, guint l, int column, int row
   texels.y = row * RM_MASK_OVERLAY_TILE_SIZE;
   texels.width = MIN (RM_MASK_OVERLAY_TILE_SIZE, level->width - texels.x);
   texels.height = MIN (RM_MASK_OVERLAY_TILE_SIZE, level->height - texels.y);
-  pixels = rm_mask_overlay_render (mask, self->width, self->height, 1 << l, &texels,
-                                   &self->colour, self->opacity);
+  pixels = rm_mask_overlay_render (mask, self->width, self->height, 1 << l, &texels, &self->colour,
+                                   self->opacity);
   for (gsize i = 0; empty && i < (gsize) texels.width * texels.height; i++)
     empty = pixels[i * BPP + 3] == 0;
   if (empty)
@@ -275,9 +275,9 @@ choose_level (RmMaskOverlay *self, double device_scale)
   for (guint l = 1; l < self->n_levels; l++)
     {
       const Level *level = &self->levels[l];
-      double texels_per_pixel = MIN ((double) level->width / self->width,
-                                     (double) level->height / self->height) /
-                                device_scale;
+      double texels_per_pixel =
+          MIN ((double) level->width / self->width, (double) level->height / self->height) /
+          device_scale;
 
       if (texels_per_pixel < 1.0 - 1e-9)
         break;

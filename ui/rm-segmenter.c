@@ -481,8 +481,7 @@ load_with_gdk (GFile *file, GError **error)
 }
 
 static void
-segment_thread (GTask *task, gpointer source_object, gpointer task_data,
-                GCancellable *cancellable)
+segment_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
 {
   SegmentData *segment = task_data;
   RmSegmentParams params = rm_segment_default_params ();
@@ -560,9 +559,9 @@ segment_done (GObject *object, GAsyncResult *result, gpointer user_data)
  * stages. Cancelling @cancellable stops the engine at its next block; the result is then
  * G_IO_ERROR_CANCELLED. The model must be loaded. */
 void
-rm_segmenter_segment_async (RmSegmenter *self, GFile *image, const char *expression,
-                            int n_threads, GCancellable *cancellable,
-                            GAsyncReadyCallback callback, gpointer user_data)
+rm_segmenter_segment_async (RmSegmenter *self, GFile *image, const char *expression, int n_threads,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
 {
   g_autoptr (GTask) inner = NULL;
   GTask *outer;
@@ -656,9 +655,8 @@ rm_segmenter_class_init (RmSegmenterClass *klass)
 
   /* progress (stage, fraction): the newest operation reached @stage (an engine stage name, or
    * "decode"), @fraction of the way through it. In the main context. */
-  signals[PROGRESS] =
-      g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                    G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_DOUBLE);
+  signals[PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                    NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_DOUBLE);
 }
 
 static void

@@ -288,8 +288,8 @@ _rm_window_actions_update (RmWindow *self)
   gboolean selected = position != GTK_INVALID_LIST_POSITION;
   gboolean running = self->query_cancellable != NULL;
   gboolean has_candidate = self->candidate != NULL;
-  gboolean has_recent = self->recent_menu != NULL &&
-                        g_menu_model_get_n_items (G_MENU_MODEL (self->recent_menu)) > 0;
+  gboolean has_recent =
+      self->recent_menu != NULL && g_menu_model_get_n_items (G_MENU_MODEL (self->recent_menu)) > 0;
   gboolean can_reload = self->segmenter != NULL &&
                         rm_segmenter_get_model_dir (self->segmenter) != NULL &&
                         rm_segmenter_get_state (self->segmenter) != RM_SEGMENTER_STATE_LOADING;

@@ -68,8 +68,7 @@ update_query_buttons (RmWindow *self)
 }
 
 static void
-on_segmenter_progress (RmSegmenter *segmenter, const char *stage, double fraction,
-                       RmWindow *self)
+on_segmenter_progress (RmSegmenter *segmenter, const char *stage, double fraction, RmWindow *self)
 {
   const char *label = stage;
   double overall = fraction;
@@ -251,13 +250,14 @@ update_candidate (RmWindow *self)
   g_autofree char *text = NULL;
 
   gtk_widget_set_visible (self->edit_bar, candidate != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->candidate_label), candidate != NULL);
   if (candidate != NULL)
     {
       area = rm_annotation_format_area (rm_candidate_get_area (candidate));
       if (rm_candidate_get_corrected (candidate))
         /* Translators: the candidate: its expression, then its area */
-        text = g_strdup_printf (_ ("“%s” · %s · corrected"), rm_candidate_get_expression (candidate),
-                                area);
+        text = g_strdup_printf (_ ("“%s” · %s · corrected"),
+                                rm_candidate_get_expression (candidate), area);
       else
         /* Translators: the candidate: its expression, then its area */
         text = g_strdup_printf (_ ("“%s” · %s"), rm_candidate_get_expression (candidate), area);
@@ -441,7 +441,8 @@ _rm_window_start_query (RmWindow *self)
   expression = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->query_entry))));
   if (expression[0] == '\0')
     {
-      _rm_window_show_message (self, _ ("Type what to segment first, e.g. “the largest building”."));
+      _rm_window_show_message (self,
+                               _ ("Type what to segment first, e.g. “the largest building”."));
       return;
     }
   if (item == NULL || rm_canvas_get_image (self->canvas) == NULL)
@@ -525,9 +526,8 @@ void
 _rm_window_model_init (RmWindow *self)
 {
   GApplication *app = g_application_get_default ();
-  const char *override = RM_IS_APPLICATION (app)
-                             ? rm_application_get_model_dir (RM_APPLICATION (app))
-                             : NULL;
+  const char *override =
+      RM_IS_APPLICATION (app) ? rm_application_get_model_dir (RM_APPLICATION (app)) : NULL;
   g_autofree char *dir = NULL;
   g_autoptr (GtkNoSelection) selection = NULL;
 
@@ -536,8 +536,9 @@ _rm_window_model_init (RmWindow *self)
 
   self->annotations = g_list_store_new (RM_TYPE_ANNOTATION);
   self->image_filter = gtk_custom_filter_new (annotation_is_on_image, self, NULL);
-  self->image_annotations = gtk_filter_list_model_new (
-      G_LIST_MODEL (g_object_ref (self->annotations)), GTK_FILTER (g_object_ref (self->image_filter)));
+  self->image_annotations =
+      gtk_filter_list_model_new (G_LIST_MODEL (g_object_ref (self->annotations)),
+                                 GTK_FILTER (g_object_ref (self->image_filter)));
   g_signal_connect_swapped (self->image_annotations, "items-changed",
                             G_CALLBACK (update_annotation_panel), self);
   selection = gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->image_annotations)));
@@ -558,9 +559,10 @@ _rm_window_model_init (RmWindow *self)
   g_object_bind_property (self->brush_adjustment, "value", self->canvas, "brush-size",
                           G_BINDING_SYNC_CREATE);
 
-  g_signal_connect_swapped (self->settings, "changed::model-dir",
-                            G_CALLBACK (on_model_dir_changed), self);
-  dir = override != NULL ? g_strdup (override) : g_settings_get_string (self->settings, "model-dir");
+  g_signal_connect_swapped (self->settings, "changed::model-dir", G_CALLBACK (on_model_dir_changed),
+                            self);
+  dir =
+      override != NULL ? g_strdup (override) : g_settings_get_string (self->settings, "model-dir");
   if (dir[0] != '\0')
     rm_window_load_model (self, dir);
 }

@@ -42,8 +42,8 @@ struct _RmWindow
 
   /* the candidate and the annotations */
   RmCandidate *candidate;
-  GListStore *annotations;         /* every RmAnnotation of this session */
-  GtkCustomFilter *image_filter;   /* … of the selected image */
+  GListStore *annotations;       /* every RmAnnotation of this session */
+  GtkCustomFilter *image_filter; /* … of the selected image */
   GtkFilterListModel *image_annotations;
   char *tool; /* "pan", "brush", "eraser" */
 

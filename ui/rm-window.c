@@ -176,23 +176,20 @@ on_model_banner_close (RmWindow *self)
 }
 
 static void
-on_annotation_row_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item,
-                         RmWindow *self)
+on_annotation_row_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, RmWindow *self)
 {
   gtk_list_item_set_child (list_item, rm_annotation_row_new ());
 }
 
 static void
-on_annotation_row_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item,
-                        RmWindow *self)
+on_annotation_row_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, RmWindow *self)
 {
   rm_annotation_row_set_annotation (RM_ANNOTATION_ROW (gtk_list_item_get_child (list_item)),
                                     gtk_list_item_get_item (list_item));
 }
 
 static void
-on_annotation_row_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item,
-                          RmWindow *self)
+on_annotation_row_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, RmWindow *self)
 {
   rm_annotation_row_set_annotation (RM_ANNOTATION_ROW (gtk_list_item_get_child (list_item)), NULL);
 }
@@ -570,8 +567,8 @@ rm_window_class_init (RmWindowClass *klass)
   /* annotation-added (annotation): a candidate was accepted or rejected (or left after being
    * corrected) and joined the annotations. A project store saves it from here. */
   signals[ANNOTATION_ADDED] =
-      g_signal_new ("annotation-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                    NULL, NULL, G_TYPE_NONE, 1, RM_TYPE_ANNOTATION);
+      g_signal_new ("annotation-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, RM_TYPE_ANNOTATION);
 
   g_type_ensure (RM_TYPE_CANVAS);
 

@@ -21,6 +21,7 @@
 #include "rm-canvas.h"
 #include "rm-image-pyramid.h"
 #include "rm-mask-editor.h"
+#include "rm-preferences-window.h"
 #include "rm-segmenter.h"
 #include "rm-window-private.h"
 
@@ -177,8 +178,8 @@ run_query (RmWindow *window, const char *expression)
 static guint8 *
 copy_mask (RmCandidate *candidate)
 {
-  return g_memdup2 (rm_candidate_get_mask (candidate),
-                    (gsize) rm_candidate_get_width (candidate) * rm_candidate_get_height (candidate));
+  return g_memdup2 (rm_candidate_get_mask (candidate), (gsize) rm_candidate_get_width (candidate) *
+                                                           rm_candidate_get_height (candidate));
 }
 
 static gboolean
@@ -239,6 +240,28 @@ test_bad_model (void)
   g_assert_cmpint (g_mkdir_with_parents (broken, 0700), ==, 0);
   g_assert_true (g_file_set_contents (config, "{ \"beit\": ", -1, NULL));
   check_bad_model (broken, "broken config.json");
+
+  /* the good model's files, with the weights cut short */
+  if (model_dir != NULL)
+    {
+      g_autofree char *truncated = g_build_filename (scratch_dir, "truncated-model", NULL);
+      const char *names[] = { "config.json", "sentencepiece.bpe.model", "model.safetensors" };
+
+      g_assert_cmpint (g_mkdir_with_parents (truncated, 0700), ==, 0);
+      for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+        {
+          g_autofree char *from = g_build_filename (model_dir, names[i], NULL);
+          g_autofree char *to = g_build_filename (truncated, names[i], NULL);
+          g_autofree char *contents = NULL;
+          gsize length = 0;
+
+          g_assert_true (g_file_get_contents (from, &contents, &length, NULL));
+          if (i == 2)
+            length = MIN (length, 100000);
+          g_assert_true (g_file_set_contents (to, contents, (gssize) length, NULL));
+        }
+      check_bad_model (truncated, "truncated weights");
+    }
 }
 
 /* The setting and its preferences row: setting "model-dir" loads that model. */
@@ -631,7 +654,7 @@ test_large_overlay (void)
 /* ---- the screenshot ---------------------------------------------------------------------- */
 
 static void
-save_window (RmWindow *window, const char *name)
+save_window (gpointer window, const char *name)
 {
   g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
   g_autoptr (GskRenderNode) node = NULL;
@@ -680,6 +703,96 @@ test_screenshot (void)
   close_window (window);
 }
 
+/* The preferences' model folder row and the shortcuts window, kept as pictures too. */
+static GtkWindow *
+find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
+
+      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return window;
+    }
+
+  return NULL;
+}
+
+static GtkWidget *
+find_child (GtkWidget *widget, const char *buildable_id)
+{
+  if (GTK_IS_BUILDABLE (widget) &&
+      g_strcmp0 (gtk_buildable_get_buildable_id (GTK_BUILDABLE (widget)), buildable_id) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_child (child, buildable_id);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static void
+test_dialogs (void)
+{
+  GSettings *settings = rm_application_get_settings (app);
+  RmWindow *window = open_window (NULL);
+  GtkWindow *dialog;
+  GtkWidget *clear;
+
+  g_settings_set_string (settings, "model-dir", "/opt/models/refmask-small");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.preferences", NULL));
+  dialog = find_toplevel (RM_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (dialog);
+  wait_for_frame (GTK_WIDGET (dialog));
+  save_window (dialog, "refmask-studio-preferences.png");
+  clear = find_child (GTK_WIDGET (dialog), "model_clear_button");
+  g_assert_nonnull (clear);
+  g_assert_true (gtk_widget_get_sensitive (clear));
+  g_signal_emit_by_name (clear, "clicked");
+  {
+    g_autofree char *dir = g_settings_get_string (settings, "model-dir");
+
+    g_assert_cmpstr (dir, ==, "");
+  }
+  g_assert_false (gtk_widget_get_sensitive (clear));
+  gtk_window_destroy (dialog);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.shortcuts", NULL));
+  dialog = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  g_assert_nonnull (dialog);
+  wait_for_frame (GTK_WIDGET (dialog));
+  save_window (dialog, "refmask-studio-shortcuts.png");
+  gtk_window_close (dialog);
+
+  g_settings_reset (settings, "model-dir");
+  close_window (window);
+}
+
+/* --model (app.load-model): the window loads that folder, whatever the setting says. */
+static void
+test_load_model_action (void)
+{
+  RmWindow *window;
+
+  if (!have_model ())
+    return;
+
+  window = open_window (NULL);
+  g_action_group_activate_action (G_ACTION_GROUP (app), "load-model",
+                                  g_variant_new_string (model_dir));
+  g_assert_cmpstr (rm_application_get_model_dir (app), ==, model_dir);
+  g_assert_true (wait_for (model_settled, window, "the model from --model"));
+  g_assert_true (window->model_loaded);
+  close_window (window);
+}
+
 /* ---- setup ------------------------------------------------------------------------------- */
 
 static char *
@@ -707,9 +820,8 @@ make_model_dir (void)
 
   out = g_build_filename (scratch_dir, "model", NULL);
   {
-    const char *argv[] = { exe,      "model-init", "--config",    config, "--weights",
-                           weights,  "--tokenizer", tokenizer,   "--out", out,
-                           NULL };
+    const char *argv[] = { exe,           "model-init", "--config", config, "--weights", weights,
+                           "--tokenizer", tokenizer,    "--out",    out,    NULL };
 
     g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &output,
                                  NULL, &status, &error));
@@ -758,10 +870,12 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/annotate/bad-model", test_bad_model);
   g_test_add_func ("/annotate/model-setting", test_model_setting);
+  g_test_add_func ("/annotate/dialogs", test_dialogs);
   g_test_add_func ("/annotate/query-and-edit", test_query_and_edit);
   g_test_add_func ("/annotate/cancel", test_cancel);
   g_test_add_func ("/annotate/large-overlay", test_large_overlay);
   g_test_add_func ("/annotate/screenshot", test_screenshot);
+  g_test_add_func ("/annotate/load-model-action", test_load_model_action); /* sets --model */
 
   status = g_test_run ();
 

@@ -29,8 +29,8 @@ count (const guint8 *mask, int width, int height)
 static guint8 *
 dup_mask (RmMaskEditor *editor)
 {
-  return g_memdup2 (rm_mask_editor_get_data (editor), (gsize) rm_mask_editor_get_width (editor) *
-                                                          rm_mask_editor_get_height (editor));
+  return g_memdup2 (rm_mask_editor_get_data (editor),
+                    (gsize) rm_mask_editor_get_width (editor) * rm_mask_editor_get_height (editor));
 }
 
 static gboolean
@@ -233,8 +233,7 @@ test_history_limits (void)
 
   /* the byte bound: only the newest step is kept */
   rm_mask_editor_set_history_limits (editor, 100, 1);
-  g_assert_cmpuint (rm_mask_editor_get_n_undo (editor) + rm_mask_editor_get_n_redo (editor), ==,
-                    1);
+  g_assert_cmpuint (rm_mask_editor_get_n_undo (editor) + rm_mask_editor_get_n_redo (editor), ==, 1);
 }
 
 /* A stroke over a large mask costs bytes per run, not per pixel of the image. */
@@ -344,8 +343,8 @@ test_annotation (void)
   g_assert_false (rm_annotation_status_from_string ("maybe", &status));
 
   /* properties, for bindings and for a store that saves on notify */
-  g_object_set (annotation, "status", RM_ANNOTATION_STATUS_REJECTED, "expression", "one roof",
-                "id", (gint64) 42, NULL);
+  g_object_set (annotation, "status", RM_ANNOTATION_STATUS_REJECTED, "expression", "one roof", "id",
+                (gint64) 42, NULL);
   g_assert_cmpint (rm_annotation_get_status (annotation), ==, RM_ANNOTATION_STATUS_REJECTED);
   g_assert_cmpstr (rm_annotation_get_expression (annotation), ==, "one roof");
   g_assert_cmpint (rm_annotation_get_id (annotation), ==, 42);

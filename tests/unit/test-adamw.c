@@ -178,6 +178,21 @@ run_steps (RmAdamW *opt, int from, int to, float *ga, float *gb)
     }
 }
 
+typedef struct
+{
+  char name[32];
+  RmTensor t;
+} NamedTensor;
+
+static void
+collect (void *user, const char *name, const RmTensor *t)
+{
+  NamedTensor *nt = g_new0 (NamedTensor, 1);
+  g_strlcpy (nt->name, name, sizeof nt->name);
+  nt->t = *t;
+  g_ptr_array_add (user, nt);
+}
+
 static void
 test_state_roundtrip (void)
 {
@@ -199,6 +214,19 @@ test_state_roundtrip (void)
   rm_adamw_add_param (first, "a", a2, 0);
   rm_adamw_add_param (first, "b", b2, 1);
   run_steps (first, 0, 2, ga, gb);
+  /* foreach_state hands out tensors that stay valid after the callback (a caller collects
+   * them and writes one file): "b" had no gradient at step 0, so one step. */
+  g_autoptr (GPtrArray) collected = g_ptr_array_new_with_free_func (g_free);
+  rm_adamw_foreach_state (first, collect, collected);
+  g_assert_cmpuint (collected->len, ==, 6);
+  for (guint i = 0; i < collected->len; i++)
+    {
+      const NamedTensor *nt = g_ptr_array_index (collected, i);
+      if (strcmp (nt->name, "b.step") == 0)
+        g_assert_cmpfloat (nt->t.data[0], ==, 1.0f);
+      if (strcmp (nt->name, "a.step") == 0)
+        g_assert_cmpfloat (nt->t.data[0], ==, 2.0f);
+    }
   g_autofree char *dir = g_dir_make_tmp ("rm-adamw-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "opt.safetensors", NULL);
   g_autoptr (GError) error = NULL;

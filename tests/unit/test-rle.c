@@ -307,6 +307,27 @@ test_equal_ignores_zero_runs (void)
   g_assert_true (rm_rle_equal (a, c));
 }
 
+static void
+test_zero_runs_folded (void)
+{
+  /* "004" is [0, 0, 4]: pycocotools' toBbox would wrap around to a bbox of billions. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RmRle) r = rm_rle_from_string ("004", 2, 2, &error);
+  guint32 c[] = { 1, 0, 0, 2, 1 };
+  g_autoptr (RmRle) r2 = NULL;
+  double bb[4];
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (r->m, ==, 1);
+  g_assert_cmpuint (r->cnts[0], ==, 4);
+  rm_rle_to_bbox (r, bb);
+  g_assert_cmpfloat (bb[2], ==, 0);
+  r2 = rm_rle_from_counts (2, 2, c, G_N_ELEMENTS (c), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r2->m, ==, 3); /* folded to [1, 2, 1] */
+  g_assert_cmpuint (r2->cnts[1], ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,5 +340,6 @@ main (int argc, char **argv)
   g_test_add_func ("/rle/empty-and-full", test_empty_and_full);
   g_test_add_func ("/rle/merge", test_merge);
   g_test_add_func ("/rle/equal", test_equal_ignores_zero_runs);
+  g_test_add_func ("/rle/zero-runs-folded", test_zero_runs_folded);
   return g_test_run ();
 }
