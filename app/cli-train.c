@@ -49,7 +49,7 @@ rm_cli_train (int argc, char **argv)
 {
   RmTrainParams p = rm_train_default_params ();
   g_autofree char *model = NULL, *refs = NULL, *split = NULL, *val_split = NULL, *out = NULL;
-  gint64 steps = 0, seed = (gint64) p.seed;
+  gint64 steps = 0, seed = (gint64) p.seed, lr_drop = 0;
   int epochs = 0, accum = p.accum, threads = 0, ckpt = p.checkpoint_every, val_limit = 0;
   double lr = p.lr, lr_bifit = p.lr_bifit, wd = p.weight_decay;
   gboolean resume = FALSE, black = FALSE, flips = FALSE;
@@ -65,6 +65,7 @@ rm_cli_train (int argc, char **argv)
     { "accum", 0, 0, G_OPTION_ARG_INT, &accum, "Expressions per optimizer step (default 8)", "N" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default 5e-5)", "LR" },
     { "lr-bifit", 0, 0, G_OPTION_ARG_DOUBLE, &lr_bifit, "LR of adapters, fusion, MPG (default 1e-4)", "LR" },
+    { "lr-drop-step", 0, 0, G_OPTION_ARG_INT64, &lr_drop, "From this step on, both rates x0.1", "N" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &wd, "AdamW weight decay (default 0.01)", "WD" },
     { "black-squares", 0, 0, G_OPTION_ARG_NONE, &black, "Official black-square augmentation", NULL },
     { "flips", 0, 0, G_OPTION_ARG_NONE, &flips, "Mirror flips that rewrite left/right, top/bottom", NULL },
@@ -96,6 +97,7 @@ rm_cli_train (int argc, char **argv)
   p.lr = (float) lr;
   p.lr_bifit = (float) lr_bifit;
   p.weight_decay = (float) wd;
+  p.lr_drop_step = lr_drop;
   p.black_squares = black;
   p.flips = flips;
   p.seed = (uint64_t) seed;

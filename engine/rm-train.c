@@ -538,6 +538,10 @@ rm_train (const RmTrainParams *p, RmTrainResult *result, GError **error)
           result->cancelled = true;
           break;
         }
+      if (p->lr_drop_step > 0 && t.step >= p->lr_drop_step)
+        for (int g = 0; g < 2; g++)
+          rm_adamw_group (t.opt, g)->lr = (g == 0 ? p->lr : p->lr_bifit) * 0.1f;
+      double lr_now = rm_adamw_group (t.opt, 0)->lr, lr_bifit_now = rm_adamw_group (t.opt, 1)->lr;
       RmLossTerms mean = { 0 };
       for (int micro = 0; ok && micro < p->accum; micro++)
         {
@@ -565,13 +569,13 @@ rm_train (const RmTrainParams *p, RmTrainResult *result, GError **error)
           "{\"event\": \"step\", \"step\": %" G_GINT64_FORMAT ", \"epoch\": %d, \"loss\": %.6f, "
           "\"ce\": %.6f, \"dice\": %.6f, \"boundary\": %.6g, \"lr\": %g, \"lr_bifit\": %g, "
           "\"samples_per_s\": %.3f}",
-          t.step, t.epoch, mean.total, mean.ce, mean.dice, mean.boundary, p->lr, p->lr_bifit, sps);
+          t.step, t.epoch, mean.total, mean.ce, mean.dice, mean.boundary, lr_now, lr_bifit_now, sps);
       log_line (&t, line);
       if (p->progress)
         {
           RmTrainProgress pr = { .event = "step", .step = t.step, .total_steps = t.total_steps,
-                                 .epoch = t.epoch, .loss = mean, .lr = p->lr,
-                                 .lr_bifit = p->lr_bifit, .samples_per_s = sps, .eta_s = eta };
+                                 .epoch = t.epoch, .loss = mean, .lr = lr_now,
+                                 .lr_bifit = lr_bifit_now, .samples_per_s = sps, .eta_s = eta };
           p->progress (p->progress_user, &pr);
         }
       if (p->checkpoint_every > 0 && t.step % p->checkpoint_every == 0 && t.step < t.total_steps)
