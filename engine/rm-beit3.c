@@ -104,6 +104,7 @@ rm_beit3_forward (RmForward *fw, const RmForwardInput *in)
     {
       if (rm_fw_should_stop (fw))
         return NULL;
+      RmArenaMark layer_start = rm_arena_mark (ctx->arena);
       snprintf (key, sizeof key, "mm_extractor.beit3.encoder.layers.%d.", layer);
 #define LAYER_KEY(head, tail) key, head, tail
       RmTensor *h =
@@ -131,6 +132,7 @@ rm_beit3_forward (RmForward *fw, const RmForwardInput *in)
       char name[64];
       snprintf (name, sizeof name, "beit.layer%d_out", layer);
       rm_fw_tap (fw, name, x);
+      rm_fw_keep_and_release (fw, layer_start, &x, 1);
       if (fw->stage != NULL)
         fw->stage (fw->stage_user, "BEiT-3", (double) (layer + 1) / cfg->beit_layers);
     }

@@ -95,3 +95,7 @@ RmTensor *rm_fw_sam_attention (RmForward *fw, const RmTensor *q, const RmTensor 
 /* SAM's MLP: layers.0 .. layers.{n-1} with ReLU between them. */
 RmTensor *rm_fw_sam_mlp (RmForward *fw, const RmTensor *x, const char *prefix, int n_layers);
 bool rm_fw_should_stop (RmForward *fw);
+/* Without a tape: moves the n tensors (at most 8) to fresh arena memory after giving back
+ * everything allocated since mark, so a long forward's memory is bounded by its largest part.
+ * With a tape it does nothing (the backward pass needs every activation). */
+void rm_fw_keep_and_release (RmForward *fw, RmArenaMark mark, RmTensor **tensors, int n);

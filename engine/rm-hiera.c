@@ -85,6 +85,7 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   rm_hiera_block_info (cfg, i, &info);
   char p[96];
   snprintf (p, sizeof p, "visual_model.image_encoder.trunk.blocks.%d", i);
+  RmArenaMark block_start = rm_arena_mark (ctx->arena);
 
   RmTensor *xn = rm_layernorm (ctx, x, rm_fw_weight (fw, "%s.norm1.weight", p),
                                rm_fw_weight (fw, "%s.norm1.bias", p), HIERA_LN_EPS);
@@ -106,6 +107,11 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   rm_fw_tap_permuted (fw, name, *text, swap01);
 
   x = rm_add (ctx, shortcut, a);
+  /* The attention half's temporaries are not needed by the MLP half. */
+  RmTensor *keep[] = { x, *text };
+  rm_fw_keep_and_release (fw, block_start, keep, 2);
+  x = keep[0], *text = keep[1];
+  RmArenaMark mlp_start = rm_arena_mark (ctx->arena);
   RmTensor *xn2 = rm_layernorm (ctx, x, rm_fw_weight (fw, "%s.norm2.weight", p),
                                 rm_fw_weight (fw, "%s.norm2.bias", p), HIERA_LN_EPS);
   RmTensor *mlp = rm_fw_linear (fw, rm_gelu (ctx, rm_fw_linear (fw, xn2, "%s.mlp.layers.0", p)),
@@ -116,21 +122,8 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   x = rm_axpby (ctx, 1.0f, rm_add (ctx, x, mlp), cfg->mlp_adapter_scale, adapter);
   snprintf (name, sizeof name, "hiera.block%d.out", i);
   rm_fw_tap (fw, name, x);
+  rm_fw_keep_and_release (fw, mlp_start, &x, 1);
   return x;
-}
-
-/* Copies t into *buf, grown as needed. */
-static void
-copy_outside_arena (const RmTensor *t, float **buf, size_t *cap)
-{
-  size_t n = (size_t) rm_tensor_numel (t);
-  if (n > *cap)
-    {
-      g_free (*buf);
-      *buf = g_new (float, n);
-      *cap = n;
-    }
-  memcpy (*buf, t->data, n * sizeof (float));
 }
 
 bool
@@ -148,39 +141,18 @@ rm_hiera_forward (RmForward *fw, const RmTensor *image, const RmTensor *text0, R
   x = rm_add (ctx, x, &fw->core->hiera_pos);
 
   RmTensor *text = (RmTensor *) text0;
-  /* Without a tape nothing of a block is needed after it: each block runs in an arena scope and
-   * its outputs move to two ping-pong buffers, so memory is bounded by the largest block. */
-  const bool scoped = ctx->tape == NULL;
-  float *image_buf[2] = { NULL, NULL }, *text_buf[2] = { NULL, NULL };
-  size_t image_cap[2] = { 0, 0 }, text_cap[2] = { 0, 0 };
   int n_blocks = rm_hiera_n_blocks (cfg), stage = 0;
-  bool ok = true;
   for (int i = 0; i < n_blocks; i++)
     {
       if (rm_fw_should_stop (fw))
-        {
-          ok = false;
-          break;
-        }
-      RmArenaMark mark = rm_arena_mark (ctx->arena);
+        return false;
       x = hiera_block (fw, i, x, &text);
-      if (scoped)
-        {
-          int k = i % 2;
-          RmTensor x_desc = *x, text_desc = *text;
-          copy_outside_arena (x, &image_buf[k], &image_cap[k]);
-          copy_outside_arena (text, &text_buf[k], &text_cap[k]);
-          rm_arena_release (ctx->arena, mark);
-          x = rm_wrap (ctx, image_buf[k], x_desc.ndim, x_desc.shape);
-          text = rm_wrap (ctx, text_buf[k], text_desc.ndim, text_desc.shape);
-        }
       if (i == rm_hiera_stage_end (cfg, stage))
         stages[stage++] = rm_permute (ctx, x, nhwc_to_nchw);
       if (fw->stage != NULL)
         fw->stage (fw->stage_user, "Hiera", (double) (i + 1) / n_blocks);
     }
-  for (int k = 0; k < 2; k++)
-    g_free (image_buf[k]), g_free (text_buf[k]);
-  return ok;
+  return true;
 }
+
 

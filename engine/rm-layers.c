@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 void
 rm_fw_tap (RmForward *fw, const char *name, const RmTensor *t)
@@ -109,4 +110,27 @@ rm_fw_should_stop (RmForward *fw)
   if (!fw->aborted && fw->abort != NULL && fw->abort (fw->abort_user))
     fw->aborted = true;
   return fw->aborted;
+}
+
+void
+rm_fw_keep_and_release (RmForward *fw, RmArenaMark mark, RmTensor **tensors, int n)
+{
+  RmCtx *ctx = fw->ctx;
+  if (ctx->tape != NULL)
+    return; /* the backward pass needs everything */
+  float *saved[8];
+  RmTensor desc[8];
+  RM_CHECK (n <= 8, "keep_and_release: %d tensors", n);
+  for (int i = 0; i < n; i++)
+    {
+      desc[i] = *tensors[i];
+      saved[i] = g_memdup2 (tensors[i]->data, (size_t) rm_tensor_numel (tensors[i]) * sizeof (float));
+    }
+  rm_arena_release (ctx->arena, mark);
+  for (int i = 0; i < n; i++)
+    {
+      tensors[i] = rm_new (ctx, desc[i].ndim, desc[i].shape);
+      memcpy (tensors[i]->data, saved[i], (size_t) rm_tensor_numel (tensors[i]) * sizeof (float));
+      g_free (saved[i]);
+    }
 }
