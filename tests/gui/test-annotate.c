@@ -158,12 +158,31 @@ open_window (const char *dir)
   return window;
 }
 
+static gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+/* Destroys @window and checks that it, its model runner and its candidate are finalized (no
+ * reference is left behind by a task, a signal handler or a binding). */
 static void
 close_window (RmWindow *window)
 {
+  gpointer weak_window = window;
+  gpointer weak_segmenter = rm_window_get_segmenter (window);
+  gpointer weak_candidate = rm_window_get_candidate (window);
+
+  g_object_add_weak_pointer (G_OBJECT (window), &weak_window);
+  g_object_add_weak_pointer (G_OBJECT (weak_segmenter), &weak_segmenter);
+  if (weak_candidate != NULL)
+    g_object_add_weak_pointer (G_OBJECT (weak_candidate), &weak_candidate);
   gtk_window_destroy (GTK_WINDOW (window));
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  g_assert_true (wait_for (is_null, &weak_window, "the window to be finalized"));
+  g_assert_true (wait_for (is_null, &weak_segmenter, "the model runner to be finalized"));
+  g_assert_true (wait_for (is_null, &weak_candidate, "the candidate to be finalized"));
 }
 
 static void
@@ -699,6 +718,13 @@ test_screenshot (void)
                      gtk_widget_get_height (GTK_WIDGET (canvas)) / 2.0, FALSE);
   wait_for_frame (GTK_WIDGET (window));
   save_window (window, "refmask-studio-annotate-zoom.png");
+
+  /* accepted (in its own colour, listed in the panel) under a new candidate */
+  activate (window, "win.zoom-fit", NULL);
+  activate (window, "win.accept", NULL);
+  run_query (window, "the road");
+  wait_for_frame (GTK_WIDGET (window));
+  save_window (window, "refmask-studio-annotate-accepted.png");
 
   close_window (window);
 }

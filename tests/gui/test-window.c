@@ -341,20 +341,24 @@ static void
 test_accelerators (void)
 {
   static const char *actions[] = {
-    "app.quit",       "app.about",      "app.shortcuts",   "app.preferences", "win.open",
-    "win.import",     "win.zoom-in",    "win.zoom-out",    "win.zoom-fit",    "win.zoom-1to1",
-    "win.next-image", "win.prev-image", "win.focus-query", "window.close",
+    "app.quit",         "app.about",      "app.shortcuts",   "app.preferences", "win.open",
+    "win.import",       "win.zoom-in",    "win.zoom-out",    "win.zoom-fit",    "win.zoom-1to1",
+    "win.next-image",   "win.prev-image", "win.focus-query", "window.close",    "win.cancel-query",
+    "win.toggle-prior", "win.undo",       "win.redo",        "win.accept",      "win.reject",
   };
   static const struct
   {
     const char *action;
     const char *accel;
   } expected[] = {
-    { "app.quit", "<Control>q" },       { "app.shortcuts", "<Control>question" },
-    { "win.zoom-in", "<Control>plus" }, { "win.zoom-out", "<Control>minus" },
-    { "win.zoom-fit", "<Control>0" },   { "win.zoom-1to1", "<Control>1" },
-    { "win.next-image", "Page_Down" },  { "win.prev-image", "Page_Up" },
-    { "win.open", "<Control>o" },       { "win.import", "<Control>i" },
+    { "app.quit", "<Control>q" },        { "app.shortcuts", "<Control>question" },
+    { "win.zoom-in", "<Control>plus" },  { "win.zoom-out", "<Control>minus" },
+    { "win.zoom-fit", "<Control>0" },    { "win.zoom-1to1", "<Control>1" },
+    { "win.next-image", "Page_Down" },   { "win.prev-image", "Page_Up" },
+    { "win.open", "<Control>o" },        { "win.import", "<Control>i" },
+    { "win.cancel-query", "Escape" },    { "win.toggle-prior", "<Control>p" },
+    { "win.undo", "<Control>z" },        { "win.redo", "<Shift><Control>z" },
+    { "win.accept", "<Control>Return" }, { "win.reject", "Delete" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
