@@ -5,26 +5,12 @@
  */
 #include "cli.h"
 #include "refmask-engine.h"
+#include "cli-common.h"
 #include "rm-eval.h"
 
 #include <json-glib/json-glib.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-static volatile sig_atomic_t interrupted;
-
-static void
-on_sigint (int sig)
-{
-  interrupted = 1;
-}
-
-static bool
-abort_requested (void *user)
-{
-  return interrupted != 0;
-}
 
 static void
 add_summary_json (JsonBuilder *b, const char *name, const RmMetrics *m)
@@ -53,10 +39,7 @@ print_summary (const char *label, const RmMetrics *m)
 {
   RmMetricsSummary s;
   rm_metrics_summary (m, &s);
-  printf ("%s: n %" G_GINT64_FORMAT "  mIoU %.4f  oIoU %.4f", label, s.n, s.miou, s.oiou);
-  for (int t = 0; t < RM_N_PRECISION_THRESHOLDS; t++)
-    printf ("  Pr@%.1f %.4f", rm_precision_thresholds[t], s.precision[t]);
-  printf ("\n");
+  rm_cli_print_metrics (label, &s);
 }
 
 /* Evaluates one sample; adds to the metrics and, when b is set, a per-sample JSON object. */
@@ -65,7 +48,7 @@ eval_sample (RmSession *session, const RmSample *s, gboolean original, RmMetrics
              RmMetrics *orig_res, JsonBuilder *b, GError **error)
 {
   RmSampleScore sc;
-  if (!rm_eval_sample (session, s, model_res, original ? orig_res : NULL, &sc, abort_requested,
+  if (!rm_eval_sample (session, s, model_res, original ? orig_res : NULL, &sc, rm_cli_interrupted,
                        NULL, error))
     return FALSE;
   if (b != NULL)
@@ -129,7 +112,7 @@ rm_cli_eval (int argc, char **argv)
                refs);
       return 1;
     }
-  signal (SIGINT, on_sigint);
+  rm_cli_catch_interrupts ();
   g_autoptr (RmSession) session = rm_session_new (model, threads);
   RmMetrics model_res, orig_res;
   rm_metrics_init (&model_res);
@@ -144,7 +127,7 @@ rm_cli_eval (int argc, char **argv)
   guint n = ds->samples->len;
   if (limit > 0 && (guint) limit < n)
     n = (guint) limit;
-  for (guint i = 0; i < n && !interrupted; i++)
+  for (guint i = 0; i < n && !rm_cli_interrupted (NULL); i++)
     {
       if (!eval_sample (session, g_ptr_array_index (ds->samples, i), original, &model_res,
                         &orig_res, b, &error))
@@ -157,7 +140,7 @@ rm_cli_eval (int argc, char **argv)
     }
   if (!as_json)
     fprintf (stderr, "\n");
-  if (interrupted)
+  if (rm_cli_interrupted (NULL))
     fprintf (stderr,
              "refmask eval: interrupted; metrics over the %" G_GINT64_FORMAT " samples done\n",
              model_res.n);
@@ -168,12 +151,7 @@ rm_cli_eval (int argc, char **argv)
       if (original)
         add_summary_json (b, "original_resolution", &orig_res);
       json_builder_end_object (b);
-      g_autoptr (JsonGenerator) gen = json_generator_new ();
-      g_autoptr (JsonNode) root = json_builder_get_root (b);
-      json_generator_set_root (gen, root);
-      json_generator_set_pretty (gen, TRUE);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
-      printf ("%s\n", text);
+      rm_cli_print_json (b);
     }
   else
     {
@@ -181,5 +159,5 @@ rm_cli_eval (int argc, char **argv)
       if (original)
         print_summary ("original resolution", &orig_res);
     }
-  return interrupted ? 1 : 0;
+  return rm_cli_interrupted (NULL) ? 1 : 0;
 }

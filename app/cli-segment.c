@@ -2,6 +2,7 @@
  * refmask segment: masks and priors for referring expressions on one image.
  */
 #include "cli.h"
+#include "cli-common.h"
 #include "refmask-engine.h"
 
 #include <json-glib/json-glib.h>
@@ -157,12 +158,7 @@ rm_cli_segment (int argc, char **argv)
   json_builder_end_object (b);
   if (as_json && status == 0)
     {
-      g_autoptr (JsonGenerator) gen = json_generator_new ();
-      g_autoptr (JsonNode) root = json_builder_get_root (b);
-      json_generator_set_root (gen, root);
-      json_generator_set_pretty (gen, TRUE);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
-      printf ("%s\n", text);
+      rm_cli_print_json (b);
     }
   rm_segment_results_free (results, n);
   return status;

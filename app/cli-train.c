@@ -3,39 +3,17 @@
  * Ctrl+C stops after the current step and keeps a checkpoint; --resume continues it.
  */
 #include "cli.h"
+#include "cli-common.h"
 #include "rm-train.h"
 
-#include <signal.h>
 #include <stdio.h>
-
-static volatile sig_atomic_t interrupted;
-
-static void
-on_sigint (int sig)
-{
-  interrupted = 1;
-}
-
-static bool
-abort_requested (void *user)
-{
-  return interrupted != 0;
-}
-
-static void
-print_summary (const char *label, const RmMetricsSummary *s)
-{
-  printf ("%s: n %" G_GINT64_FORMAT "  mIoU %.4f  oIoU %.4f", label, s->n, s->miou, s->oiou);
-  for (int i = 0; i < RM_N_PRECISION_THRESHOLDS; i++)
-    printf ("  Pr@%.1f %.4f", rm_precision_thresholds[i], s->precision[i]);
-  printf ("\n");
-}
 
 static void
 on_progress (void *user, const RmTrainProgress *p)
 {
   if (g_str_equal (p->event, "validation"))
-    print_summary (p->validation_before ? "validation before" : "validation", &p->validation);
+    rm_cli_print_metrics (p->validation_before ? "validation before" : "validation",
+                          &p->validation);
   else if (g_str_equal (p->event, "step"))
     printf ("step %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "  epoch %d  loss %.4f (ce %.4f dice "
             "%.4f boundary %.2e)  lr %.2g/%.2g  %.2f samples/s  ETA %.0f s\n",
@@ -57,29 +35,36 @@ rm_cli_train (int argc, char **argv)
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory to start from", "DIR" },
     { "refs", 'r', 0, G_OPTION_ARG_FILENAME, &refs, "refs.jsonl with the samples", "FILE" },
     { "split", 0, 0, G_OPTION_ARG_STRING, &split, "Training split (default: train)", "NAME" },
-    { "val-split", 0, 0, G_OPTION_ARG_STRING, &val_split, "Validation split (before and after)", "NAME" },
+    { "val-split", 0, 0, G_OPTION_ARG_STRING, &val_split, "Validation split (before and after)",
+      "NAME" },
     { "val-limit", 0, 0, G_OPTION_ARG_INT, &val_limit, "At most N validation samples", "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output model directory", "DIR" },
     { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, "Optimizer steps", "N" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Passes over the split (default 1)", "N" },
     { "accum", 0, 0, G_OPTION_ARG_INT, &accum, "Expressions per optimizer step (default 8)", "N" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default 5e-5)", "LR" },
-    { "lr-bifit", 0, 0, G_OPTION_ARG_DOUBLE, &lr_bifit, "LR of adapters, fusion, MPG (default 1e-4)", "LR" },
-    { "lr-drop-step", 0, 0, G_OPTION_ARG_INT64, &lr_drop, "From this step on, both rates x0.1", "N" },
+    { "lr-bifit", 0, 0, G_OPTION_ARG_DOUBLE, &lr_bifit,
+      "LR of adapters, fusion, MPG (default 1e-4)", "LR" },
+    { "lr-drop-step", 0, 0, G_OPTION_ARG_INT64, &lr_drop, "From this step on, both rates x0.1",
+      "N" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &wd, "AdamW weight decay (default 0.01)", "WD" },
-    { "black-squares", 0, 0, G_OPTION_ARG_NONE, &black, "Official black-square augmentation", NULL },
-    { "flips", 0, 0, G_OPTION_ARG_NONE, &flips, "Mirror flips that rewrite left/right, top/bottom", NULL },
+    { "black-squares", 0, 0, G_OPTION_ARG_NONE, &black, "Official black-square augmentation",
+      NULL },
+    { "flips", 0, 0, G_OPTION_ARG_NONE, &flips, "Mirror flips that rewrite left/right, top/bottom",
+      NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (default 2401)", "N" },
-    { "checkpoint-every", 0, 0, G_OPTION_ARG_INT, &ckpt, "Checkpoint every N steps (default 100)", "N" },
+    { "checkpoint-every", 0, 0, G_OPTION_ARG_INT, &ckpt, "Checkpoint every N steps (default 100)",
+      "N" },
     { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in --out", NULL },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { NULL },
   };
-  g_autoptr (GOptionContext) octx = g_option_context_new ("— fine-tune a model with the official recipe");
+  g_autoptr (GOptionContext) octx =
+      g_option_context_new ("— fine-tune a model with the official recipe");
   g_option_context_add_main_entries (octx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || refs == NULL
-      || out == NULL || (model == NULL && !resume))
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || refs == NULL ||
+      out == NULL || (model == NULL && !resume))
     {
       fprintf (stderr, "refmask train: %s\n",
                error ? error->message : "--refs, --out and --model (or --resume) are required");
@@ -105,9 +90,8 @@ rm_cli_train (int argc, char **argv)
   p.resume = resume;
   p.n_threads = threads;
   p.progress = on_progress;
-  p.abort = abort_requested;
-  signal (SIGINT, on_sigint);
-  signal (SIGTERM, on_sigint);
+  p.abort = rm_cli_interrupted;
+  rm_cli_catch_interrupts ();
   RmTrainResult r;
   if (!rm_train (&p, &r, &error))
     {
@@ -119,8 +103,8 @@ rm_cli_train (int argc, char **argv)
           r.cancelled ? " (resume with --resume)" : "");
   if (r.have_validation && !r.cancelled)
     {
-      print_summary ("validation before", &r.val_before);
-      print_summary ("validation after ", &r.val_after);
+      rm_cli_print_metrics ("validation before", &r.val_before);
+      rm_cli_print_metrics ("validation after ", &r.val_after);
     }
   return r.cancelled ? 130 : 0;
 }
