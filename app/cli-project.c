@@ -2,8 +2,9 @@
  * refmask project: create, import into, list, summarise and export project files. */
 #include "cli-project.h"
 
+#include "cli-common.h"
+
 #include <json-glib/json-glib.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,30 +13,28 @@
 #include "rm-import.h"
 #include "rm-project.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+enum
+{
+  EXIT_OK = 0,
+  EXIT_FAILED = 1,
+  EXIT_USAGE = 2
+};
 
 static const char usage_text[] =
-  "Usage: refmask project COMMAND [OPTIONS…]\n"
-  "\n"
-  "Commands:\n"
-  "  create FILE            create an empty project file (never replaces a file)\n"
-  "  import FILE SOURCE     import a folder of images or a dataset, all or nothing\n"
-  "  list FILE [WHAT]       list annotations (default), images, categories, models or runs\n"
-  "  stats FILE             count images and annotations by status and source\n"
-  "  export FILE OUTDIR     write PNG masks, COCO JSON or refs.jsonl into a new folder\n"
-  "\n"
-  "Run 'refmask project COMMAND --help' for the options of a command.\n"
-  "Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n";
+    "Usage: refmask project COMMAND [OPTIONS…]\n"
+    "\n"
+    "Commands:\n"
+    "  create FILE            create an empty project file (never replaces a file)\n"
+    "  import FILE SOURCE     import a folder of images or a dataset, all or nothing\n"
+    "  list FILE [WHAT]       list annotations (default), images, categories, models or runs\n"
+    "  stats FILE             count images and annotations by status and source\n"
+    "  export FILE OUTDIR     write PNG masks, COCO JSON or refs.jsonl into a new folder\n"
+    "\n"
+    "Run 'refmask project COMMAND --help' for the options of a command.\n"
+    "Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n";
 
-static volatile sig_atomic_t interrupted = 0;
-
-static void
-on_sigint (int sig)
+typedef struct
 {
-  interrupted = 1;
-}
-
-typedef struct {
   GCancellable *cancel;
   gboolean show;
   const char *verb;
@@ -46,7 +45,7 @@ static void
 progress_cb (guint done, guint total, gpointer data)
 {
   Progress *p = data;
-  if (interrupted)
+  if (rm_cli_interrupted (NULL))
     g_cancellable_cancel (p->cancel);
   if (p->show && (done % 16 == 0 || done == total))
     fprintf (stderr, "\r%s %u/%u", p->verb, done, total);
@@ -55,12 +54,10 @@ progress_cb (guint done, guint total, gpointer data)
 static void
 progress_start (Progress *p, const char *verb, gboolean quiet)
 {
-  struct sigaction sa = { 0 };
   p->cancel = g_cancellable_new ();
   p->show = !quiet && isatty (STDERR_FILENO);
   p->verb = verb;
-  sa.sa_handler = on_sigint;
-  sigaction (SIGINT, &sa, NULL);
+  rm_cli_catch_interrupts ();
 }
 
 static void
@@ -69,7 +66,6 @@ progress_end (Progress *p)
   if (p->show)
     fprintf (stderr, "\r\033[K");
   g_clear_object (&p->cancel);
-  signal (SIGINT, SIG_DFL);
 }
 
 static void
@@ -147,13 +143,15 @@ cmd_create (int argc, char **argv)
   g_autoptr (RmProject) p = NULL;
   int code = EXIT_OK;
 
-  if (!parse ("create", "FILE", "Create an empty project file (an SQLite database, e.g. my.refmask).", entries,
-              &argc, &argv, 1, 1, &code))
+  if (!parse ("create", "FILE",
+              "Create an empty project file (an SQLite database, e.g. my.refmask).", entries, &argc,
+              &argv, 1, 1, &code))
     return code;
   p = rm_project_create (argv[1], &error);
   if (p == NULL)
     return fail ("create", error);
-  printf ("created %s (project schema %u)\n", rm_project_get_path (p), rm_project_get_schema_version (p));
+  printf ("created %s (project schema %u)\n", rm_project_get_path (p),
+          rm_project_get_schema_version (p));
   return EXIT_OK;
 }
 
@@ -167,7 +165,8 @@ cmd_import (int argc, char **argv)
   GOptionEntry entries[] = {
     { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
       "auto (default), images, refs (refs.jsonl), coco, refsegrs or rrsisd", "FORMAT" },
-    { "images", 0, 0, G_OPTION_ARG_FILENAME, &images, "coco / rrsisd: the folder with the image files", "DIR" },
+    { "images", 0, 0, G_OPTION_ARG_FILENAME, &images,
+      "coco / rrsisd: the folder with the image files", "DIR" },
     { "refs", 0, 0, G_OPTION_ARG_FILENAME, &refs,
       "coco: referring expressions, refer-style (refs.json or refs(unc).p)", "FILE" },
     { "status", 's', 0, G_OPTION_ARG_STRING, &status,
@@ -222,7 +221,8 @@ cmd_import (int argc, char **argv)
       return EXIT_FAILED;
     }
   if (!quiet)
-    printf ("imported %u image(s) (%u already there), %u annotation(s) (%u already there), %u categor%s\n",
+    printf ("imported %u image(s) (%u already there), %u annotation(s) (%u already there), %u "
+            "categor%s\n",
             rep.images_added, rep.images_existing, rep.annotations_added, rep.annotations_skipped,
             rep.categories, rep.categories == 1 ? "y" : "ies");
   rm_import_report_clear (&rep);
@@ -230,18 +230,6 @@ cmd_import (int argc, char **argv)
 }
 
 /* ---- list ---- */
-
-static void
-json_print (JsonBuilder *b)
-{
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autofree char *text = NULL;
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  text = json_generator_to_data (gen, NULL);
-  printf ("%s\n", text);
-}
 
 static void
 add_str (JsonBuilder *b, const char *key, const char *value)
@@ -260,188 +248,156 @@ add_int (JsonBuilder *b, const char *key, gint64 value)
   json_builder_add_int_value (b, value);
 }
 
+/* One printer for every list: a header and a text line a row, or a JSON array of objects. */
+typedef void (*RowText) (gconstpointer row);
+typedef void (*RowJson) (gconstpointer row, JsonBuilder *b);
+
 static int
-list_annotations (RmProject *p, const RmAnnotationFilter *filter, gboolean as_json)
+print_rows (GPtrArray *rows, GError *error, const char *header, RowText text, RowJson json,
+            gboolean as_json)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) list = rm_project_list_annotations (p, filter, &error);
   g_autoptr (JsonBuilder) b = json_builder_new ();
 
-  if (list == NULL)
+  if (rows == NULL)
     return fail ("list", error);
-  if (!as_json)
-    printf ("%-6s %-6s %-9s %-15s %9s  %s\n", "ID", "IMAGE", "STATUS", "SOURCE", "AREA", "EXPRESSION");
+  if (!as_json && header != NULL)
+    printf ("%s\n", header);
   json_builder_begin_array (b);
-  for (guint i = 0; i < list->len; i++)
+  for (guint i = 0; i < rows->len; i++)
     {
-      RmAnnotation *a = list->pdata[i];
       if (!as_json)
         {
-          printf ("%-6" G_GINT64_FORMAT " %-6" G_GINT64_FORMAT " %-9s %-15s %9" G_GUINT64_FORMAT "  %s\n", a->id,
-                  a->image_id, rm_annotation_status_to_string (a->status), rm_annotation_source_to_string (a->source),
-                  a->area, a->expression);
+          text (rows->pdata[i]);
           continue;
         }
       json_builder_begin_object (b);
-      add_int (b, "id", a->id);
-      add_int (b, "image_id", a->image_id);
-      add_str (b, "expression", a->expression);
-      add_int (b, "category_id", a->category_id);
-      add_str (b, "status", rm_annotation_status_to_string (a->status));
-      add_str (b, "source", rm_annotation_source_to_string (a->source));
-      add_int (b, "area", (gint64) a->area);
-      json_builder_set_member_name (b, "bbox");
-      json_builder_begin_array (b);
-      for (int k = 0; k < 4; k++)
-        json_builder_add_int_value (b, (gint64) a->bbox[k]);
-      json_builder_end_array (b);
-      if (a->has_score)
-        {
-          json_builder_set_member_name (b, "score");
-          json_builder_add_double_value (b, a->score);
-        }
-      add_int (b, "model_version_id", a->model_version_id);
-      add_str (b, "split", a->split);
-      add_str (b, "external_id", a->external_id);
-      add_str (b, "created_at", a->created_at);
-      add_str (b, "updated_at", a->updated_at);
+      json (rows->pdata[i], b);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
   if (as_json)
-    json_print (b);
+    rm_cli_print_json (b);
   return EXIT_OK;
 }
 
-static int
-list_images (RmProject *p, gboolean as_json)
+static void
+annotation_text (gconstpointer row)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) list = rm_project_list_images (p, &error);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-
-  if (list == NULL)
-    return fail ("list", error);
-  if (!as_json)
-    printf ("%-6s %-11s %-12s %s\n", "ID", "SIZE", "SHA256", "PATH");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < list->len; i++)
-    {
-      RmProjectImage *im = list->pdata[i];
-      if (!as_json)
-        {
-          g_autofree char *size = g_strdup_printf ("%ux%u", im->width, im->height);
-          printf ("%-6" G_GINT64_FORMAT " %-11s %.12s %s\n", im->id, size, im->sha256, im->path);
-          continue;
-        }
-      json_builder_begin_object (b);
-      add_int (b, "id", im->id);
-      add_str (b, "path", im->path);
-      add_str (b, "sha256", im->sha256);
-      add_int (b, "width", im->width);
-      add_int (b, "height", im->height);
-      add_str (b, "georef", im->georef);
-      add_str (b, "created_at", im->created_at);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  if (as_json)
-    json_print (b);
-  return EXIT_OK;
+  const RmAnnotation *a = row;
+  printf ("%-6" G_GINT64_FORMAT " %-6" G_GINT64_FORMAT " %-9s %-15s %9" G_GUINT64_FORMAT "  %s\n",
+          a->id, a->image_id, rm_annotation_status_to_string (a->status),
+          rm_annotation_source_to_string (a->source), a->area, a->expression);
 }
 
-static int
-list_categories (RmProject *p, gboolean as_json)
+static void
+annotation_json (gconstpointer row, JsonBuilder *b)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) list = rm_project_list_categories (p, &error);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-
-  if (list == NULL)
-    return fail ("list", error);
+  const RmAnnotation *a = row;
+  add_int (b, "id", a->id);
+  add_int (b, "image_id", a->image_id);
+  add_str (b, "expression", a->expression);
+  add_int (b, "category_id", a->category_id);
+  add_str (b, "status", rm_annotation_status_to_string (a->status));
+  add_str (b, "source", rm_annotation_source_to_string (a->source));
+  add_int (b, "area", (gint64) a->area);
+  json_builder_set_member_name (b, "bbox");
   json_builder_begin_array (b);
-  for (guint i = 0; i < list->len; i++)
-    {
-      RmCategory *c = list->pdata[i];
-      if (!as_json)
-        printf ("%-6" G_GINT64_FORMAT " %s%s%s\n", c->id, c->name, c->supercategory ? " / " : "",
-                c->supercategory ? c->supercategory : "");
-      json_builder_begin_object (b);
-      add_int (b, "id", c->id);
-      add_str (b, "name", c->name);
-      add_str (b, "supercategory", c->supercategory);
-      json_builder_end_object (b);
-    }
+  for (int k = 0; k < 4; k++)
+    json_builder_add_int_value (b, (gint64) a->bbox[k]);
   json_builder_end_array (b);
-  if (as_json)
-    json_print (b);
-  return EXIT_OK;
+  if (a->has_score)
+    {
+      json_builder_set_member_name (b, "score");
+      json_builder_add_double_value (b, a->score);
+    }
+  add_int (b, "model_version_id", a->model_version_id);
+  add_str (b, "split", a->split);
+  add_str (b, "external_id", a->external_id);
+  add_str (b, "created_at", a->created_at);
+  add_str (b, "updated_at", a->updated_at);
 }
 
-static int
-list_models (RmProject *p, gboolean as_json)
+static void
+image_text (gconstpointer row)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) list = rm_project_list_model_versions (p, &error);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-
-  if (list == NULL)
-    return fail ("list", error);
-  json_builder_begin_array (b);
-  for (guint i = 0; i < list->len; i++)
-    {
-      RmModelVersion *v = list->pdata[i];
-      if (!as_json)
-        printf ("%-6" G_GINT64_FORMAT " %-24s parent %-4" G_GINT64_FORMAT " run %-4" G_GINT64_FORMAT " %s\n", v->id,
-                v->name, v->parent_id, v->training_run_id, v->weights_path);
-      json_builder_begin_object (b);
-      add_int (b, "id", v->id);
-      add_str (b, "name", v->name);
-      add_str (b, "weights_path", v->weights_path);
-      add_int (b, "parent_id", v->parent_id);
-      add_int (b, "training_run_id", v->training_run_id);
-      add_str (b, "config_json", v->config_json);
-      add_str (b, "metrics_json", v->metrics_json);
-      add_str (b, "created_at", v->created_at);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  if (as_json)
-    json_print (b);
-  return EXIT_OK;
+  const RmProjectImage *im = row;
+  g_autofree char *size = g_strdup_printf ("%ux%u", im->width, im->height);
+  printf ("%-6" G_GINT64_FORMAT " %-11s %.12s %s\n", im->id, size, im->sha256, im->path);
 }
 
-static int
-list_runs (RmProject *p, gboolean as_json)
+static void
+image_json (gconstpointer row, JsonBuilder *b)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) list = rm_project_list_training_runs (p, &error);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
+  const RmProjectImage *im = row;
+  add_int (b, "id", im->id);
+  add_str (b, "path", im->path);
+  add_str (b, "sha256", im->sha256);
+  add_int (b, "width", im->width);
+  add_int (b, "height", im->height);
+  add_str (b, "georef", im->georef);
+  add_str (b, "created_at", im->created_at);
+}
 
-  if (list == NULL)
-    return fail ("list", error);
-  json_builder_begin_array (b);
-  for (guint i = 0; i < list->len; i++)
-    {
-      RmTrainingRun *r = list->pdata[i];
-      if (!as_json)
-        printf ("%-6" G_GINT64_FORMAT " %-10s base %-4" G_GINT64_FORMAT " %s\n", r->id,
-                rm_run_status_to_string (r->status), r->base_model_id, r->metrics_json ? r->metrics_json : "");
-      json_builder_begin_object (b);
-      add_int (b, "id", r->id);
-      add_str (b, "status", rm_run_status_to_string (r->status));
-      add_int (b, "base_model_id", r->base_model_id);
-      add_str (b, "params_json", r->params_json);
-      add_str (b, "loss_curve_json", r->loss_curve_json);
-      add_str (b, "metrics_json", r->metrics_json);
-      add_str (b, "created_at", r->created_at);
-      add_str (b, "updated_at", r->updated_at);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
-  if (as_json)
-    json_print (b);
-  return EXIT_OK;
+static void
+category_text (gconstpointer row)
+{
+  const RmCategory *c = row;
+  printf ("%-6" G_GINT64_FORMAT " %s%s%s\n", c->id, c->name, c->supercategory ? " / " : "",
+          c->supercategory ? c->supercategory : "");
+}
+
+static void
+category_json (gconstpointer row, JsonBuilder *b)
+{
+  const RmCategory *c = row;
+  add_int (b, "id", c->id);
+  add_str (b, "name", c->name);
+  add_str (b, "supercategory", c->supercategory);
+}
+
+static void
+model_text (gconstpointer row)
+{
+  const RmModelVersion *v = row;
+  printf ("%-6" G_GINT64_FORMAT " %-24s %-6" G_GINT64_FORMAT " %-4" G_GINT64_FORMAT " %s\n", v->id,
+          v->name, v->parent_id, v->training_run_id, v->weights_path);
+}
+
+static void
+model_json (gconstpointer row, JsonBuilder *b)
+{
+  const RmModelVersion *v = row;
+  add_int (b, "id", v->id);
+  add_str (b, "name", v->name);
+  add_str (b, "weights_path", v->weights_path);
+  add_int (b, "parent_id", v->parent_id);
+  add_int (b, "training_run_id", v->training_run_id);
+  add_str (b, "config_json", v->config_json);
+  add_str (b, "metrics_json", v->metrics_json);
+  add_str (b, "created_at", v->created_at);
+}
+
+static void
+run_text (gconstpointer row)
+{
+  const RmTrainingRun *r = row;
+  printf ("%-6" G_GINT64_FORMAT " %-10s %-6" G_GINT64_FORMAT " %s\n", r->id,
+          rm_run_status_to_string (r->status), r->base_model_id,
+          r->metrics_json ? r->metrics_json : "");
+}
+
+static void
+run_json (gconstpointer row, JsonBuilder *b)
+{
+  const RmTrainingRun *r = row;
+  add_int (b, "id", r->id);
+  add_str (b, "status", rm_run_status_to_string (r->status));
+  add_int (b, "base_model_id", r->base_model_id);
+  add_str (b, "params_json", r->params_json);
+  add_str (b, "loss_curve_json", r->loss_curve_json);
+  add_str (b, "metrics_json", r->metrics_json);
+  add_str (b, "created_at", r->created_at);
+  add_str (b, "updated_at", r->updated_at);
 }
 
 static int
@@ -452,19 +408,22 @@ cmd_list (int argc, char **argv)
   gboolean as_json = FALSE;
   GOptionEntry entries[] = {
     { "status", 's', 0, G_OPTION_ARG_STRING, &status,
-      "annotations: only these statuses (comma-separated: candidate, accepted, rejected; or all)", "LIST" },
-    { "image", 'i', 0, G_OPTION_ARG_INT64, &image, "annotations: only those of this image id", "ID" },
+      "annotations: only these statuses (comma-separated: candidate, accepted, rejected; or all)",
+      "LIST" },
+    { "image", 'i', 0, G_OPTION_ARG_INT64, &image, "annotations: only those of this image id",
+      "ID" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "print JSON", NULL },
     { NULL }
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (RmProject) p = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
   RmAnnotationFilter filter = { 0 };
   const char *what;
   int code = EXIT_OK;
 
-  if (!parse ("list", "FILE [annotations|images|categories|models|runs]", "List what a project holds.", entries,
-              &argc, &argv, 1, 2, &code))
+  if (!parse ("list", "FILE [annotations|images|categories|models|runs]",
+              "List what a project holds.", entries, &argc, &argv, 1, 2, &code))
     return code;
   what = argc > 2 ? argv[2] : "annotations";
   if (!parse_status_list (status, &filter.status_mask))
@@ -473,10 +432,13 @@ cmd_list (int argc, char **argv)
       return EXIT_USAGE;
     }
   filter.image_id = image;
-  if (strcmp (what, "annotations") != 0 && strcmp (what, "images") != 0 && strcmp (what, "categories") != 0 &&
-      strcmp (what, "models") != 0 && strcmp (what, "runs") != 0)
+  if (strcmp (what, "annotations") != 0 && strcmp (what, "images") != 0 &&
+      strcmp (what, "categories") != 0 && strcmp (what, "models") != 0 &&
+      strcmp (what, "runs") != 0)
     {
-      fprintf (stderr, "refmask project list: cannot list '%s' (annotations, images, categories, models, runs)\n",
+      fprintf (stderr,
+               "refmask project list: cannot list '%s' (annotations, images, categories, models, "
+               "runs)\n",
                what);
       return EXIT_USAGE;
     }
@@ -484,14 +446,33 @@ cmd_list (int argc, char **argv)
   if (p == NULL)
     return fail ("list", error);
   if (strcmp (what, "images") == 0)
-    return list_images (p, as_json);
-  if (strcmp (what, "categories") == 0)
-    return list_categories (p, as_json);
-  if (strcmp (what, "models") == 0)
-    return list_models (p, as_json);
-  if (strcmp (what, "runs") == 0)
-    return list_runs (p, as_json);
-  return list_annotations (p, &filter, as_json);
+    rows = rm_project_list_images (p, &error);
+  else if (strcmp (what, "categories") == 0)
+    rows = rm_project_list_categories (p, &error);
+  else if (strcmp (what, "models") == 0)
+    rows = rm_project_list_model_versions (p, &error);
+  else if (strcmp (what, "runs") == 0)
+    rows = rm_project_list_training_runs (p, &error);
+  else
+    rows = rm_project_list_annotations (p, &filter, &error);
+  switch (what[0])
+    {
+    case 'i':
+      return print_rows (rows, error, "ID     SIZE        SHA256       PATH", image_text,
+                         image_json, as_json);
+    case 'c':
+      return print_rows (rows, error, "ID     NAME", category_text, category_json, as_json);
+    case 'm':
+      return print_rows (rows, error, "ID     NAME                     PARENT RUN  WEIGHTS",
+                         model_text, model_json, as_json);
+    case 'r':
+      return print_rows (rows, error, "ID     STATUS     BASE   METRICS", run_text, run_json,
+                         as_json);
+    default:
+      return print_rows (rows, error,
+                         "ID     IMAGE  STATUS    SOURCE               AREA  EXPRESSION",
+                         annotation_text, annotation_json, as_json);
+    }
 }
 
 /* ---- stats ---- */
@@ -500,7 +481,8 @@ static int
 cmd_stats (int argc, char **argv)
 {
   gboolean as_json = FALSE;
-  GOptionEntry entries[] = { { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "print JSON", NULL }, { NULL } };
+  GOptionEntry entries[] = { { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "print JSON", NULL },
+                             { NULL } };
   g_autoptr (GError) error = NULL;
   g_autoptr (RmProject) p = NULL;
   RmProjectStats st;
@@ -530,20 +512,21 @@ cmd_stats (int argc, char **argv)
       add_int (b, "model_versions", st.model_versions);
       add_int (b, "training_runs", st.training_runs);
       json_builder_end_object (b);
-      json_print (b);
+      rm_cli_print_json (b);
       return EXIT_OK;
     }
-  printf ("project        %s (schema %u)\n", rm_project_get_path (p), rm_project_get_schema_version (p));
-  printf ("images         %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT " without annotations)\n", st.images,
-          st.images_without_annotations);
+  printf ("project        %s (schema %u)\n", rm_project_get_path (p),
+          rm_project_get_schema_version (p));
+  printf ("images         %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT " without annotations)\n",
+          st.images, st.images_without_annotations);
   printf ("annotations    %" G_GINT64_FORMAT ": %" G_GINT64_FORMAT " accepted, %" G_GINT64_FORMAT
           " candidate, %" G_GINT64_FORMAT " rejected\n",
           st.annotations, st.by_status[RM_STATUS_ACCEPTED], st.by_status[RM_STATUS_CANDIDATE],
           st.by_status[RM_STATUS_REJECTED]);
-  printf ("  by source    %" G_GINT64_FORMAT " imported, %" G_GINT64_FORMAT " manual, %" G_GINT64_FORMAT
-          " model, %" G_GINT64_FORMAT " model corrected\n",
-          st.by_source[RM_SOURCE_IMPORTED], st.by_source[RM_SOURCE_MANUAL], st.by_source[RM_SOURCE_MODEL],
-          st.by_source[RM_SOURCE_MODEL_CORRECTED]);
+  printf ("  by source    %" G_GINT64_FORMAT " imported, %" G_GINT64_FORMAT
+          " manual, %" G_GINT64_FORMAT " model, %" G_GINT64_FORMAT " model corrected\n",
+          st.by_source[RM_SOURCE_IMPORTED], st.by_source[RM_SOURCE_MANUAL],
+          st.by_source[RM_SOURCE_MODEL], st.by_source[RM_SOURCE_MODEL_CORRECTED]);
   printf ("categories     %" G_GINT64_FORMAT "\n", st.categories);
   printf ("model versions %" G_GINT64_FORMAT "\n", st.model_versions);
   printf ("training runs  %" G_GINT64_FORMAT "\n", st.training_runs);
@@ -559,17 +542,20 @@ cmd_export (int argc, char **argv)
   gboolean polygons = FALSE, force = FALSE, no_images = FALSE, quiet = FALSE;
   double simplify = 0;
   GOptionEntry entries[] = {
-    { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "png, coco (default) or refs (refs.jsonl + mask PNGs)",
-      "FORMAT" },
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
+      "png, coco (default) or refs (refs.jsonl + mask PNGs)", "FORMAT" },
     { "status", 's', 0, G_OPTION_ARG_STRING, &status,
-      "which annotations (comma-separated: accepted, candidate, rejected; or all); default accepted", "LIST" },
-    { "polygons", 0, 0, G_OPTION_ARG_NONE, &polygons, "coco: polygons instead of RLE (masks with holes stay RLE)",
-      NULL },
+      "which annotations (comma-separated: accepted, candidate, rejected; or all); default "
+      "accepted",
+      "LIST" },
+    { "polygons", 0, 0, G_OPTION_ARG_NONE, &polygons,
+      "coco: polygons instead of RLE (masks with holes stay RLE)", NULL },
     { "simplify", 0, 0, G_OPTION_ARG_DOUBLE, &simplify,
       "coco polygons: Douglas-Peucker tolerance in pixels (default 0: exact)", "PX" },
     { "no-images", 0, 0, G_OPTION_ARG_NONE, &no_images,
       "do not link or copy the images; refer to them by relative path", NULL },
-    { "force", 0, 0, G_OPTION_ARG_NONE, &force, "replace OUTDIR if a previous export wrote it", NULL },
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force, "replace OUTDIR if a previous export wrote it",
+      NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress and no summary", NULL },
     { NULL }
   };
@@ -603,7 +589,8 @@ cmd_export (int argc, char **argv)
     }
   if (simplify < 0 || (simplify > 0 && !polygons))
     {
-      fprintf (stderr, "refmask project export: --simplify needs --polygons and a tolerance >= 0\n");
+      fprintf (stderr,
+               "refmask project export: --simplify needs --polygons and a tolerance >= 0\n");
       return EXIT_USAGE;
     }
   opt.polygons = polygons;
@@ -627,8 +614,8 @@ cmd_export (int argc, char **argv)
       return EXIT_FAILED;
     }
   if (!quiet)
-    printf ("exported %u annotation(s) of %u image(s) to %s (%u files)\n", rep.annotations, rep.images, argv[2],
-            rep.files);
+    printf ("exported %u annotation(s) of %u image(s) to %s (%u files)\n", rep.annotations,
+            rep.images, argv[2], rep.files);
   rm_export_report_clear (&rep);
   return EXIT_OK;
 }
@@ -636,7 +623,8 @@ cmd_export (int argc, char **argv)
 int
 rm_cli_project (int argc, char **argv)
 {
-  static const struct {
+  static const struct
+  {
     const char *name;
     int (*run) (int argc, char **argv);
   } commands[] = {
@@ -649,7 +637,8 @@ rm_cli_project (int argc, char **argv)
       fputs (usage_text, stderr);
       return EXIT_USAGE;
     }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
+      strcmp (argv[1], "help") == 0)
     {
       fputs (usage_text, stdout);
       return EXIT_OK;

@@ -24,9 +24,7 @@ static const Command commands[] = {
   { "train", rm_cli_train, "fine-tune a model on a refs.jsonl split (official recipe)" },
   { "eval", rm_cli_eval, "mIoU, oIoU and Pr@X of a model on a refs.jsonl split" },
   { "model-init", rm_cli_model_init, "create a model directory (given or random weights)" },
-#ifdef REFMASK_CLI_HAVE_PROJECT
   { "project", rm_cli_project, "create, import into, list and export projects" },
-#endif
 };
 
 static void

@@ -14,18 +14,20 @@
 #include "rm-pickle.h"
 #include "rm-polygon.h"
 
-G_DEFINE_QUARK (rm-export-error-quark, rm_export_error)
+G_DEFINE_QUARK (rm - export - error - quark, rm_export_error)
 
 #define MARKER ".refmask-export"
 
 static const char *const format_names[] = { "png", "coco", "refs" };
 
-typedef struct {
+typedef struct
+{
   char *name; /* unique file name inside images/ */
   char *rel;  /* the image as seen from the export folder */
 } ImageOut;
 
-typedef struct {
+typedef struct
+{
   RmProject *p;
   const RmExportOptions *opt;
   RmExportReport *report;
@@ -60,38 +62,21 @@ rm_export_format_to_string (RmExportFormat f)
 gboolean
 rm_export_format_from_string (const char *name, RmExportFormat *f)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (format_names); i++)
-    if (g_ascii_strcasecmp (name, format_names[i]) == 0)
-      {
-        *f = (RmExportFormat) i;
-        return TRUE;
-      }
-  if (g_ascii_strcasecmp (name, "refs.jsonl") == 0 || g_ascii_strcasecmp (name, "jsonl") == 0)
-    {
-      *f = RM_EXPORT_REFS_JSONL;
-      return TRUE;
-    }
-  return FALSE;
+  int i = rm_format_index (format_names, G_N_ELEMENTS (format_names), name);
+  if (i < 0)
+    return FALSE;
+  *f = (RmExportFormat) i;
+  return TRUE;
 }
 
-static void G_GNUC_PRINTF (2, 3)
-warn (Export *ex, const char *format, ...)
-{
-  va_list ap;
-  va_start (ap, format);
-  if (ex->report->warnings == NULL)
-    ex->report->warnings = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (ex->report->warnings, g_strdup_vprintf (format, ap));
-  va_end (ap);
-}
+#define warn(ex, ...) rm_warnings_add (&(ex)->report->warnings, __VA_ARGS__)
 
 static gboolean
 tick (Export *ex, GError **error)
 {
   ex->done++;
-  if (ex->opt->progress != NULL)
-    ex->opt->progress (ex->done, ex->anns->len, ex->opt->user_data);
-  return !g_cancellable_set_error_if_cancelled (ex->opt->cancellable, error);
+  return rm_progress_step (ex->opt->progress, ex->opt->user_data, ex->done, ex->anns->len,
+                           ex->opt->cancellable, error);
 }
 
 static void
@@ -127,7 +112,8 @@ remove_tree (const char *path)
 static gboolean
 set_errno_error (GError **error, int e, const char *what, const char *path)
 {
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s %s: %s", what, path, g_strerror (e));
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s %s: %s", what, path,
+               g_strerror (e));
   return FALSE;
 }
 
@@ -170,7 +156,7 @@ link_or_copy (const char *src, const char *dst, GError **error)
 static gboolean
 begin_export (Export *ex, const char *out_dir, GError **error)
 {
-  g_autofree char *parent = NULL, *base = NULL, *tmpl = NULL, *marker = NULL;
+  g_autofree char *parent = NULL, *base = NULL, *tmpl = NULL;
 
   ex->out = g_canonicalize_filename (out_dir, NULL);
   parent = g_path_get_dirname (ex->out);
@@ -180,16 +166,18 @@ begin_export (Export *ex, const char *out_dir, GError **error)
       g_autofree char *mark = g_build_filename (ex->out, MARKER, NULL);
       if (!ex->opt->force)
         {
-          g_set_error (error, RM_EXPORT_ERROR, RM_EXPORT_ERROR_EXISTS,
-                       "%s already exists; choose another folder, or --force to replace a previous export",
-                       ex->out);
+          g_set_error (
+              error, RM_EXPORT_ERROR, RM_EXPORT_ERROR_EXISTS,
+              "%s already exists; choose another folder, or --force to replace a previous export",
+              ex->out);
           return FALSE;
         }
       if (!g_file_test (mark, G_FILE_TEST_EXISTS))
         {
-          g_set_error (error, RM_EXPORT_ERROR, RM_EXPORT_ERROR_EXISTS,
-                       "%s exists and was not written by an export; it is left alone even with --force",
-                       ex->out);
+          g_set_error (
+              error, RM_EXPORT_ERROR, RM_EXPORT_ERROR_EXISTS,
+              "%s exists and was not written by an export; it is left alone even with --force",
+              ex->out);
           return FALSE;
         }
     }
@@ -234,7 +222,7 @@ static gboolean
 load (Export *ex, GError **error)
 {
   RmAnnotationFilter filter = { .status_mask = ex->opt->status_mask != 0 ? ex->opt->status_mask
-                                                                          : 1u << RM_STATUS_ACCEPTED,
+                                                                         : 1u << RM_STATUS_ACCEPTED,
                                 .with_masks = TRUE };
   g_autoptr (GPtrArray) images = rm_project_list_images (ex->p, error);
   g_autoptr (GPtrArray) cats = NULL;
@@ -274,6 +262,13 @@ compare_by_image (gconstpointer a, gconstpointer b)
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static char *
+stem_of (const char *name)
+{
+  const char *dot = strrchr (name, '.');
+  return dot != NULL ? g_strndup (name, (gsize) (dot - name)) : g_strdup (name);
+}
+
 /* The image's name in the export, placing the file on first use. */
 static const ImageOut *
 image_out (Export *ex, const RmProjectImage *im, GError **error)
@@ -289,24 +284,16 @@ image_out (Export *ex, const RmProjectImage *im, GError **error)
     {
       /* Two images with one file name: keep both, told apart by their id. */
       const char *dot = strrchr (name, '.');
-      g_autofree char *stem = dot != NULL ? g_strndup (name, (gsize) (dot - name)) : g_strdup (name);
-      char *unique = g_strdup_printf ("%s_%" G_GINT64_FORMAT "%s", stem, im->id, dot != NULL ? dot : "");
+      g_autofree char *stem = stem_of (name);
+      char *unique =
+          g_strdup_printf ("%s_%" G_GINT64_FORMAT "%s", stem, im->id, dot != NULL ? dot : "");
       g_free (name);
       name = unique;
     }
   o = g_new0 (ImageOut, 1);
   if (ex->opt->no_images)
     {
-      g_auto (GStrv) a = g_strsplit (src, G_DIR_SEPARATOR_S, -1), d = g_strsplit (ex->out, G_DIR_SEPARATOR_S, -1);
-      g_autoptr (GString) rel = g_string_new (NULL);
-      guint i = 0;
-      while (a[i] != NULL && d[i] != NULL && strcmp (a[i], d[i]) == 0)
-        i++;
-      for (guint k = i; d[k] != NULL; k++)
-        g_string_append (rel, "../");
-      for (guint k = i; a[k] != NULL; k++)
-        g_string_append_printf (rel, "%s%s", a[k], a[k + 1] != NULL ? "/" : "");
-      o->rel = g_string_free (g_steal_pointer (&rel), FALSE);
+      o->rel = rm_path_relative_to (ex->out, src);
       if (!g_file_test (src, G_FILE_TEST_EXISTS))
         warn (ex, "image %s is missing from %s", im->path, src);
     }
@@ -318,7 +305,8 @@ image_out (Export *ex, const RmProjectImage *im, GError **error)
         {
           image_out_free (o);
           g_set_error (error, RM_EXPORT_ERROR, RM_EXPORT_ERROR_MISSING,
-                       "image %" G_GINT64_FORMAT " has vanished: %s does not exist (use --no-images to "
+                       "image %" G_GINT64_FORMAT
+                       " has vanished: %s does not exist (use --no-images to "
                        "export without the image files)",
                        im->id, src);
           return NULL;
@@ -355,13 +343,6 @@ safe_name (const char *s)
       out = prefixed;
     }
   return out;
-}
-
-static char *
-stem_of (const char *name)
-{
-  const char *dot = strrchr (name, '.');
-  return dot != NULL ? g_strndup (name, (gsize) (dot - name)) : g_strdup (name);
 }
 
 /* ---- PNG ---- */
@@ -438,8 +419,10 @@ rm_export_write_png_indexed (const char *path, guint32 width, guint32 height, co
   idat = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
 
   g_byte_array_append (png, sig, 8);
-  ihdr[0] = width >> 24, ihdr[1] = (width >> 16) & 0xff, ihdr[2] = (width >> 8) & 0xff, ihdr[3] = width & 0xff;
-  ihdr[4] = height >> 24, ihdr[5] = (height >> 16) & 0xff, ihdr[6] = (height >> 8) & 0xff, ihdr[7] = height & 0xff;
+  ihdr[0] = width >> 24, ihdr[1] = (width >> 16) & 0xff, ihdr[2] = (width >> 8) & 0xff,
+  ihdr[3] = width & 0xff;
+  ihdr[4] = height >> 24, ihdr[5] = (height >> 16) & 0xff, ihdr[6] = (height >> 8) & 0xff,
+  ihdr[7] = height & 0xff;
   ihdr[8] = 8;  /* bit depth */
   ihdr[9] = 3;  /* palette */
   ihdr[10] = 0; /* deflate */
@@ -517,7 +500,8 @@ export_png (Export *ex, GError **error)
       for (; i < ex->anns->len && ((RmAnnotation *) ex->anns->pdata[i])->image_id == im->id; i++)
         {
           RmAnnotation *a = ex->anns->pdata[i];
-          g_autofree char *rel = g_strdup_printf ("masks/%s__%" G_GINT64_FORMAT ".png", stem, a->id);
+          g_autofree char *rel =
+              g_strdup_printf ("masks/%s__%" G_GINT64_FORMAT ".png", stem, a->id);
           if (!save_mask_png (ex, rel, a->mask, buf, error))
             return FALSE;
           if (++k <= 255)
@@ -555,7 +539,8 @@ export_png (Export *ex, GError **error)
         g_autofree char *dir = g_path_get_dirname (path);
         if (g_mkdir_with_parents (dir, 0755) != 0)
           return set_errno_error (error, errno, "cannot create", dir);
-        if (!rm_export_write_png_indexed (path, im->width, im->height, idx, palette, MIN (k, 255) + 1, error))
+        if (!rm_export_write_png_indexed (path, im->width, im->height, idx, palette,
+                                          MIN (k, 255) + 1, error))
           return FALSE;
         ex->report->files++;
       }
@@ -567,7 +552,8 @@ export_png (Export *ex, GError **error)
 
 /* ---- COCO ---- */
 
-typedef struct {
+typedef struct
+{
   RmAnnotation *first;
   GPtrArray *members; /* RmAnnotation, not owned */
   char *rle;
@@ -674,8 +660,8 @@ export_coco (Export *ex, GError **error)
     {
       RmAnnotation *a = ex->anns->pdata[i];
       g_autofree char *rle = rm_rle_to_string (a->mask);
-      g_autofree char *k = g_strdup_printf ("%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT "|%s", a->image_id,
-                                            a->category_id, rle);
+      g_autofree char *k = g_strdup_printf ("%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT "|%s",
+                                            a->image_id, a->category_id, rle);
       Group *g = g_hash_table_lookup (by_key, k);
       if (g == NULL)
         {
@@ -751,7 +737,8 @@ export_coco (Export *ex, GError **error)
         json_builder_set_member_name (inst, "name");
         json_builder_add_string_value (inst, c != NULL ? c->name : "object");
         json_builder_set_member_name (inst, "supercategory");
-        json_builder_add_string_value (inst, c != NULL && c->supercategory != NULL ? c->supercategory : "");
+        json_builder_add_string_value (
+            inst, c != NULL && c->supercategory != NULL ? c->supercategory : "");
         json_builder_end_object (inst);
       }
   }
@@ -843,7 +830,8 @@ export_coco (Export *ex, GError **error)
   pickled = rm_pickle_dump_json (refs_root, error);
   return pickled != NULL && write_json (ex, "instances.json", inst_root, FALSE, error) &&
          write_json (ex, "refs.json", refs_root, FALSE, error) &&
-         write_file (ex, "refs(unc).p", g_bytes_get_data (pickled, NULL), (gssize) g_bytes_get_size (pickled), error);
+         write_file (ex, "refs(unc).p", g_bytes_get_data (pickled, NULL),
+                     (gssize) g_bytes_get_size (pickled), error);
 }
 
 /* ---- refs.jsonl ---- */
@@ -921,7 +909,9 @@ export_refs_jsonl (Export *ex, GError **error)
         json_builder_add_int_value (b, (gint64) bb[k]);
       json_builder_end_array (b);
       json_builder_set_member_name (b, "area_frac");
-      json_builder_add_double_value (b, round ((double) rm_rle_area (a->mask) / ((double) im->width * im->height) * 1e6) / 1e6);
+      json_builder_add_double_value (
+          b,
+          round ((double) rm_rle_area (a->mask) / ((double) im->width * im->height) * 1e6) / 1e6);
       json_builder_end_object (b);
       row = json_builder_get_root (b);
       json_generator_set_root (gen, row);
@@ -935,8 +925,8 @@ export_refs_jsonl (Export *ex, GError **error)
 }
 
 gboolean
-rm_export (RmProject *project, RmExportFormat format, const char *out_dir, const RmExportOptions *options,
-           RmExportReport *report, GError **error)
+rm_export (RmProject *project, RmExportFormat format, const char *out_dir,
+           const RmExportOptions *options, RmExportReport *report, GError **error)
 {
   RmExportOptions defaults;
   RmExportReport scratch = { 0 };
@@ -954,10 +944,12 @@ rm_export (RmProject *project, RmExportFormat format, const char *out_dir, const
   ex.p = project;
   ex.opt = options;
   ex.report = report;
-  ex.images = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) rm_project_image_free);
+  ex.images = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                     (GDestroyNotify) rm_project_image_free);
   ex.outs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, image_out_free);
   ex.used_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  ex.categories = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) rm_category_free);
+  ex.categories =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) rm_category_free);
 
   ok = load (&ex, error) && begin_export (&ex, out_dir, error);
   if (ok)

@@ -32,20 +32,23 @@ G_BEGIN_DECLS
 #define RM_EXPORT_ERROR (rm_export_error_quark ())
 GQuark rm_export_error_quark (void);
 
-typedef enum {
+typedef enum
+{
   RM_EXPORT_ERROR_EXISTS,  /* the target is there (and not replaceable) */
   RM_EXPORT_ERROR_EMPTY,   /* no annotation matches */
   RM_EXPORT_ERROR_MISSING, /* an image file has vanished */
   RM_EXPORT_ERROR_FAILED,
 } RmExportError;
 
-typedef enum {
+typedef enum
+{
   RM_EXPORT_PNG,
   RM_EXPORT_COCO,
   RM_EXPORT_REFS_JSONL,
 } RmExportFormat;
 
-typedef struct {
+typedef struct
+{
   guint status_mask; /* (1 << RmAnnotationStatus) bits; 0: accepted only */
   gboolean force;    /* replace a previous export */
   gboolean polygons; /* coco: polygons instead of RLE */
@@ -56,7 +59,8 @@ typedef struct {
   gpointer user_data;
 } RmExportOptions;
 
-typedef struct {
+typedef struct
+{
   guint images, annotations, files;
   GPtrArray *warnings; /* of char * */
 } RmExportReport;

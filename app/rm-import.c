@@ -4,6 +4,7 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,20 +12,24 @@
 #include "rm-pickle.h"
 #include "rm-polygon.h"
 
-G_DEFINE_QUARK (rm-import-error-quark, rm_import_error)
+G_DEFINE_QUARK (rm - import - error - quark, rm_import_error)
 
-static const char *const format_names[] = { "auto", "images", "refs", "coco", "refsegrs", "rrsisd" };
+static const char *const format_names[] = {
+  "auto", "images", "refs", "coco", "refsegrs", "rrsisd"
+};
 
 /* What the engine decodes (rm-image.h): tried for RefSegRS ids, accepted in image folders. */
 static const char *const image_exts[] = { "png", "jpg", "jpeg", "bmp", "tga" };
 static const char *const tiff_exts[] = { "tif", "tiff" };
 
-typedef struct {
+typedef struct
+{
   gint64 id;
   guint32 w, h;
 } ImageRef;
 
-typedef struct {
+typedef struct
+{
   RmProject *p;
   const RmImportOptions *opt;
   RmImportReport *report;
@@ -47,6 +52,37 @@ rm_import_report_clear (RmImportReport *r)
   memset (r, 0, sizeof *r);
 }
 
+int
+rm_format_index (const char *const *names, guint n_names, const char *name)
+{
+  if (g_ascii_strcasecmp (name, "refs.jsonl") == 0 || g_ascii_strcasecmp (name, "jsonl") == 0)
+    name = "refs";
+  for (guint i = 0; i < n_names; i++)
+    if (g_ascii_strcasecmp (name, names[i]) == 0)
+      return (int) i;
+  return -1;
+}
+
+void
+rm_warnings_add (GPtrArray **warnings, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  if (*warnings == NULL)
+    *warnings = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (*warnings, g_strdup_vprintf (format, ap));
+  va_end (ap);
+}
+
+gboolean
+rm_progress_step (RmProgressFunc progress, gpointer user_data, guint done, guint total,
+                  GCancellable *cancellable, GError **error)
+{
+  if (progress != NULL)
+    progress (done, total, user_data);
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
 const char *
 rm_import_format_to_string (RmImportFormat f)
 {
@@ -56,39 +92,22 @@ rm_import_format_to_string (RmImportFormat f)
 gboolean
 rm_import_format_from_string (const char *name, RmImportFormat *f)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (format_names); i++)
-    if (g_ascii_strcasecmp (name, format_names[i]) == 0)
-      {
-        *f = (RmImportFormat) i;
-        return TRUE;
-      }
-  if (g_ascii_strcasecmp (name, "refs.jsonl") == 0 || g_ascii_strcasecmp (name, "jsonl") == 0)
-    {
-      *f = RM_IMPORT_REFS_JSONL;
-      return TRUE;
-    }
-  return FALSE;
+  int i = rm_format_index (format_names, G_N_ELEMENTS (format_names), name);
+  if (i < 0)
+    return FALSE;
+  *f = (RmImportFormat) i;
+  return TRUE;
 }
 
-static void G_GNUC_PRINTF (2, 3)
-warn (Import *im, const char *format, ...)
-{
-  va_list ap;
-  va_start (ap, format);
-  if (im->report->warnings == NULL)
-    im->report->warnings = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (im->report->warnings, g_strdup_vprintf (format, ap));
-  va_end (ap);
-}
+#define warn(im, ...) rm_warnings_add (&(im)->report->warnings, __VA_ARGS__)
 
 /* Progress and cancellation, once per item. */
 static gboolean
 tick (Import *im, GError **error)
 {
   im->done++;
-  if (im->opt->progress != NULL)
-    im->opt->progress (im->done, im->total, im->opt->user_data);
-  return !g_cancellable_set_error_if_cancelled (im->opt->cancellable, error);
+  return rm_progress_step (im->opt->progress, im->opt->user_data, im->done, im->total,
+                           im->opt->cancellable, error);
 }
 
 static gboolean
@@ -186,7 +205,8 @@ header_size (const guint8 *b, gsize len, guint32 *w, guint32 *h)
       return TRUE;
     }
   /* TGA has no magic number: accept the image types stb reads. */
-  if (len >= 18 && b[1] <= 1 && (b[2] == 1 || b[2] == 2 || b[2] == 3 || b[2] == 9 || b[2] == 10 || b[2] == 11))
+  if (len >= 18 && b[1] <= 1 &&
+      (b[2] == 1 || b[2] == 2 || b[2] == 3 || b[2] == 9 || b[2] == 10 || b[2] == 11))
     {
       *w = le16 (b + 12);
       *h = le16 (b + 14);
@@ -204,7 +224,8 @@ probe_image (const char *path, guint32 *w, guint32 *h, GError **error)
 
   if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
     {
-      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING, "image %s does not exist", path);
+      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING, "image %s does not exist",
+                   path);
       return FALSE;
     }
   if (has_ext (path, tiff_exts, G_N_ELEMENTS (tiff_exts)))
@@ -223,17 +244,20 @@ probe_image (const char *path, guint32 *w, guint32 *h, GError **error)
     fclose (f);
   if (n < 0 || !header_size (head, (gsize) n, w, h) || *w == 0 || *h == 0)
     {
-      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
-                   "%s is not an image this build reads (JPEG, PNG, BMP, TGA), or its header is damaged",
-                   path);
+      g_set_error (
+          error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
+          "%s is not an image this build reads (JPEG, PNG, BMP, TGA), or its header is damaged",
+          path);
       return FALSE;
     }
   if (*w > RM_IMAGE_DEFAULT_MAX_SIDE || *h > RM_IMAGE_DEFAULT_MAX_SIDE ||
       (gint64) *w * *h > RM_IMAGE_DEFAULT_MAX_PIXELS)
     {
-      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED,
-                   "%s is %u x %u pixels, more than the engine decodes (%d per side, %" G_GINT64_FORMAT " in all)",
-                   path, *w, *h, RM_IMAGE_DEFAULT_MAX_SIDE, (gint64) RM_IMAGE_DEFAULT_MAX_PIXELS);
+      g_set_error (
+          error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED,
+          "%s is %u x %u pixels, more than the engine decodes (%d per side, %" G_GINT64_FORMAT
+          " in all)",
+          path, *w, *h, RM_IMAGE_DEFAULT_MAX_SIDE, (gint64) RM_IMAGE_DEFAULT_MAX_PIXELS);
       return FALSE;
     }
   return TRUE;
@@ -327,33 +351,25 @@ ensure_category (Import *im, const char *name, const char *super, gint64 *id, GE
   return TRUE;
 }
 
-/* Stores one annotation (taking the mask), unless the same one is already there. */
+/* Stores one annotation (a copy of the mask), unless the same one is already there. */
 static gboolean
 add_annotation (Import *im, gint64 image_id, const char *expression, gint64 category_id,
                 const RmRle *mask, const char *split, const char *external_id, GError **error)
 {
   g_autoptr (RmAnnotation) a = rm_annotation_new ();
-  g_autoptr (GPtrArray) existing = NULL;
-  RmAnnotationFilter filter = { .image_id = image_id };
+  gboolean found = FALSE;
 
+  a->expression = g_strstrip (g_strdup (expression));
   /* Re-importing the same dataset must not double it: same image, id and expression. */
-  if (external_id != NULL)
+  if (external_id != NULL &&
+      !rm_project_has_annotation (im->p, image_id, external_id, a->expression, &found, error))
+    return FALSE;
+  if (found)
     {
-      existing = rm_project_list_annotations (im->p, &filter, error);
-      if (existing == NULL)
-        return FALSE;
-      for (guint i = 0; i < existing->len; i++)
-        {
-          RmAnnotation *e = existing->pdata[i];
-          if (g_strcmp0 (e->external_id, external_id) == 0 && g_strcmp0 (e->expression, expression) == 0)
-            {
-              im->report->annotations_skipped++;
-              return TRUE;
-            }
-        }
+      im->report->annotations_skipped++;
+      return TRUE;
     }
   a->image_id = image_id;
-  a->expression = g_strstrip (g_strdup (expression));
   a->category_id = category_id;
   a->mask = rm_rle_copy (mask);
   a->source = RM_SOURCE_IMPORTED;
@@ -529,7 +545,8 @@ static gboolean
 import_refs_line (Import *im, const char *base, JsonObject *o, GHashTable *ids, guint line,
                   GError **error)
 {
-  const char *id = member_str (o, "id"), *image = member_str (o, "image"), *mask = member_str (o, "mask");
+  const char *id = member_str (o, "id"), *image = member_str (o, "image"),
+             *mask = member_str (o, "mask");
   const char *expr = member_str (o, "expression"), *cls = member_str (o, "class");
   gint64 w = 0, h = 0, cat = 0;
   g_autofree char *image_path = NULL, *mask_path = NULL;
@@ -541,8 +558,9 @@ import_refs_line (Import *im, const char *base, JsonObject *o, GHashTable *ids, 
     return fail_format (error, "record", "needs the string fields id, image, mask and expression");
   if (g_hash_table_contains (ids, id))
     {
-      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_DUPLICATE, "id %s appears twice (first on line %u)",
-                   id, GPOINTER_TO_UINT (g_hash_table_lookup (ids, id)));
+      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_DUPLICATE,
+                   "id %s appears twice (first on line %u)", id,
+                   GPOINTER_TO_UINT (g_hash_table_lookup (ids, id)));
       return FALSE;
     }
   g_hash_table_insert (ids, g_strdup (id), GUINT_TO_POINTER (line));
@@ -605,7 +623,8 @@ import_refs_jsonl (Import *im, const char *path, GError **error)
           root = json_parser_get_root (parser);
           if (!JSON_NODE_HOLDS_OBJECT (root))
             {
-              g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT, "%s:%u: not a JSON object", path, i + 1);
+              g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
+                           "%s:%u: not a JSON object", path, i + 1);
               return FALSE;
             }
           if (!import_refs_line (im, base, json_node_get_object (root), ids, i + 1, error))
@@ -627,11 +646,13 @@ import_refs_jsonl (Import *im, const char *path, GError **error)
 
 /* ---- COCO ---- */
 
-typedef struct {
+typedef struct
+{
   ImageRef ref;
 } CocoImage;
 
-typedef struct {
+typedef struct
+{
   gint64 image_key; /* COCO image id */
   gint64 category;  /* project category id, 0 for none */
   RmRle *mask;
@@ -662,8 +683,9 @@ coco_rle (JsonObject *o, const ImageRef *im, GError **error)
   if (h != im->h || w != im->w)
     {
       g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISMATCH,
-                   "the RLE is %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " but the image is %u x %u", w, h,
-                   im->w, im->h);
+                   "the RLE is %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT
+                   " but the image is %u x %u",
+                   w, h, im->w, im->h);
       return NULL;
     }
   if (JSON_NODE_HOLDS_VALUE (counts) && json_node_get_value_type (counts) == G_TYPE_STRING)
@@ -678,7 +700,8 @@ coco_rle (JsonObject *o, const ImageRef *im, GError **error)
           gint64 v = -1;
           if (!node_int (json_array_get_element (arr, i), &v) || v < 0 || v > G_MAXUINT32)
             {
-              fail_format (error, "segmentation", "uncompressed RLE counts must be non-negative integers");
+              fail_format (error, "segmentation",
+                           "uncompressed RLE counts must be non-negative integers");
               return NULL;
             }
           c[i] = (guint32) v;
@@ -695,7 +718,8 @@ coco_segmentation (JsonNode *seg, const ImageRef *im, GError **error)
 {
   if (seg != NULL && JSON_NODE_HOLDS_OBJECT (seg))
     return coco_rle (json_node_get_object (seg), im, error);
-  if (seg != NULL && JSON_NODE_HOLDS_ARRAY (seg) && json_array_get_length (json_node_get_array (seg)) > 0)
+  if (seg != NULL && JSON_NODE_HOLDS_ARRAY (seg) &&
+      json_array_get_length (json_node_get_array (seg)) > 0)
     {
       JsonArray *arr = json_node_get_array (seg);
       guint n = json_array_get_length (arr);
@@ -740,7 +764,8 @@ coco_segmentation (JsonNode *seg, const ImageRef *im, GError **error)
           return NULL;
         }
       if (parts->len > 0)
-        return rm_polygons_to_rle ((const double *const *) parts->pdata, lens, parts->len, im->h, im->w, error);
+        return rm_polygons_to_rle ((const double *const *) parts->pdata, lens, parts->len, im->h,
+                                   im->w, error);
       return rm_rle_merge ((RmRle *const *) rles->pdata, rles->len, FALSE, error);
     }
   fail_format (error, "segmentation", "is missing or empty");
@@ -748,7 +773,8 @@ coco_segmentation (JsonNode *seg, const ImageRef *im, GError **error)
 }
 
 static gboolean
-coco_categories (Import *im, JsonObject *root, GHashTable *cats, GHashTable *cat_names, GError **error)
+coco_categories (Import *im, JsonObject *root, GHashTable *cats, GHashTable *cat_names,
+                 GError **error)
 {
   JsonArray *arr = member_array (root, "categories");
   for (guint i = 0; arr != NULL && i < json_array_get_length (arr); i++)
@@ -773,7 +799,8 @@ coco_categories (Import *im, JsonObject *root, GHashTable *cats, GHashTable *cat
 }
 
 static gboolean
-coco_images (Import *im, JsonObject *root, const char *images_dir, GHashTable *images, GError **error)
+coco_images (Import *im, JsonObject *root, const char *images_dir, GHashTable *images,
+             GError **error)
 {
   JsonArray *arr = member_array (root, "images");
   if (arr == NULL)
@@ -826,7 +853,8 @@ coco_annotations (Import *im, JsonObject *root, GHashTable *images, GHashTable *
       CocoImage *ci;
       CocoAnn *a;
       if (o == NULL || !member_int (o, "id", &key) || !member_int (o, "image_id", &image_key))
-        return fail_format (error, "annotations", "every annotation needs an integer id and image_id");
+        return fail_format (error, "annotations",
+                            "every annotation needs an integer id and image_id");
       if (g_hash_table_contains (anns, &key))
         {
           g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_DUPLICATE,
@@ -837,7 +865,8 @@ coco_annotations (Import *im, JsonObject *root, GHashTable *images, GHashTable *
       if (ci == NULL)
         {
           g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
-                       "annotation %" G_GINT64_FORMAT " is on image %" G_GINT64_FORMAT ", which is not listed",
+                       "annotation %" G_GINT64_FORMAT " is on image %" G_GINT64_FORMAT
+                       ", which is not listed",
                        key, image_key);
           return FALSE;
         }
@@ -851,7 +880,8 @@ coco_annotations (Import *im, JsonObject *root, GHashTable *images, GHashTable *
             {
               coco_ann_free (a);
               g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
-                           "annotation %" G_GINT64_FORMAT " has category %" G_GINT64_FORMAT ", which is not listed",
+                           "annotation %" G_GINT64_FORMAT " has category %" G_GINT64_FORMAT
+                           ", which is not listed",
                            key, cat_key);
               return FALSE;
             }
@@ -896,7 +926,8 @@ coco_refs (Import *im, JsonNode *refs, GHashTable *images, GHashTable *anns, GEr
       if (a == NULL)
         {
           g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
-                       "ref %" G_GINT64_FORMAT " points to annotation %" G_GINT64_FORMAT ", which is not listed",
+                       "ref %" G_GINT64_FORMAT " points to annotation %" G_GINT64_FORMAT
+                       ", which is not listed",
                        ref_id, ann_key);
           return FALSE;
         }
@@ -904,7 +935,8 @@ coco_refs (Import *im, JsonNode *refs, GHashTable *images, GHashTable *anns, GEr
       for (guint k = 0; k < json_array_get_length (sents); k++)
         {
           JsonObject *s = element_object (sents, k);
-          const char *text = member_str (s, "raw") != NULL ? member_str (s, "raw") : member_str (s, "sent");
+          const char *text =
+              member_str (s, "raw") != NULL ? member_str (s, "raw") : member_str (s, "sent");
           g_autofree char *trimmed = text != NULL ? g_strstrip (g_strdup (text)) : NULL;
           gint64 sent_id = k;
           g_autofree char *ext = NULL;
@@ -916,7 +948,8 @@ coco_refs (Import *im, JsonNode *refs, GHashTable *images, GHashTable *anns, GEr
             }
           member_int (s, "sent_id", &sent_id);
           ext = g_strdup_printf ("ref%" G_GINT64_FORMAT "/sent%" G_GINT64_FORMAT, ref_id, sent_id);
-          if (!add_annotation (im, ci->ref.id, text, a->category, a->mask, member_str (r, "split"), ext, error))
+          if (!add_annotation (im, ci->ref.id, text, a->category, a->mask, member_str (r, "split"),
+                               ext, error))
             return FALSE;
         }
       if (!tick (im, error))
@@ -951,7 +984,8 @@ coco_plain (Import *im, GHashTable *images, GHashTable *anns, GHashTable *cat_na
       CocoImage *ci = g_hash_table_lookup (images, &a->image_key);
       const char *name = a->category > 0 ? g_hash_table_lookup (cat_names, &a->category) : NULL;
       g_autofree char *ext = g_strdup_printf ("ann%" G_GINT64_FORMAT, k);
-      if (!add_annotation (im, ci->ref.id, name != NULL ? name : "object", a->category, a->mask, NULL, ext, error))
+      if (!add_annotation (im, ci->ref.id, name != NULL ? name : "object", a->category, a->mask,
+                           NULL, ext, error))
         return FALSE;
     }
   return TRUE;
@@ -987,9 +1021,12 @@ import_coco (Import *im, const char *json_path, const char *images_dir, const ch
   g_autoptr (JsonNode) root = parse_json_file (json_path, error);
   g_autoptr (JsonNode) refs = NULL;
   g_autoptr (GHashTable) cats = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  g_autoptr (GHashTable) cat_names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  g_autoptr (GHashTable) images = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  g_autoptr (GHashTable) anns = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, coco_ann_free);
+  g_autoptr (GHashTable) cat_names =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  g_autoptr (GHashTable) images =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  g_autoptr (GHashTable) anns =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, coco_ann_free);
   g_autofree char *dir = g_path_get_dirname (json_path), *default_images = NULL;
   JsonObject *o;
   gboolean ok;
@@ -1006,15 +1043,19 @@ import_coco (Import *im, const char *json_path, const char *images_dir, const ch
       JsonObject *first = length_of (imgs) > 0 ? element_object (imgs, 0) : NULL;
       const char *file = member_str (first, "file_name");
       g_autofree char *probe = file != NULL ? g_build_filename (dir, file, NULL) : NULL;
-      default_images = probe != NULL && !g_file_test (probe, G_FILE_TEST_EXISTS) ? g_build_filename (dir, "images", NULL)
-                                                                                : g_strdup (dir);
+      default_images = probe != NULL && !g_file_test (probe, G_FILE_TEST_EXISTS)
+                           ? g_build_filename (dir, "images", NULL)
+                           : g_strdup (dir);
       images_dir = default_images;
     }
   if (refs_path != NULL && (refs = load_refs (refs_path, error)) == NULL)
     return FALSE;
   im->total = length_of (member_array (o, "images")) + length_of (member_array (o, "annotations")) +
-              (refs != NULL && JSON_NODE_HOLDS_ARRAY (refs) ? json_array_get_length (json_node_get_array (refs)) : 0);
-  ok = coco_categories (im, o, cats, cat_names, error) && coco_images (im, o, images_dir, images, error) &&
+              (refs != NULL && JSON_NODE_HOLDS_ARRAY (refs)
+                   ? json_array_get_length (json_node_get_array (refs))
+                   : 0);
+  ok = coco_categories (im, o, cats, cat_names, error) &&
+       coco_images (im, o, images_dir, images, error) &&
        coco_annotations (im, o, images, cats, anns, error) &&
        (refs != NULL || coco_plain (im, images, anns, cat_names, error));
   if (!ok)
@@ -1091,12 +1132,15 @@ import_refsegrs (Import *im, const char *root, GError **error)
           mask = find_by_id (mask_dir, line);
           if (image == NULL || mask == NULL)
             {
-              g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING, "%s:%u: no %s for id %s in %s", path,
-                           i + 1, image == NULL ? "image" : "mask", line, image == NULL ? img_dir : mask_dir);
+              g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING,
+                           "%s:%u: no %s for id %s in %s", path, i + 1,
+                           image == NULL ? "image" : "mask", line,
+                           image == NULL ? img_dir : mask_dir);
               return FALSE;
             }
           ext = g_strdup_printf ("%s/%s", splits[s], line);
-          if (!import_image (im, image, 0, 0, &r, error) || (rle = rm_import_load_mask (mask, r.w, r.h, error)) == NULL ||
+          if (!import_image (im, image, 0, 0, &r, error) ||
+              (rle = rm_import_load_mask (mask, r.w, r.h, error)) == NULL ||
               !add_annotation (im, r.id, sp + 1, 0, rle, splits[s], ext, error))
             {
               g_prefix_error (error, "%s:%u: ", path, i + 1);
@@ -1108,7 +1152,8 @@ import_refsegrs (Import *im, const char *root, GError **error)
     }
   if (files == 0)
     {
-      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT, "%s has no output_phrase_*.txt", root);
+      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT, "%s has no output_phrase_*.txt",
+                   root);
       return FALSE;
     }
   return TRUE;
@@ -1130,21 +1175,25 @@ first_existing (const char *root, const char *const *candidates, GFileTest test)
 
 static const char *const rrsisd_instances[] = { "instances.json", "rrsisd/instances.json", NULL };
 static const char *const rrsisd_refs[] = { "refs(unc).p", "rrsisd/refs(unc).p", NULL };
-static const char *const rrsisd_images[] = { "images/rrsisd/JPEGImages", "JPEGImages", "images/JPEGImages",
-                                             "rrsisd/JPEGImages", "images", NULL };
+static const char *const rrsisd_images[] = {
+  "images/rrsisd/JPEGImages", "JPEGImages", "images/JPEGImages", "rrsisd/JPEGImages", "images", NULL
+};
 
 static gboolean
 import_rrsisd (Import *im, const char *root, const char *images_override, GError **error)
 {
   g_autofree char *inst = first_existing (root, rrsisd_instances, G_FILE_TEST_IS_REGULAR);
   g_autofree char *refs = first_existing (root, rrsisd_refs, G_FILE_TEST_IS_REGULAR);
-  g_autofree char *images = images_override != NULL ? g_strdup (images_override)
-                                                    : first_existing (root, rrsisd_images, G_FILE_TEST_IS_DIR);
+  g_autofree char *images = images_override != NULL
+                                ? g_strdup (images_override)
+                                : first_existing (root, rrsisd_images, G_FILE_TEST_IS_DIR);
   if (inst == NULL || refs == NULL || images == NULL)
     {
       g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING,
                    "%s is not an RRSIS-D folder: no %s", root,
-                   inst == NULL ? "instances.json" : refs == NULL ? "refs(unc).p" : "images/rrsisd/JPEGImages");
+                   inst == NULL   ? "instances.json"
+                   : refs == NULL ? "refs(unc).p"
+                                  : "images/rrsisd/JPEGImages");
       return FALSE;
     }
   return import_coco (im, inst, images, refs, error);
@@ -1176,15 +1225,16 @@ rm_import_detect (const char *path, GError **error)
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING, "%s does not exist", path);
   else
-    g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED,
-                 "cannot tell the format of %s: give a folder, a refs.jsonl or a COCO .json, or --format",
-                 path);
+    g_set_error (
+        error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED,
+        "cannot tell the format of %s: give a folder, a refs.jsonl or a COCO .json, or --format",
+        path);
   return RM_IMPORT_AUTO;
 }
 
 gboolean
-rm_import (RmProject *project, RmImportFormat format, const char *path, const RmImportOptions *options,
-           RmImportReport *report, GError **error)
+rm_import (RmProject *project, RmImportFormat format, const char *path,
+           const RmImportOptions *options, RmImportReport *report, GError **error)
 {
   RmImportOptions defaults;
   RmImportReport scratch = { 0 };
@@ -1217,8 +1267,9 @@ rm_import (RmProject *project, RmImportFormat format, const char *path, const Rm
           break;
         case RM_IMPORT_REFS_JSONL:
           {
-            g_autofree char *file = g_file_test (path, G_FILE_TEST_IS_DIR) ? g_build_filename (path, "refs.jsonl", NULL)
-                                                                          : g_strdup (path);
+            g_autofree char *file = g_file_test (path, G_FILE_TEST_IS_DIR)
+                                        ? g_build_filename (path, "refs.jsonl", NULL)
+                                        : g_strdup (path);
             ok = import_refs_jsonl (&im, file, error);
             break;
           }
@@ -1232,7 +1283,8 @@ rm_import (RmProject *project, RmImportFormat format, const char *path, const Rm
           ok = import_rrsisd (&im, path, options->images_dir, error);
           break;
         default:
-          g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED, "unknown import format");
+          g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED,
+                       "unknown import format");
           ok = FALSE;
         }
       /* All or nothing. */

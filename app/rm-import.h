@@ -27,7 +27,8 @@ G_BEGIN_DECLS
 #define RM_IMPORT_ERROR (rm_import_error_quark ())
 GQuark rm_import_error_quark (void);
 
-typedef enum {
+typedef enum
+{
   RM_IMPORT_ERROR_FORMAT,      /* malformed or inconsistent content */
   RM_IMPORT_ERROR_MISSING,     /* a file it names is not there */
   RM_IMPORT_ERROR_MISMATCH,    /* a mask or declared size differs from the image */
@@ -35,7 +36,8 @@ typedef enum {
   RM_IMPORT_ERROR_UNSUPPORTED, /* e.g. a TIFF image, or an unknown layout */
 } RmImportError;
 
-typedef enum {
+typedef enum
+{
   RM_IMPORT_AUTO,
   RM_IMPORT_IMAGES,
   RM_IMPORT_REFS_JSONL,
@@ -46,7 +48,8 @@ typedef enum {
 
 typedef void (*RmProgressFunc) (guint done, guint total, gpointer user_data);
 
-typedef struct {
+typedef struct
+{
   RmAnnotationStatus status; /* given to imported annotations (default: accepted) */
   const char *images_dir;    /* coco: where file_name is found (default: next to the JSON,
                                 then its images/ folder) */
@@ -56,7 +59,8 @@ typedef struct {
   gpointer user_data;
 } RmImportOptions;
 
-typedef struct {
+typedef struct
+{
   guint images_added, images_existing;
   guint annotations_added, annotations_skipped; /* skipped: already in the project */
   guint categories;
@@ -76,5 +80,14 @@ gboolean rm_import (RmProject *project, RmImportFormat format, const char *path,
 
 /* Shared with export: a mask PNG of the given size as an RLE (threshold as above). */
 RmRle *rm_import_load_mask (const char *path, guint32 width, guint32 height, GError **error);
+
+/* Shared with export. The index of `name` in `names` (case-insensitive; "refs.jsonl" and
+ * "jsonl" mean "refs"), or -1. */
+int rm_format_index (const char *const *names, guint n_names, const char *name);
+/* Appends a formatted warning, creating the array on first use. */
+void rm_warnings_add (GPtrArray **warnings, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* Reports progress, then FALSE with G_IO_ERROR_CANCELLED when cancelled. */
+gboolean rm_progress_step (RmProgressFunc progress, gpointer user_data, guint done, guint total,
+                           GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -6,20 +6,23 @@
 #include <stdarg.h>
 #include <string.h>
 
-G_DEFINE_QUARK (rm-pickle-error-quark, rm_pickle_error)
+G_DEFINE_QUARK (rm - pickle - error - quark, rm_pickle_error)
 
-struct RmPickle {
+struct RmPickle
+{
   GPtrArray *values; /* owns every value */
   RmPickleValue *root;
 };
 
 /* Walk state kept outside the public struct. */
-typedef struct {
+typedef struct
+{
   guint8 color; /* 0 new, 1 on the walk stack, 2 done */
   guint height;
 } Visit;
 
-typedef struct {
+typedef struct
+{
   const guint8 *start, *p, *end;
   RmPickle *doc;
   RmPickleLimits lim;
@@ -30,8 +33,7 @@ typedef struct {
 } Reader;
 
 /* Sets the error and returns FALSE, so "return fail (...)" reads naturally. */
-static gboolean G_GNUC_PRINTF (3, 4)
-fail (Reader *r, int code, const char *format, ...)
+static gboolean G_GNUC_PRINTF (3, 4) fail (Reader *r, int code, const char *format, ...)
 {
   va_list ap;
   va_start (ap, format);
@@ -69,9 +71,9 @@ rm_pickle_get_root (const RmPickle *pickle)
 const char *
 rm_pickle_type_name (RmPickleType type)
 {
-  static const char *const names[] = { "None", "bool", "int", "float", "str", "bytes", "list",
-                                       "tuple", "dict", "set", "frozenset", "global", "call",
-                                       "persistent id" };
+  static const char *const names[] = { "None",      "bool",   "int",   "float",        "str",
+                                       "bytes",     "list",   "tuple", "dict",         "set",
+                                       "frozenset", "global", "call",  "persistent id" };
   return (guint) type < G_N_ELEMENTS (names) ? names[type] : "?";
 }
 
@@ -127,7 +129,8 @@ take (Reader *r, guint64 n)
   if (n > (guint64) (r->end - r->p))
     {
       fail (r, RM_PICKLE_ERROR_TRUNCATED,
-            "pickle is truncated or declares an absurd size (%" G_GUINT64_FORMAT " bytes wanted at offset %" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT " left)",
+            "pickle is truncated or declares an absurd size (%" G_GUINT64_FORMAT
+            " bytes wanted at offset %" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT " left)",
             n, (gsize) (r->p - r->start), (gsize) (r->end - r->p));
       return NULL;
     }
@@ -291,7 +294,8 @@ make_long (Reader *r, const guint8 *b, gsize n)
   for (gsize i = 8; i < n; i++)
     if (b[i] != (neg ? 0xff : 0x00))
       {
-        fail (r, RM_PICKLE_ERROR_LIMIT, "pickle integer of %" G_GSIZE_FORMAT " bytes does not fit in 64 bits", n);
+        fail (r, RM_PICKLE_ERROR_LIMIT,
+              "pickle integer of %" G_GSIZE_FORMAT " bytes does not fit in 64 bits", n);
         return NULL;
       }
   if (n >= 8 && ((b[7] & 0x80) != 0) != neg)
@@ -333,14 +337,32 @@ parse_quoted (Reader *r, const char *line)
       c = line[i];
       switch (c)
         {
-        case 'n': g_string_append_c (out, '\n'); break;
-        case 'r': g_string_append_c (out, '\r'); break;
-        case 't': g_string_append_c (out, '\t'); break;
-        case 'a': g_string_append_c (out, '\a'); break;
-        case 'b': g_string_append_c (out, '\b'); break;
-        case 'f': g_string_append_c (out, '\f'); break;
-        case 'v': g_string_append_c (out, '\v'); break;
-        case '\\': case '\'': case '"': g_string_append_c (out, c); break;
+        case 'n':
+          g_string_append_c (out, '\n');
+          break;
+        case 'r':
+          g_string_append_c (out, '\r');
+          break;
+        case 't':
+          g_string_append_c (out, '\t');
+          break;
+        case 'a':
+          g_string_append_c (out, '\a');
+          break;
+        case 'b':
+          g_string_append_c (out, '\b');
+          break;
+        case 'f':
+          g_string_append_c (out, '\f');
+          break;
+        case 'v':
+          g_string_append_c (out, '\v');
+          break;
+        case '\\':
+        case '\'':
+        case '"':
+          g_string_append_c (out, c);
+          break;
         case 'x':
           if (i + 2 <= len - 2 && g_ascii_isxdigit (line[i + 1]) && g_ascii_isxdigit (line[i + 2]))
             {
@@ -471,7 +493,8 @@ memo_get (Reader *r, guint64 idx)
 {
   RmPickleValue *v = g_hash_table_lookup (r->memo, GSIZE_TO_POINTER ((gsize) idx));
   if (v == NULL)
-    return fail (r, RM_PICKLE_ERROR_INVALID, "pickle refers to memo entry %" G_GUINT64_FORMAT ", which is not set", idx);
+    return fail (r, RM_PICKLE_ERROR_INVALID,
+                 "pickle refers to memo entry %" G_GUINT64_FORMAT ", which is not set", idx);
   return push (r, v);
 }
 
@@ -493,7 +516,8 @@ static gboolean
 append_to (Reader *r, RmPickleValue *target, RmPickleValue *const *items, gsize n)
 {
   if (target->type != RM_PICKLE_LIST && target->type != RM_PICKLE_CALL)
-    return fail (r, RM_PICKLE_ERROR_INVALID, "pickle appends to a value of type %s", rm_pickle_type_name (target->type));
+    return fail (r, RM_PICKLE_ERROR_INVALID, "pickle appends to a value of type %s",
+                 rm_pickle_type_name (target->type));
   if (n > 0)
     add_items (target, items, n);
   return TRUE;
@@ -503,7 +527,8 @@ static gboolean
 setitems_to (Reader *r, RmPickleValue *target, RmPickleValue *const *kv, gsize n_values)
 {
   if (target->type != RM_PICKLE_DICT && target->type != RM_PICKLE_CALL)
-    return fail (r, RM_PICKLE_ERROR_INVALID, "pickle sets items on a value of type %s", rm_pickle_type_name (target->type));
+    return fail (r, RM_PICKLE_ERROR_INVALID, "pickle sets items on a value of type %s",
+                 rm_pickle_type_name (target->type));
   if (n_values % 2 != 0)
     return fail (r, RM_PICKLE_ERROR_INVALID, "pickle SETITEMS has an odd number of values");
   if (n_values > 0)
@@ -513,7 +538,8 @@ setitems_to (Reader *r, RmPickleValue *target, RmPickleValue *const *kv, gsize n
 
 /* Items from the innermost mark to the top of the stack, applied to the value below. */
 static gboolean
-apply_marked (Reader *r, gboolean (*apply) (Reader *, RmPickleValue *, RmPickleValue *const *, gsize))
+apply_marked (Reader *r,
+              gboolean (*apply) (Reader *, RmPickleValue *, RmPickleValue *const *, gsize))
 {
   gsize base = 0;
   gboolean ok;
@@ -531,7 +557,8 @@ static gboolean
 additems_to (Reader *r, RmPickleValue *target, RmPickleValue *const *items, gsize n)
 {
   if (target->type != RM_PICKLE_SET)
-    return fail (r, RM_PICKLE_ERROR_INVALID, "pickle adds set items to a value of type %s", rm_pickle_type_name (target->type));
+    return fail (r, RM_PICKLE_ERROR_INVALID, "pickle adds set items to a value of type %s",
+                 rm_pickle_type_name (target->type));
   if (n > 0)
     add_items (target, items, n);
   return TRUE;
@@ -574,7 +601,8 @@ step (Reader *r, gboolean *stop)
       if (!take_uint (r, 1, &u))
         return FALSE;
       if (u > 5)
-        return fail (r, RM_PICKLE_ERROR_OPCODE, "pickle protocol %u is not supported (0-5 are)", (guint) u);
+        return fail (r, RM_PICKLE_ERROR_OPCODE, "pickle protocol %u is not supported (0-5 are)",
+                     (guint) u);
       return TRUE;
     case 0x95: /* FRAME: only a hint for buffering */
       if (!take_uint (r, 8, &u))
@@ -724,7 +752,8 @@ step (Reader *r, gboolean *stop)
     case 0x96: /* BYTEARRAY8 */
       return take_utf8_or_bytes (r, RM_PICKLE_BYTES, 8);
     case 0x97: /* NEXT_BUFFER */
-      return fail (r, RM_PICKLE_ERROR_OPCODE, "pickle uses out-of-band buffers, which are not supported");
+      return fail (r, RM_PICKLE_ERROR_OPCODE,
+                   "pickle uses out-of-band buffers, which are not supported");
     case 0x98: /* READONLY_BUFFER: no effect on data */
       return top (r) != NULL;
     case ']': /* EMPTY_LIST */
@@ -735,12 +764,14 @@ step (Reader *r, gboolean *stop)
       return push (r, new_value (r, RM_PICKLE_TUPLE));
     case 0x8f: /* EMPTY_SET */
       return push (r, new_value (r, RM_PICKLE_SET));
-    case 'l': /* LIST */
-    case 't': /* TUPLE */
+    case 'l':  /* LIST */
+    case 't':  /* TUPLE */
     case 0x91: /* FROZENSET */
       {
         gsize base = 0;
-        RmPickleType type = op == 'l' ? RM_PICKLE_LIST : op == 't' ? RM_PICKLE_TUPLE : RM_PICKLE_FROZENSET;
+        RmPickleType type = op == 'l'   ? RM_PICKLE_LIST
+                            : op == 't' ? RM_PICKLE_TUPLE
+                                        : RM_PICKLE_FROZENSET;
         return pop_mark (r, &base) && push (r, make_sequence (r, type, base));
       }
     case 0x85: /* TUPLE1 */
@@ -749,7 +780,8 @@ step (Reader *r, gboolean *stop)
       {
         gsize n = op - 0x84u;
         if (r->stack->len < frame_base (r) + n)
-          return fail (r, RM_PICKLE_ERROR_INVALID, "pickle stack underflow in TUPLE%" G_GSIZE_FORMAT, n);
+          return fail (r, RM_PICKLE_ERROR_INVALID,
+                       "pickle stack underflow in TUPLE%" G_GSIZE_FORMAT, n);
         return push (r, make_sequence (r, RM_PICKLE_TUPLE, r->stack->len - n));
       }
     case 'd': /* DICT */
@@ -840,7 +872,7 @@ step (Reader *r, gboolean *stop)
         g_ptr_array_set_size (r->stack, base);
         return args != NULL && push (r, make_call (r, cls, args));
       }
-    case 'R': /* REDUCE */
+    case 'R':  /* REDUCE */
     case 0x81: /* NEWOBJ */
       {
         RmPickleValue *args = pop (r), *callable = args != NULL ? pop (r) : NULL, *call;
@@ -856,7 +888,8 @@ step (Reader *r, gboolean *stop)
         if (cls == NULL || (call = make_call (r, cls, args)) == NULL)
           return FALSE;
         if (kwargs->type != RM_PICKLE_DICT)
-          return fail (r, RM_PICKLE_ERROR_INVALID, "pickle NEWOBJ_EX keyword arguments are not a dict");
+          return fail (r, RM_PICKLE_ERROR_INVALID,
+                       "pickle NEWOBJ_EX keyword arguments are not a dict");
         call->newobj = TRUE;
         call->kwargs = kwargs;
         return push (r, call);
@@ -867,7 +900,8 @@ step (Reader *r, gboolean *stop)
         if (state == NULL || (obj = top (r)) == NULL)
           return FALSE;
         if (obj->type != RM_PICKLE_CALL)
-          return fail (r, RM_PICKLE_ERROR_INVALID, "pickle BUILD on a value of type %s", rm_pickle_type_name (obj->type));
+          return fail (r, RM_PICKLE_ERROR_INVALID, "pickle BUILD on a value of type %s",
+                       rm_pickle_type_name (obj->type));
         obj->state = state;
         return TRUE;
       }
@@ -876,7 +910,8 @@ step (Reader *r, gboolean *stop)
       {
         RmPickleValue *pid, *v;
         if (!r->lim.allow_persistent_ids)
-          return fail (r, RM_PICKLE_ERROR_OPCODE, "pickle uses persistent ids, which are not allowed here");
+          return fail (r, RM_PICKLE_ERROR_OPCODE,
+                       "pickle uses persistent ids, which are not allowed here");
         if (op == 'P')
           {
             g_autofree char *line = take_line (r);
@@ -892,10 +927,12 @@ step (Reader *r, gboolean *stop)
     case 0x82: /* EXT1 */
     case 0x83: /* EXT2 */
     case 0x84: /* EXT4 */
-      return fail (r, RM_PICKLE_ERROR_OPCODE, "pickle uses the copyreg extension registry, which is not supported");
+      return fail (r, RM_PICKLE_ERROR_OPCODE,
+                   "pickle uses the copyreg extension registry, which is not supported");
     default:
-      return fail (r, RM_PICKLE_ERROR_OPCODE, "unknown pickle opcode 0x%02x at offset %" G_GSIZE_FORMAT,
-                   op, (gsize) (r->p - r->start - 1));
+      return fail (r, RM_PICKLE_ERROR_OPCODE,
+                   "unknown pickle opcode 0x%02x at offset %" G_GSIZE_FORMAT, op,
+                   (gsize) (r->p - r->start - 1));
     }
 }
 
@@ -973,7 +1010,8 @@ check_graph (Reader *r)
       }
     }
   if (root_visit->height > r->lim.max_depth)
-    return fail (r, RM_PICKLE_ERROR_LIMIT, "pickle data is nested deeper than %u levels", r->lim.max_depth);
+    return fail (r, RM_PICKLE_ERROR_LIMIT, "pickle data is nested deeper than %u levels",
+                 r->lim.max_depth);
   return TRUE;
 }
 
@@ -999,7 +1037,8 @@ rm_pickle_load (const guint8 *data, gsize len, const RmPickleLimits *limits, GEr
   if (len > r.lim.max_input_bytes)
     {
       g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_LIMIT,
-                   "pickle of %" G_GSIZE_FORMAT " bytes is larger than the limit of %" G_GSIZE_FORMAT,
+                   "pickle of %" G_GSIZE_FORMAT
+                   " bytes is larger than the limit of %" G_GSIZE_FORMAT,
                    len, r.lim.max_input_bytes);
       return NULL;
     }
@@ -1028,8 +1067,8 @@ rm_pickle_load_file (const char *path, const RmPickleLimits *limits, GError **er
   RmPickle *p;
   if (map == NULL)
     return NULL;
-  p = rm_pickle_load ((const guint8 *) g_mapped_file_get_contents (map), g_mapped_file_get_length (map),
-                      limits, &local);
+  p = rm_pickle_load ((const guint8 *) g_mapped_file_get_contents (map),
+                      g_mapped_file_get_length (map), limits, &local);
   if (p == NULL)
     g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: ", path);
   return p;
@@ -1127,7 +1166,8 @@ rm_pickle_to_json (const RmPickleValue *v, GError **error)
             else
               {
                 g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_TYPE,
-                             "a dict key of type %s has no JSON form", rm_pickle_type_name (k->type));
+                             "a dict key of type %s has no JSON form",
+                             rm_pickle_type_name (k->type));
                 return NULL;
               }
             val = rm_pickle_to_json (v->pairs[2 * i + 1], error);
@@ -1166,7 +1206,8 @@ dump_node (JsonNode *node, GByteArray *out, guint depth, GError **error)
 {
   if (depth > 200)
     {
-      g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_LIMIT, "data nested too deeply to pickle");
+      g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_LIMIT,
+                   "data nested too deeply to pickle");
       return FALSE;
     }
   switch (json_node_get_node_type (node))
@@ -1257,7 +1298,8 @@ dump_node (JsonNode *node, GByteArray *out, guint depth, GError **error)
         return TRUE;
       }
     default:
-      g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_TYPE, "cannot pickle a JSON value of type %s",
+      g_set_error (error, RM_PICKLE_ERROR, RM_PICKLE_ERROR_TYPE,
+                   "cannot pickle a JSON value of type %s",
                    g_type_name (json_node_get_value_type (node)));
       return FALSE;
     }

@@ -23,7 +23,8 @@ G_BEGIN_DECLS
 #define RM_PICKLE_ERROR (rm_pickle_error_quark ())
 GQuark rm_pickle_error_quark (void);
 
-typedef enum {
+typedef enum
+{
   RM_PICKLE_ERROR_TRUNCATED,
   RM_PICKLE_ERROR_OPCODE,  /* unknown or refused opcode */
   RM_PICKLE_ERROR_GLOBAL,  /* global not on the whitelist */
@@ -32,7 +33,8 @@ typedef enum {
   RM_PICKLE_ERROR_TYPE,    /* rm_pickle_dump: a value JSON-to-pickle cannot write */
 } RmPickleError;
 
-typedef enum {
+typedef enum
+{
   RM_PICKLE_NONE,
   RM_PICKLE_BOOL,
   RM_PICKLE_INT, /* fits in 64 bits; larger integers are refused */
@@ -44,36 +46,38 @@ typedef enum {
   RM_PICKLE_DICT, /* ordered key/value pairs as written; a later duplicate key wins */
   RM_PICKLE_SET,
   RM_PICKLE_FROZENSET,
-  RM_PICKLE_GLOBAL,  /* module + name, whitelisted */
-  RM_PICKLE_CALL,    /* callable(args) [+ state, list items, dict items], never executed */
-  RM_PICKLE_PERSID,  /* persistent id: `args` holds the id object */
+  RM_PICKLE_GLOBAL, /* module + name, whitelisted */
+  RM_PICKLE_CALL,   /* callable(args) [+ state, list items, dict items], never executed */
+  RM_PICKLE_PERSID, /* persistent id: `args` holds the id object */
 } RmPickleType;
 
 typedef struct RmPickleValue RmPickleValue;
 
 /* Read-only view of a loaded value; everything is owned by its RmPickle. */
-struct RmPickleValue {
+struct RmPickleValue
+{
   RmPickleType type;
   gboolean boolean;
   gint64 integer;
   double real;
   char *data; /* STR / BYTES (NUL-terminated too); GLOBAL: the module */
   gsize len;
-  char *name; /* GLOBAL: the name */
+  char *name;            /* GLOBAL: the name */
   RmPickleValue **items; /* LIST, TUPLE, SET, FROZENSET; CALL: appended list items */
   gsize n_items, cap_items;
-  RmPickleValue **pairs; /* DICT and CALL: key0, value0, key1, value1, ... */
-  gsize n_pairs, cap_pairs; /* number of pairs */
+  RmPickleValue **pairs;                  /* DICT and CALL: key0, value0, key1, value1, ... */
+  gsize n_pairs, cap_pairs;               /* number of pairs */
   RmPickleValue *callable, *args, *state; /* CALL; PERSID uses args */
   gboolean newobj;                        /* CALL made by NEWOBJ / NEWOBJ_EX */
   RmPickleValue *kwargs;                  /* CALL made by NEWOBJ_EX */
 };
 
-typedef struct {
-  gsize max_input_bytes; /* 0: 256 MiB */
-  gsize max_values;      /* 0: 16 M */
-  gsize max_memo;        /* 0: 16 M */
-  guint max_depth;       /* 0: 200 */
+typedef struct
+{
+  gsize max_input_bytes;              /* 0: 256 MiB */
+  gsize max_values;                   /* 0: 16 M */
+  gsize max_memo;                     /* 0: 16 M */
+  guint max_depth;                    /* 0: 200 */
   const char *const *allowed_globals; /* NULL-terminated "module.name" list, or NULL */
   gboolean allow_persistent_ids;
 } RmPickleLimits;

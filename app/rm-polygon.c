@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-G_DEFINE_QUARK (rm-polygon-error-quark, rm_polygon_error)
+G_DEFINE_QUARK (rm - polygon - error - quark, rm_polygon_error)
 
 /* Upper bound on upsampled boundary steps one polygon may take (time, not memory: the
  * walk is streamed). */
@@ -29,7 +29,8 @@ compare_u32 (const void *a, const void *b)
   return c > d ? 1 : c < d ? -1 : 0;
 }
 
-typedef struct {
+typedef struct
+{
   int pu, pv;
   gboolean have_prev;
   guint32 h, w;
@@ -80,7 +81,8 @@ rm_polygon_to_rle (const double *xy, gsize n_coords, guint32 h, guint32 w, GErro
   if (n_coords < 6 || n_coords % 2 != 0)
     {
       g_set_error (error, RM_POLYGON_ERROR, RM_POLYGON_ERROR_INVALID,
-                   "a polygon needs an even number of coordinates, at least 6 (got %" G_GSIZE_FORMAT ")",
+                   "a polygon needs an even number of coordinates, at least 6 (got %" G_GSIZE_FORMAT
+                   ")",
                    n_coords);
       return NULL;
     }
@@ -131,6 +133,13 @@ rm_polygon_to_rle (const double *xy, gsize n_coords, guint32 h, guint32 w, GErro
       double s;
       dx = abs (xe - xs);
       dy = abs (ys - ye);
+      if (dx == 0 && dy == 0)
+        {
+          /* A repeated vertex: maskApi.c computes 0 / 0 here, but the point's u equals its
+           * neighbours', so it can never make a crossing; skip the undefined conversion. */
+          walk_point (&wk, xs, ys);
+          continue;
+        }
       flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
       if (flip)
         {
@@ -161,7 +170,7 @@ rm_polygon_to_rle (const double *xy, gsize n_coords, guint32 h, guint32 w, GErro
     guint32 end = h * w;
     g_array_append_val (pos, end);
   }
-  a = (guint32 *) pos->data;
+  a = (guint32 *) (void *) pos->data; /* GArray data is malloc-aligned */
   na = pos->len;
   qsort (a, na, sizeof (guint32), compare_u32);
   for (j = 0; j < na; j++)
@@ -230,7 +239,13 @@ rm_contours_free (RmContours *contours)
 }
 
 /* Directions in screen order (y down): east, south, west, north; +1 is a right turn. */
-enum { DIR_E, DIR_S, DIR_W, DIR_N };
+enum
+{
+  DIR_E,
+  DIR_S,
+  DIR_W,
+  DIR_N
+};
 static const int dir_dx[4] = { 1, 0, -1, 0 };
 static const int dir_dy[4] = { 0, 1, 0, -1 };
 
@@ -280,7 +295,8 @@ dp_chain (const double *pts, gsize n, gsize first, gsize last, double eps, gbool
       g_array_set_size (stack, stack->len - 2);
       for (gsize i = lo + 1; i < hi; i++)
         {
-          double d = point_segment_distance (pts + 2 * (i % n), pts + 2 * (lo % n), pts + 2 * (hi % n));
+          double d =
+              point_segment_distance (pts + 2 * (i % n), pts + 2 * (lo % n), pts + 2 * (hi % n));
           if (d > dmax)
             {
               dmax = d;
@@ -349,7 +365,7 @@ rm_polygon_extract (const guint8 *mask, guint32 h, guint32 w, gsize stride, doub
   g_autoptr (GArray) pts = g_array_new (FALSE, FALSE, sizeof (double));
   RmContours *res;
 
-#define FG(px, py) ((px) < w && (py) < h && mask[(gsize) (py) * stride + (px)] != 0)
+#define FG(px, py) ((px) < w && (py) < h && mask[(gsize) (py) *stride + (px)] != 0)
   /* Edges with the foreground on their right-hand side; 8-connected components. */
   for (guint32 py = 0; py < h; py++)
     for (guint32 px = 0; px < w; px++)
@@ -447,7 +463,7 @@ rm_polygon_extract (const guint8 *mask, guint32 h, guint32 w, gsize stride, doub
       res->n_holes += c->hole;
     }
   res->n = list->len;
-  res->contours = (RmContour *) g_array_free (g_steal_pointer (&list), FALSE);
+  res->contours = (RmContour *) (void *) g_array_free (g_steal_pointer (&list), FALSE);
   return res;
 }
 

@@ -22,7 +22,8 @@ G_BEGIN_DECLS
 #define RM_POLYGON_ERROR (rm_polygon_error_quark ())
 GQuark rm_polygon_error_quark (void);
 
-typedef enum {
+typedef enum
+{
   RM_POLYGON_ERROR_INVALID, /* too few or odd coordinates, not finite */
   RM_POLYGON_ERROR_TOO_LARGE,
 } RmPolygonError;
@@ -41,14 +42,16 @@ RmRle *rm_polygons_to_rle (const double *const *parts, const gsize *n_coords, gs
 /* rleFrBbox: x, y, width, height as a 4-corner polygon. */
 RmRle *rm_bbox_to_rle (const double bbox[4], guint32 h, guint32 w, GError **error);
 
-typedef struct {
-  double *xy;  /* x0, y0, x1, y1, ... (pixel-corner coordinates, closed implicitly) */
-  gsize n;     /* number of points */
+typedef struct
+{
+  double *xy; /* x0, y0, x1, y1, ... (pixel-corner coordinates, closed implicitly) */
+  gsize n;    /* number of points */
   gboolean hole;
   gssize parent; /* for a hole: index of its outer contour; -1 for outer contours */
 } RmContour;
 
-typedef struct {
+typedef struct
+{
   RmContour *contours;
   gsize n;
   gsize n_holes;

@@ -11,9 +11,10 @@
 
 #include <glib/gstdio.h>
 
-G_DEFINE_QUARK (rm-project-error-quark, rm_project_error)
+G_DEFINE_QUARK (rm - project - error - quark, rm_project_error)
 
-struct RmProject {
+struct RmProject
+{
   sqlite3 *db;
   char *path, *dir;
   guint schema;
@@ -26,66 +27,66 @@ struct RmProject {
 
 /* Version 1: the tables of issue 5. Never edit: files in the field were made with it. */
 static const char schema_v1[] =
-  "CREATE TABLE images ("
-  "  id INTEGER PRIMARY KEY,"
-  "  path TEXT NOT NULL UNIQUE,"
-  "  sha256 TEXT NOT NULL UNIQUE CHECK (length (sha256) = 64),"
-  "  width INTEGER NOT NULL CHECK (width > 0),"
-  "  height INTEGER NOT NULL CHECK (height > 0),"
-  "  georef TEXT,"
-  "  created_at TEXT NOT NULL);"
-  "CREATE TABLE categories ("
-  "  id INTEGER PRIMARY KEY,"
-  "  name TEXT NOT NULL UNIQUE,"
-  "  supercategory TEXT);"
-  "CREATE TABLE training_runs ("
-  "  id INTEGER PRIMARY KEY,"
-  "  base_model_id INTEGER REFERENCES model_versions (id) ON DELETE SET NULL,"
-  "  params_json TEXT NOT NULL DEFAULT '{}',"
-  "  loss_curve_json TEXT NOT NULL DEFAULT '[]',"
-  "  metrics_json TEXT,"
-  "  status TEXT NOT NULL DEFAULT 'pending'"
-  "    CHECK (status IN ('pending', 'running', 'finished', 'failed', 'cancelled')),"
-  "  created_at TEXT NOT NULL,"
-  "  updated_at TEXT NOT NULL);"
-  "CREATE TABLE model_versions ("
-  "  id INTEGER PRIMARY KEY,"
-  "  name TEXT NOT NULL UNIQUE,"
-  "  config_json TEXT NOT NULL,"
-  "  weights_path TEXT NOT NULL,"
-  "  parent_id INTEGER REFERENCES model_versions (id) ON DELETE SET NULL,"
-  "  training_run_id INTEGER REFERENCES training_runs (id) ON DELETE SET NULL,"
-  "  metrics_json TEXT,"
-  "  created_at TEXT NOT NULL);"
-  "CREATE TABLE annotations ("
-  "  id INTEGER PRIMARY KEY,"
-  "  image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
-  "  expression TEXT NOT NULL,"
-  "  category_id INTEGER REFERENCES categories (id) ON DELETE SET NULL,"
-  "  mask_rle TEXT NOT NULL,"
-  "  area INTEGER NOT NULL,"
-  "  bbox_x INTEGER NOT NULL, bbox_y INTEGER NOT NULL,"
-  "  bbox_w INTEGER NOT NULL, bbox_h INTEGER NOT NULL,"
-  "  prior_kind TEXT CHECK (prior_kind IN ('rle', 'f32')),"
-  "  prior_width INTEGER, prior_height INTEGER, prior BLOB,"
-  "  source TEXT NOT NULL CHECK (source IN ('model', 'model_corrected', 'manual', 'imported')),"
-  "  status TEXT NOT NULL CHECK (status IN ('candidate', 'accepted', 'rejected')),"
-  "  model_version_id INTEGER REFERENCES model_versions (id) ON DELETE SET NULL,"
-  "  score REAL,"
-  "  created_at TEXT NOT NULL,"
-  "  updated_at TEXT NOT NULL,"
-  "  CHECK ((prior_kind IS NULL) = (prior IS NULL)));"
-  "CREATE INDEX annotations_by_image ON annotations (image_id);"
-  "CREATE INDEX annotations_by_status ON annotations (status);"
-  "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE images ("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL UNIQUE,"
+    "  sha256 TEXT NOT NULL UNIQUE CHECK (length (sha256) = 64),"
+    "  width INTEGER NOT NULL CHECK (width > 0),"
+    "  height INTEGER NOT NULL CHECK (height > 0),"
+    "  georef TEXT,"
+    "  created_at TEXT NOT NULL);"
+    "CREATE TABLE categories ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  supercategory TEXT);"
+    "CREATE TABLE training_runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  base_model_id INTEGER REFERENCES model_versions (id) ON DELETE SET NULL,"
+    "  params_json TEXT NOT NULL DEFAULT '{}',"
+    "  loss_curve_json TEXT NOT NULL DEFAULT '[]',"
+    "  metrics_json TEXT,"
+    "  status TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (status IN ('pending', 'running', 'finished', 'failed', 'cancelled')),"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL);"
+    "CREATE TABLE model_versions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  config_json TEXT NOT NULL,"
+    "  weights_path TEXT NOT NULL,"
+    "  parent_id INTEGER REFERENCES model_versions (id) ON DELETE SET NULL,"
+    "  training_run_id INTEGER REFERENCES training_runs (id) ON DELETE SET NULL,"
+    "  metrics_json TEXT,"
+    "  created_at TEXT NOT NULL);"
+    "CREATE TABLE annotations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,"
+    "  expression TEXT NOT NULL,"
+    "  category_id INTEGER REFERENCES categories (id) ON DELETE SET NULL,"
+    "  mask_rle TEXT NOT NULL,"
+    "  area INTEGER NOT NULL,"
+    "  bbox_x INTEGER NOT NULL, bbox_y INTEGER NOT NULL,"
+    "  bbox_w INTEGER NOT NULL, bbox_h INTEGER NOT NULL,"
+    "  prior_kind TEXT CHECK (prior_kind IN ('rle', 'f32')),"
+    "  prior_width INTEGER, prior_height INTEGER, prior BLOB,"
+    "  source TEXT NOT NULL CHECK (source IN ('model', 'model_corrected', 'manual', 'imported')),"
+    "  status TEXT NOT NULL CHECK (status IN ('candidate', 'accepted', 'rejected')),"
+    "  model_version_id INTEGER REFERENCES model_versions (id) ON DELETE SET NULL,"
+    "  score REAL,"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL,"
+    "  CHECK ((prior_kind IS NULL) = (prior IS NULL)));"
+    "CREATE INDEX annotations_by_image ON annotations (image_id);"
+    "CREATE INDEX annotations_by_status ON annotations (status);"
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;";
 
 /* Version 2: the dataset split and the id an annotation had where it came from (refs.jsonl
  * ids, RRSIS-D ref/sentence ids), so exports round-trip and re-imports are detected. */
 static const char migrate_v2[] =
-  "ALTER TABLE annotations ADD COLUMN split TEXT;"
-  "ALTER TABLE annotations ADD COLUMN external_id TEXT;"
-  "CREATE INDEX annotations_by_external_id ON annotations (external_id)"
-  "  WHERE external_id IS NOT NULL;";
+    "ALTER TABLE annotations ADD COLUMN split TEXT;"
+    "ALTER TABLE annotations ADD COLUMN external_id TEXT;"
+    "CREATE INDEX annotations_by_external_id ON annotations (external_id)"
+    "  WHERE external_id IS NOT NULL;";
 
 /* migrations[v] brings a file from version v - 1 to v. */
 static const char *const migrations[] = { NULL, schema_v1, migrate_v2 };
@@ -109,18 +110,18 @@ name_lookup (const char *const *names, guint n, const char *s, int *out)
   return FALSE;
 }
 
-#define DEFINE_ENUM_STRINGS(Type, prefix, names)                                                   \
-  const char *prefix##_to_string (Type v)                                                         \
-  {                                                                                                \
-    return (guint) v < G_N_ELEMENTS (names) ? names[v] : NULL;                                     \
-  }                                                                                                \
-  gboolean prefix##_from_string (const char *s, Type *out)                                         \
-  {                                                                                                \
-    int i;                                                                                         \
-    if (!name_lookup (names, G_N_ELEMENTS (names), s, &i))                                         \
-      return FALSE;                                                                                \
-    *out = (Type) i;                                                                               \
-    return TRUE;                                                                                   \
+#define DEFINE_ENUM_STRINGS(Type, prefix, names)               \
+  const char *prefix##_to_string (Type v)                      \
+  {                                                            \
+    return (guint) v < G_N_ELEMENTS (names) ? names[v] : NULL; \
+  }                                                            \
+  gboolean prefix##_from_string (const char *s, Type *out)     \
+  {                                                            \
+    int i;                                                     \
+    if (!name_lookup (names, G_N_ELEMENTS (names), s, &i))     \
+      return FALSE;                                            \
+    *out = (Type) i;                                           \
+    return TRUE;                                               \
   }
 
 DEFINE_ENUM_STRINGS (RmAnnotationSource, rm_annotation_source, source_names)
@@ -230,14 +231,16 @@ sql_fail (RmProject *p, int rc, const char *what, GError **error)
           ((rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_SHMSIZE) && sys == 0))
         g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_FULL,
                      "%s: could not write to %s: the disk is full or the file has reached its "
-                     "size limit; the change was not saved", what, p->path);
+                     "size limit; the change was not saved",
+                     what, p->path);
       else
-        g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_IO, "%s: cannot read or write %s (%s)",
-                     what, p->path, sys != 0 ? g_strerror (sys) : msg);
+        g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_IO,
+                     "%s: cannot read or write %s (%s)", what, p->path,
+                     sys != 0 ? g_strerror (sys) : msg);
       break;
     case SQLITE_CORRUPT:
-      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CORRUPT, "%s: the project file %s is damaged (%s)",
-                   what, p->path, msg);
+      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CORRUPT,
+                   "%s: the project file %s is damaged (%s)", what, p->path, msg);
       break;
     case SQLITE_NOTADB:
       g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_NOT_PROJECT,
@@ -247,7 +250,8 @@ sql_fail (RmProject *p, int rc, const char *what, GError **error)
       if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CONSTRAINT,
                      "%s: it refers to an image, category, model version or training run that "
-                     "does not exist", what);
+                     "does not exist",
+                     what);
       else
         g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CONSTRAINT, "%s: %s", what, msg);
       break;
@@ -351,8 +355,9 @@ query_int (RmProject *p, const char *sql, gint64 *out, GError **error)
 static char *
 col_dup (sqlite3_stmt *s, int i)
 {
-  return sqlite3_column_type (s, i) == SQLITE_NULL ? NULL
-                                                   : g_strdup ((const char *) sqlite3_column_text (s, i));
+  return sqlite3_column_type (s, i) == SQLITE_NULL
+             ? NULL
+             : g_strdup ((const char *) sqlite3_column_text (s, i));
 }
 
 static void
@@ -446,7 +451,8 @@ rm_project_rollback (RmProject *p)
     sqlite3_exec (p->db, "ROLLBACK", NULL, NULL, NULL);
   else
     {
-      g_autofree char *sql = g_strdup_printf ("ROLLBACK TO rm_sp%u; RELEASE rm_sp%u", p->depth - 1, p->depth - 1);
+      g_autofree char *sql =
+          g_strdup_printf ("ROLLBACK TO rm_sp%u; RELEASE rm_sp%u", p->depth - 1, p->depth - 1);
       sqlite3_exec (p->db, sql, NULL, NULL, NULL);
     }
   p->depth--;
@@ -483,7 +489,8 @@ migrate (RmProject *p, guint target, GError **error)
   /* Re-read inside the write lock: another process may have migrated meanwhile. */
   for (guint next = (guint) v + 1; ok && next <= target; next++)
     {
-      g_autofree char *what = g_strdup_printf ("cannot upgrade the project to schema version %u", next);
+      g_autofree char *what =
+          g_strdup_printf ("cannot upgrade the project to schema version %u", next);
       g_autofree char *set = g_strdup_printf ("PRAGMA user_version = %u", next);
       ok = exec_script (p, migrations[next], what, error) && exec1 (p, set, what, error);
     }
@@ -529,8 +536,8 @@ open_internal (const char *path, gboolean wal, gboolean do_migrate, GError **err
 
   if (!g_file_test (p->path, G_FILE_TEST_EXISTS))
     {
-      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_NOT_FOUND, "there is no project file %s",
-                   p->path);
+      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_NOT_FOUND,
+                   "there is no project file %s", p->path);
       return NULL;
     }
   rc = sqlite3_open_v2 (p->path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
@@ -607,8 +614,8 @@ rm_project_create_with_schema (const char *path, guint version, GError **error)
   if (fd < 0)
     {
       int e = errno;
-      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_IO, "cannot create a project in %s: %s",
-                   dir, g_strerror (e));
+      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_IO,
+                   "cannot create a project in %s: %s", dir, g_strerror (e));
       return NULL;
     }
   close (fd);
@@ -616,7 +623,8 @@ rm_project_create_with_schema (const char *path, guint version, GError **error)
   ok = sqlite3_open_v2 (tmpl, &p->db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK;
   if (ok)
     {
-      g_autofree char *set_app = g_strdup_printf ("PRAGMA application_id = %d", RM_PROJECT_APPLICATION_ID);
+      g_autofree char *set_app =
+          g_strdup_printf ("PRAGMA application_id = %d", RM_PROJECT_APPLICATION_ID);
       sqlite3_extended_result_codes (p->db, 1);
       ok = exec1 (p, set_app, "cannot create the project", error) && migrate (p, version, error);
     }
@@ -686,8 +694,8 @@ rm_project_check (RmProject *p, GError **error)
     return sql_fail (p, rc, "cannot check the project", error);
   if (strcmp ((const char *) sqlite3_column_text (s, 0), "ok") != 0)
     {
-      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CORRUPT, "the project file %s is damaged: %s",
-                   p->path, sqlite3_column_text (s, 0));
+      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CORRUPT,
+                   "the project file %s is damaged: %s", p->path, sqlite3_column_text (s, 0));
       sqlite3_reset (s);
       return FALSE;
     }
@@ -709,15 +717,16 @@ rm_project_check (RmProject *p, GError **error)
 /* ---- paths ---- */
 
 char *
-rm_project_relative_path (RmProject *p, const char *path)
+rm_path_relative_to (const char *dir, const char *path)
 {
   g_autofree char *abs = g_canonicalize_filename (path, NULL);
+  g_autofree char *base = g_canonicalize_filename (dir, NULL);
   g_auto (GStrv) a = g_strsplit (abs, G_DIR_SEPARATOR_S, -1);
-  g_auto (GStrv) d = g_strsplit (p->dir, G_DIR_SEPARATOR_S, -1);
+  g_auto (GStrv) d = g_strsplit (base, G_DIR_SEPARATOR_S, -1);
   g_autoptr (GString) out = g_string_new (NULL);
   guint i = 0, na = g_strv_length (a), nd = g_strv_length (d);
 
-  /* g_strsplit of "/x" gives "", "x"; a root dir "/" gives "", "". */
+  /* g_strsplit of "/x" gives "", "x"; of the root "/" it gives "", "". */
   if (nd == 2 && d[1][0] == '\0')
     nd = 1;
   while (i < na && i < nd && strcmp (a[i], d[i]) == 0)
@@ -731,6 +740,12 @@ rm_project_relative_path (RmProject *p, const char *path)
         g_string_append_c (out, '/');
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+char *
+rm_project_relative_path (RmProject *p, const char *path)
+{
+  return rm_path_relative_to (p->dir, path);
 }
 
 char *
@@ -861,7 +876,9 @@ GPtrArray *
 rm_project_list_images (RmProject *p, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY id", error);
-  return s == NULL ? NULL : fetch_all (p, s, image_from_row, (GDestroyNotify) rm_project_image_free, error);
+  return s == NULL
+             ? NULL
+             : fetch_all (p, s, image_from_row, (GDestroyNotify) rm_project_image_free, error);
 }
 
 gboolean
@@ -887,7 +904,8 @@ rm_project_add_image (RmProject *p, const char *path, const char *sha256, guint3
   if (width == 0 || height == 0 || (guint64) width * height > G_MAXUINT32)
     {
       g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID,
-                   "image %s is %u x %u pixels: masks need 1 to 4 294 967 295 pixels", path, width, height);
+                   "image %s is %u x %u pixels: masks need 1 to 4 294 967 295 pixels", path, width,
+                   height);
       return FALSE;
     }
   if (!rm_project_begin (p, error))
@@ -903,8 +921,11 @@ rm_project_add_image (RmProject *p, const char *path, const char *sha256, guint3
     }
   rel = rm_project_relative_path (p, path);
   now = now_iso ();
-  s = ok ? prep (p, "INSERT INTO images (path, sha256, width, height, georef, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", &local) : NULL;
+  s = ok ? prep (p,
+                 "INSERT INTO images (path, sha256, width, height, georef, created_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 &local)
+         : NULL;
   if (s != NULL)
     {
       int rc;
@@ -917,9 +938,9 @@ rm_project_add_image (RmProject *p, const char *path, const char *sha256, guint3
       rc = step (p, s);
       sqlite3_reset (s);
       if (rc == SQLITE_CONSTRAINT_UNIQUE)
-        g_set_error (&local, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CONSTRAINT,
-                     "image %s: a different image (other content) is already stored under this path",
-                     rel);
+        g_set_error (
+            &local, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CONSTRAINT,
+            "image %s: a different image (other content) is already stored under this path", rel);
       else if (rc != SQLITE_DONE)
         sql_fail (p, rc, "cannot add the image", &local);
       *id = sqlite3_last_insert_rowid (p->db);
@@ -997,12 +1018,13 @@ rm_project_list_categories (RmProject *p, GError **error)
 /* ---- annotations ---- */
 
 /* Columns 0..21 of an annotation row, then the image's width and height. */
-#define ANN_SELECT(mask_cols)                                                                      \
-  "SELECT a.id, a.image_id, a.expression, a.category_id, " mask_cols ", a.area, a.bbox_x,"         \
-  " a.bbox_y, a.bbox_w, a.bbox_h, a.source, a.status, a.model_version_id, a.score, a.split,"      \
-  " a.external_id, a.created_at, a.updated_at, i.width, i.height"                                  \
+#define ANN_SELECT(mask_cols)                                                                \
+  "SELECT a.id, a.image_id, a.expression, a.category_id, " mask_cols ", a.area, a.bbox_x,"   \
+  " a.bbox_y, a.bbox_w, a.bbox_h, a.source, a.status, a.model_version_id, a.score, a.split," \
+  " a.external_id, a.created_at, a.updated_at, i.width, i.height"                            \
   " FROM annotations a JOIN images i ON i.id = a.image_id"
-#define ANN_WITH_MASKS ANN_SELECT ("a.mask_rle, a.prior_kind, a.prior_width, a.prior_height, a.prior")
+#define ANN_WITH_MASKS \
+  ANN_SELECT ("a.mask_rle, a.prior_kind, a.prior_width, a.prior_height, a.prior")
 #define ANN_NO_MASKS ANN_SELECT ("NULL, NULL, NULL, NULL, NULL")
 
 static RmAnnotation *
@@ -1023,7 +1045,8 @@ annotation_from_row (sqlite3_stmt *s, GError **error)
       if (a->mask == NULL)
         {
           g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CORRUPT,
-                       "annotation %" G_GINT64_FORMAT " has a damaged mask: %s", a->id, local->message);
+                       "annotation %" G_GINT64_FORMAT " has a damaged mask: %s", a->id,
+                       local->message);
           return NULL;
         }
     }
@@ -1079,7 +1102,8 @@ validate_annotation (RmProject *p, const RmAnnotation *a, GError **error)
     }
   if (!rm_rle_validate (a->mask, &local))
     {
-      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID, "invalid mask: %s", local->message);
+      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID, "invalid mask: %s",
+                   local->message);
       return FALSE;
     }
   if (a->prior_kind != RM_PRIOR_NONE)
@@ -1151,17 +1175,17 @@ static gboolean
 write_annotation (RmProject *p, RmAnnotation *a, gboolean insert, GError **error)
 {
   static const char insert_sql[] =
-    "INSERT INTO annotations (expression, category_id, mask_rle, area, bbox_x, bbox_y, bbox_w,"
-    " bbox_h, prior_kind, prior_width, prior_height, prior, source, status, model_version_id,"
-    " score, split, external_id, created_at, updated_at, image_id)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-    " ?19, ?19, ?20)";
+      "INSERT INTO annotations (expression, category_id, mask_rle, area, bbox_x, bbox_y, bbox_w,"
+      " bbox_h, prior_kind, prior_width, prior_height, prior, source, status, model_version_id,"
+      " score, split, external_id, created_at, updated_at, image_id)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+      " ?19, ?19, ?20)";
   static const char update_sql[] =
-    "UPDATE annotations SET expression = ?1, category_id = ?2, mask_rle = ?3, area = ?4,"
-    " bbox_x = ?5, bbox_y = ?6, bbox_w = ?7, bbox_h = ?8, prior_kind = ?9, prior_width = ?10,"
-    " prior_height = ?11, prior = ?12, source = ?13, status = ?14, model_version_id = ?15,"
-    " score = ?16, split = ?17, external_id = ?18, updated_at = ?19"
-    " WHERE id = ?20 AND image_id = ?21";
+      "UPDATE annotations SET expression = ?1, category_id = ?2, mask_rle = ?3, area = ?4,"
+      " bbox_x = ?5, bbox_y = ?6, bbox_w = ?7, bbox_h = ?8, prior_kind = ?9, prior_width = ?10,"
+      " prior_height = ?11, prior = ?12, source = ?13, status = ?14, model_version_id = ?15,"
+      " score = ?16, split = ?17, external_id = ?18, updated_at = ?19"
+      " WHERE id = ?20 AND image_id = ?21";
   g_autofree char *rle_str = NULL, *now = NULL;
   sqlite3_stmt *s;
   guint depth0 = p->depth;
@@ -1190,7 +1214,8 @@ write_annotation (RmProject *p, RmAnnotation *a, gboolean insert, GError **error
           sqlite3_bind_int64 (s, 20, a->id);
           sqlite3_bind_int64 (s, 21, a->image_id);
         }
-      ok = run_stmt (p, s, insert ? "cannot add the annotation" : "cannot change the annotation", error);
+      ok = run_stmt (p, s, insert ? "cannot add the annotation" : "cannot change the annotation",
+                     error);
     }
   if (ok && !insert && sqlite3_changes (p->db) == 0)
     {
@@ -1241,7 +1266,8 @@ change_by_id (RmProject *p, sqlite3_stmt *s, gint64 id, const char *what, GError
 }
 
 gboolean
-rm_project_set_annotation_status (RmProject *p, gint64 id, RmAnnotationStatus status, GError **error)
+rm_project_set_annotation_status (RmProject *p, gint64 id, RmAnnotationStatus status,
+                                  GError **error)
 {
   g_autofree char *now = now_iso ();
   sqlite3_stmt *s;
@@ -1295,12 +1321,34 @@ rm_project_get_annotation (RmProject *p, gint64 id, GError **error)
   return a;
 }
 
+gboolean
+rm_project_has_annotation (RmProject *p, gint64 image_id, const char *external_id,
+                           const char *expression, gboolean *found, GError **error)
+{
+  sqlite3_stmt *s = prep (p,
+                          "SELECT 1 FROM annotations WHERE external_id = ? AND image_id = ?"
+                          " AND expression = ? LIMIT 1",
+                          error);
+  int rc;
+  if (s == NULL)
+    return FALSE;
+  sqlite3_bind_text (s, 1, external_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (s, 2, image_id);
+  sqlite3_bind_text (s, 3, expression, -1, SQLITE_TRANSIENT);
+  rc = step (p, s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    sql_fail (p, rc, "cannot read the annotations", error);
+  sqlite3_reset (s);
+  *found = rc == SQLITE_ROW;
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
 GPtrArray *
 rm_project_list_annotations (RmProject *p, const RmAnnotationFilter *filter, GError **error)
 {
   static const char where[] =
-    " WHERE (?1 = 0 OR a.image_id = ?1) AND (?2 = 0 OR ((1 << CASE a.status"
-    " WHEN 'candidate' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END) & ?2) != 0) ORDER BY a.id";
+      " WHERE (?1 = 0 OR a.image_id = ?1) AND (?2 = 0 OR ((1 << CASE a.status"
+      " WHEN 'candidate' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END) & ?2) != 0) ORDER BY a.id";
   RmAnnotationFilter all = { 0 };
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) rm_annotation_free);
   sqlite3_stmt *s;
@@ -1309,7 +1357,8 @@ rm_project_list_annotations (RmProject *p, const RmAnnotationFilter *filter, GEr
   if (filter == NULL)
     filter = &all;
   {
-    g_autofree char *sql = g_strconcat (filter->with_masks ? ANN_WITH_MASKS : ANN_NO_MASKS, where, NULL);
+    g_autofree char *sql =
+        g_strconcat (filter->with_masks ? ANN_WITH_MASKS : ANN_NO_MASKS, where, NULL);
     s = prep (p, sql, error);
   }
   if (s == NULL)
@@ -1337,7 +1386,8 @@ rm_project_list_annotations (RmProject *p, const RmAnnotationFilter *filter, GEr
 
 /* ---- model versions and training runs ---- */
 
-#define MODEL_COLUMNS "id, name, config_json, weights_path, parent_id, training_run_id, metrics_json, created_at"
+#define MODEL_COLUMNS \
+  "id, name, config_json, weights_path, parent_id, training_run_id, metrics_json, created_at"
 
 static gpointer
 model_from_row (sqlite3_stmt *s)
@@ -1370,8 +1420,10 @@ rm_project_add_model_version (RmProject *p, RmModelVersion *v, GError **error)
     }
   if (!rm_project_begin (p, error))
     return FALSE;
-  s = prep (p, "INSERT INTO model_versions (name, config_json, weights_path, parent_id,"
-               " training_run_id, metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+  s = prep (p,
+            "INSERT INTO model_versions (name, config_json, weights_path, parent_id,"
+            " training_run_id, metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            error);
   ok = s != NULL;
   if (ok)
     {
@@ -1408,8 +1460,9 @@ GPtrArray *
 rm_project_list_model_versions (RmProject *p, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " MODEL_COLUMNS " FROM model_versions ORDER BY id", error);
-  return s == NULL ? NULL
-                   : fetch_all (p, s, model_from_row, (GDestroyNotify) rm_model_version_free, error);
+  return s == NULL
+             ? NULL
+             : fetch_all (p, s, model_from_row, (GDestroyNotify) rm_model_version_free, error);
 }
 
 static gpointer
@@ -1437,24 +1490,28 @@ write_run (RmProject *p, RmTrainingRun *r, gboolean insert, GError **error)
 
   if (rm_run_status_to_string (r->status) == NULL)
     {
-      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID, "unknown run status %d", r->status);
+      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID, "unknown run status %d",
+                   r->status);
       return FALSE;
     }
   if (!rm_project_begin (p, error))
     return FALSE;
-  s = prep (p, insert ? "INSERT INTO training_runs (base_model_id, params_json, loss_curve_json,"
-                        " metrics_json, status, created_at, updated_at, id)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, NULL)"
-                      : "UPDATE training_runs SET base_model_id = ?1, params_json = ?2,"
-                        " loss_curve_json = ?3, metrics_json = ?4, status = ?5, updated_at = ?6"
-                        " WHERE id = ?7",
+  s = prep (p,
+            insert ? "INSERT INTO training_runs (base_model_id, params_json, loss_curve_json,"
+                     " metrics_json, status, created_at, updated_at, id)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, NULL)"
+                   : "UPDATE training_runs SET base_model_id = ?1, params_json = ?2,"
+                     " loss_curve_json = ?3, metrics_json = ?4, status = ?5, updated_at = ?6"
+                     " WHERE id = ?7",
             error);
   ok = s != NULL;
   if (ok)
     {
       bind_id_or_null (s, 1, r->base_model_id);
-      sqlite3_bind_text (s, 2, r->params_json != NULL ? r->params_json : "{}", -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text (s, 3, r->loss_curve_json != NULL ? r->loss_curve_json : "[]", -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (s, 2, r->params_json != NULL ? r->params_json : "{}", -1,
+                         SQLITE_TRANSIENT);
+      sqlite3_bind_text (s, 3, r->loss_curve_json != NULL ? r->loss_curve_json : "[]", -1,
+                         SQLITE_TRANSIENT);
       bind_text_or_null (s, 4, r->metrics_json);
       sqlite3_bind_text (s, 5, rm_run_status_to_string (r->status), -1, SQLITE_STATIC);
       sqlite3_bind_text (s, 6, now, -1, SQLITE_TRANSIENT);
@@ -1494,7 +1551,8 @@ rm_project_update_training_run (RmProject *p, RmTrainingRun *r, GError **error)
   return write_run (p, r, FALSE, error);
 }
 
-#define RUN_COLUMNS "id, base_model_id, params_json, loss_curve_json, metrics_json, status, created_at, updated_at"
+#define RUN_COLUMNS \
+  "id, base_model_id, params_json, loss_curve_json, metrics_json, status, created_at, updated_at"
 
 RmTrainingRun *
 rm_project_get_training_run (RmProject *p, gint64 id, GError **error)
@@ -1511,7 +1569,8 @@ GPtrArray *
 rm_project_list_training_runs (RmProject *p, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " RUN_COLUMNS " FROM training_runs ORDER BY id", error);
-  return s == NULL ? NULL : fetch_all (p, s, run_from_row, (GDestroyNotify) rm_training_run_free, error);
+  return s == NULL ? NULL
+                   : fetch_all (p, s, run_from_row, (GDestroyNotify) rm_training_run_free, error);
 }
 
 /* ---- settings ---- */
@@ -1523,13 +1582,16 @@ rm_project_set_setting (RmProject *p, const char *key, const char *value, GError
   sqlite3_stmt *s;
   if (key == NULL || value == NULL)
     {
-      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID, "a setting needs a key and a value");
+      g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID,
+                   "a setting needs a key and a value");
       return FALSE;
     }
   if (!rm_project_begin (p, error))
     return FALSE;
-  s = prep (p, "INSERT INTO settings (key, value) VALUES (?, ?)"
-               " ON CONFLICT (key) DO UPDATE SET value = excluded.value", error);
+  s = prep (p,
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            error);
   if (s != NULL)
     {
       sqlite3_bind_text (s, 1, key, -1, SQLITE_TRANSIENT);
@@ -1568,8 +1630,9 @@ rm_project_get_stats (RmProject *p, RmProjectStats *st, GError **error)
       !query_int (p, "SELECT count(*) FROM categories", &st->categories, error) ||
       !query_int (p, "SELECT count(*) FROM model_versions", &st->model_versions, error) ||
       !query_int (p, "SELECT count(*) FROM training_runs", &st->training_runs, error) ||
-      !query_int (p, "SELECT count(*) FROM images i WHERE NOT EXISTS"
-                     " (SELECT 1 FROM annotations a WHERE a.image_id = i.id)",
+      !query_int (p,
+                  "SELECT count(*) FROM images i WHERE NOT EXISTS"
+                  " (SELECT 1 FROM annotations a WHERE a.image_id = i.id)",
                   &st->images_without_annotations, error))
     return FALSE;
   s = prep (p, "SELECT source, status, count(*) FROM annotations GROUP BY source, status", error);

@@ -24,7 +24,8 @@ G_BEGIN_DECLS
 #define RM_PROJECT_ERROR (rm_project_error_quark ())
 GQuark rm_project_error_quark (void);
 
-typedef enum {
+typedef enum
+{
   RM_PROJECT_ERROR_IO,          /* cannot read or write the file */
   RM_PROJECT_ERROR_EXISTS,      /* create: the file is already there */
   RM_PROJECT_ERROR_NOT_PROJECT, /* not an SQLite file, or another application's */
@@ -43,26 +44,30 @@ typedef enum {
 /* PRAGMA user_version written by this build. */
 #define RM_PROJECT_SCHEMA_VERSION 2
 
-typedef enum {
+typedef enum
+{
   RM_SOURCE_MODEL,
   RM_SOURCE_MODEL_CORRECTED,
   RM_SOURCE_MANUAL,
   RM_SOURCE_IMPORTED,
 } RmAnnotationSource;
 
-typedef enum {
+typedef enum
+{
   RM_STATUS_CANDIDATE,
   RM_STATUS_ACCEPTED,
   RM_STATUS_REJECTED,
 } RmAnnotationStatus;
 
-typedef enum {
+typedef enum
+{
   RM_PRIOR_NONE,
   RM_PRIOR_RLE, /* compressed COCO RLE string at prior_width x prior_height */
   RM_PRIOR_F32, /* prior_width * prior_height little-endian floats, row-major */
 } RmPriorKind;
 
-typedef enum {
+typedef enum
+{
   RM_RUN_PENDING,
   RM_RUN_RUNNING,
   RM_RUN_FINISHED,
@@ -80,7 +85,8 @@ gboolean rm_annotation_status_from_string (const char *s, RmAnnotationStatus *ou
 const char *rm_run_status_to_string (RmRunStatus status);
 gboolean rm_run_status_from_string (const char *s, RmRunStatus *out);
 
-typedef struct {
+typedef struct
+{
   gint64 id;
   char *path;   /* relative to the project file's folder, '/' separated */
   char *sha256; /* 64 lower-case hex digits of the file's bytes */
@@ -89,7 +95,8 @@ typedef struct {
   char *created_at;
 } RmProjectImage;
 
-typedef struct {
+typedef struct
+{
   gint64 id;
   gint64 image_id;
   char *expression;
@@ -110,13 +117,15 @@ typedef struct {
   char *created_at, *updated_at;
 } RmAnnotation;
 
-typedef struct {
+typedef struct
+{
   gint64 id;
   char *name;
   char *supercategory; /* or NULL */
 } RmCategory;
 
-typedef struct {
+typedef struct
+{
   gint64 id;
   char *name;
   char *config_json;
@@ -127,7 +136,8 @@ typedef struct {
   char *created_at;
 } RmModelVersion;
 
-typedef struct {
+typedef struct
+{
   gint64 id;
   gint64 base_model_id; /* 0: none */
   char *params_json;
@@ -137,14 +147,16 @@ typedef struct {
   char *created_at, *updated_at;
 } RmTrainingRun;
 
-typedef struct {
+typedef struct
+{
   gint64 images, annotations, categories, model_versions, training_runs;
   gint64 by_status[3]; /* indexed by RmAnnotationStatus */
   gint64 by_source[4]; /* indexed by RmAnnotationSource */
   gint64 images_without_annotations;
 } RmProjectStats;
 
-typedef struct {
+typedef struct
+{
   gint64 image_id;   /* 0: all images */
   guint status_mask; /* bit (1 << RmAnnotationStatus); 0: all */
   gboolean with_masks;
@@ -199,7 +211,8 @@ gboolean rm_project_add_image (RmProject *project, const char *path, const char 
                                gboolean *existed, GError **error);
 RmProjectImage *rm_project_get_image (RmProject *project, gint64 id, GError **error);
 /* NULL without an error when there is none. */
-RmProjectImage *rm_project_find_image_by_sha256 (RmProject *project, const char *sha256, GError **error);
+RmProjectImage *rm_project_find_image_by_sha256 (RmProject *project, const char *sha256,
+                                                 GError **error);
 GPtrArray *rm_project_list_images (RmProject *project, GError **error); /* of RmProjectImage */
 /* The absolute path of an image file. */
 char *rm_project_image_path (RmProject *project, const RmProjectImage *image);
@@ -216,16 +229,19 @@ GPtrArray *rm_project_list_categories (RmProject *project, GError **error); /* o
 gboolean rm_project_add_annotation (RmProject *project, RmAnnotation *annotation, GError **error);
 gboolean rm_project_update_annotation (RmProject *project, RmAnnotation *annotation,
                                        GError **error);
-gboolean rm_project_set_annotation_status (RmProject *project, gint64 id,
-                                           RmAnnotationStatus status, GError **error);
+gboolean rm_project_set_annotation_status (RmProject *project, gint64 id, RmAnnotationStatus status,
+                                           GError **error);
 gboolean rm_project_delete_annotation (RmProject *project, gint64 id, GError **error);
 RmAnnotation *rm_project_get_annotation (RmProject *project, gint64 id, GError **error);
+/* Whether the image already has an annotation with this external id and expression (what a
+ * re-import must not add twice). */
+gboolean rm_project_has_annotation (RmProject *project, gint64 image_id, const char *external_id,
+                                    const char *expression, gboolean *found, GError **error);
 GPtrArray *rm_project_list_annotations (RmProject *project, const RmAnnotationFilter *filter,
                                         GError **error); /* of RmAnnotation, by id */
 
 /* Model versions and training runs. add fills in id and timestamps. */
-gboolean rm_project_add_model_version (RmProject *project, RmModelVersion *version,
-                                       GError **error);
+gboolean rm_project_add_model_version (RmProject *project, RmModelVersion *version, GError **error);
 RmModelVersion *rm_project_get_model_version (RmProject *project, gint64 id, GError **error);
 GPtrArray *rm_project_list_model_versions (RmProject *project, GError **error);
 gboolean rm_project_add_training_run (RmProject *project, RmTrainingRun *run, GError **error);
@@ -240,6 +256,10 @@ gboolean rm_project_set_setting (RmProject *project, const char *key, const char
 char *rm_project_get_setting (RmProject *project, const char *key, GError **error);
 
 gboolean rm_project_get_stats (RmProject *project, RmProjectStats *stats, GError **error);
+
+/* `path` as seen from the folder `dir` ("../x/y.png"), '/'-separated; both are made absolute
+ * first (relative to the current folder). */
+char *rm_path_relative_to (const char *dir, const char *path);
 
 /* SHA-256 of a file's bytes as 64 hex digits. */
 char *rm_sha256_file (const char *path, GError **error);

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (rm-rle-error-quark, rm_rle_error)
+G_DEFINE_QUARK (rm - rle - error - quark, rm_rle_error)
 
 RmRle *
 rm_rle_new (guint32 h, guint32 w, const guint32 *cnts, gsize m)
@@ -59,7 +59,8 @@ rm_rle_validate (const RmRle *rle, GError **error)
   if (sum != (guint64) rle->h * rle->w)
     {
       g_set_error (error, RM_RLE_ERROR, RM_RLE_ERROR_INVALID,
-                   "RLE counts add up to %" G_GUINT64_FORMAT " pixels, the size %u x %u has %" G_GUINT64_FORMAT,
+                   "RLE counts add up to %" G_GUINT64_FORMAT
+                   " pixels, the size %u x %u has %" G_GUINT64_FORMAT,
                    sum, rle->w, rle->h, (guint64) rle->h * rle->w);
       return FALSE;
     }
@@ -209,7 +210,8 @@ rm_rle_from_string (const char *counts, guint32 h, guint32 w, GError **error)
   if (sum != total)
     {
       g_set_error (error, RM_RLE_ERROR, RM_RLE_ERROR_INVALID,
-                   "RLE runs cover %s%" G_GUINT64_FORMAT " pixels, the %u x %u mask has %" G_GUINT64_FORMAT,
+                   "RLE runs cover %s%" G_GUINT64_FORMAT
+                   " pixels, the %u x %u mask has %" G_GUINT64_FORMAT,
                    sum > total ? "more than " : "", MIN (sum, total), w, h, total);
       return NULL;
     }
@@ -361,7 +363,8 @@ rm_rle_merge (RmRle *const *rles, gsize n, gboolean intersect, GError **error)
 }
 
 /* Walks runs, skipping zero-length runs between runs of the same value. */
-typedef struct {
+typedef struct
+{
   const RmRle *r;
   gsize i;
 } RunIter;

@@ -21,12 +21,14 @@ G_BEGIN_DECLS
 #define RM_RLE_ERROR (rm_rle_error_quark ())
 GQuark rm_rle_error_quark (void);
 
-typedef enum {
+typedef enum
+{
   RM_RLE_ERROR_INVALID, /* malformed string or counts */
   RM_RLE_ERROR_SIZE,    /* sizes disagree or are too large */
 } RmRleError;
 
-typedef struct {
+typedef struct
+{
   guint32 h, w;  /* COCO "size" is [h, w] */
   gsize m;       /* number of runs */
   guint32 *cnts; /* run lengths, column-major, zeros first */

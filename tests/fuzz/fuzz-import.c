@@ -20,11 +20,11 @@ static RmProject *project;
 static void
 cleanup (void)
 {
-  g_autofree char *cmd = NULL;
   g_clear_pointer (&project, rm_project_close);
   if (dir != NULL)
     {
-      const char *names[] = { "p.png", "m.png", "in.json", "in.jsonl", "f.refmask", "f.refmask-wal", "f.refmask-shm" };
+      const char *names[] = { "p.png",     "m.png",         "in.json",      "in.jsonl",
+                              "f.refmask", "f.refmask-wal", "f.refmask-shm" };
       for (guint i = 0; i < G_N_ELEMENTS (names); i++)
         {
           g_autofree char *path = g_build_filename (dir, names[i], NULL);
@@ -59,14 +59,13 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   gboolean coco = size > 0 && data[0] == '{';
-  g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", coco ? "in.json" : "in.jsonl", NULL);
+  g_autofree char *path = NULL;
   RmProjectStats before, after;
   RmImportReport rep = { 0 };
   gboolean ok;
 
   if (project == NULL)
     setup ();
-  g_free (path);
   path = g_build_filename (dir, coco ? "in.json" : "in.jsonl", NULL);
   g_assert (g_file_set_contents (path, (const char *) data, (gssize) size, NULL));
   g_assert (rm_project_get_stats (project, &before, NULL));

@@ -13,11 +13,16 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  static const char *const allowed[] = { "collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
-                                         "torch.FloatStorage", NULL };
+  static const char *const allowed[] = { "collections.OrderedDict",
+                                         "torch._utils._rebuild_tensor_v2", "torch.FloatStorage",
+                                         NULL };
   /* Small, so a bomb cannot exhaust the fuzzer's memory. */
-  RmPickleLimits lim = { .max_input_bytes = 1 << 20, .max_values = 1 << 16, .max_memo = 1 << 12,
-                         .max_depth = 64, .allowed_globals = allowed, .allow_persistent_ids = TRUE };
+  RmPickleLimits lim = { .max_input_bytes = 1 << 20,
+                         .max_values = 1 << 16,
+                         .max_memo = 1 << 12,
+                         .max_depth = 64,
+                         .allowed_globals = allowed,
+                         .allow_persistent_ids = TRUE };
   g_autoptr (RmPickle) p = rm_pickle_load (data, size, &lim, NULL);
   g_autoptr (JsonNode) json = NULL;
   g_autoptr (GBytes) again = NULL;

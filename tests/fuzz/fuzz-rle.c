@@ -32,7 +32,8 @@ check_mask (const RmRle *r)
   cs = rm_polygon_extract (mask, r->h, r->w, r->w, 0);
   for (gsize i = 0; i < cs->n; i++)
     {
-      g_autoptr (RmRle) pr = rm_polygon_to_rle (cs->contours[i].xy, cs->contours[i].n * 2, r->h, r->w, NULL);
+      g_autoptr (RmRle) pr =
+          rm_polygon_to_rle (cs->contours[i].xy, cs->contours[i].n * 2, r->h, r->w, NULL);
       g_assert (pr != NULL);
       rm_rle_decode (pr, tmp, r->w, 1);
       for (gsize k = 0; k < n; k++)
@@ -93,7 +94,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
               g_array_append_val (cur, v);
             }
           }
-        r = rm_polygons_to_rle ((const double *const *) parts->pdata, (const gsize *) lens->data, parts->len, h, w, NULL);
+        r = rm_polygons_to_rle ((const double *const *) parts->pdata,
+                                (const gsize *) (void *) lens->data, parts->len, h, w, NULL);
         if (r != NULL)
           check_mask (r);
         break;

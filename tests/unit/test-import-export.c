@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Import of every supported layout, export to PNG / COCO / refs.jsonl, round trips, and bad
  * input: each failure imports or writes nothing and says why. */
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include "cli-project.h"
 #include "rm-export.h"
 #include "rm-image.h"
 #include "rm-import.h"
@@ -12,7 +16,8 @@
 #include "rm-polygon.h"
 #include "test-util.h"
 
-typedef struct {
+typedef struct
+{
   char *dir;
   RmProject *project;
 } Fixture;
@@ -73,7 +78,8 @@ find_expression (GPtrArray *list, const char *expression)
 }
 
 static void
-import_ok (RmProject *p, RmImportFormat fmt, const char *path, const RmImportOptions *opt, RmImportReport *rep)
+import_ok (RmProject *p, RmImportFormat fmt, const char *path, const RmImportOptions *opt,
+           RmImportReport *rep)
 {
   g_autoptr (GError) error = NULL;
   rm_import (p, fmt, path, opt, rep, &error);
@@ -96,13 +102,15 @@ assert_same_annotations (RmProject *a, RmProject *b)
         {
           RmAnnotation *c = lb->pdata[k];
           g_autoptr (RmProjectImage) ic = rm_project_get_image (b, c->image_id, NULL);
-          if (g_strcmp0 (c->expression, x->expression) == 0 && g_strcmp0 (ic->sha256, ix->sha256) == 0)
+          if (g_strcmp0 (c->expression, x->expression) == 0 &&
+              g_strcmp0 (ic->sha256, ix->sha256) == 0)
             y = c;
         }
       g_assert_nonnull (y);
       g_assert_true (rm_rle_equal (x->mask, y->mask));
       /* Exports give every sample a split ("train" when it had none): refer needs one. */
-      g_assert_cmpstr (x->split != NULL ? x->split : "train", ==, y->split != NULL ? y->split : "train");
+      g_assert_cmpstr (x->split != NULL ? x->split : "train", ==,
+                       y->split != NULL ? y->split : "train");
     }
 }
 
@@ -297,13 +305,16 @@ coco_case (const char *dir, const char *name, const char *json)
 
 #define IMG "{\"id\": 1, \"file_name\": \"p.png\", \"width\": 10, \"height\": 10}"
 #define CAT "{\"id\": 1, \"name\": \"building\"}"
-#define ANN(id, seg) "{\"id\": " #id ", \"image_id\": 1, \"category_id\": 1, \"iscrowd\": 0, \"segmentation\": " seg "}"
+#define ANN(id, seg)                                                                              \
+  "{\"id\": " #id ", \"image_id\": 1, \"category_id\": 1, \"iscrowd\": 0, \"segmentation\": " seg \
+  "}"
 #define COCO(anns) "{\"images\": [" IMG "], \"categories\": [" CAT "], \"annotations\": [" anns "]}"
 
 static void
 test_bad_coco (Fixture *f, gconstpointer data)
 {
-  const struct {
+  const struct
+  {
     const char *what, *json;
     GQuark domain;
     int code;
@@ -312,31 +323,40 @@ test_bad_coco (Fixture *f, gconstpointer data)
     { "not an object", "[1, 2, 3]", RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT },
     { "duplicate annotation ids", COCO (ANN (1, "[[1,1,4,1,4,4]]") "," ANN (1, "[[1,1,4,1,4,4]]")),
       RM_IMPORT_ERROR, RM_IMPORT_ERROR_DUPLICATE },
-    { "duplicate image ids", "{\"images\": [" IMG "," IMG "], \"annotations\": []}", RM_IMPORT_ERROR,
-      RM_IMPORT_ERROR_DUPLICATE },
-    { "RLE of another size", COCO (ANN (1, "{\"size\": [5, 5], \"counts\": \"0\"}")), RM_IMPORT_ERROR,
-      RM_IMPORT_ERROR_MISMATCH },
-    { "declared size differs", "{\"images\": [{\"id\": 1, \"file_name\": \"p.png\", \"width\": 11, \"height\": 10}],"
-                               " \"annotations\": []}",
+    { "duplicate image ids", "{\"images\": [" IMG "," IMG "], \"annotations\": []}",
+      RM_IMPORT_ERROR, RM_IMPORT_ERROR_DUPLICATE },
+    { "RLE of another size", COCO (ANN (1, "{\"size\": [5, 5], \"counts\": \"0\"}")),
       RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISMATCH },
-    { "counts beyond the image (cvat#9460)", COCO (ANN (1, "{\"size\": [10, 10], \"counts\": [50, 60]}")),
-      RM_RLE_ERROR, RM_RLE_ERROR_INVALID },
-    { "bad compressed counts", COCO (ANN (1, "{\"size\": [10, 10], \"counts\": \"ooo\"}")), RM_RLE_ERROR,
+    { "declared size differs",
+      "{\"images\": [{\"id\": 1, \"file_name\": \"p.png\", \"width\": 11, \"height\": 10}],"
+      " \"annotations\": []}",
+      RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISMATCH },
+    { "counts beyond the image (cvat#9460)",
+      COCO (ANN (1, "{\"size\": [10, 10], \"counts\": [50, 60]}")), RM_RLE_ERROR,
       RM_RLE_ERROR_INVALID },
-    { "4-number polygon", COCO (ANN (1, "[[1,1,4,4]]")), RM_POLYGON_ERROR, RM_POLYGON_ERROR_INVALID },
-    { "polygon of strings", COCO (ANN (1, "[[\"a\",1,4,4,2,2]]")), RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT },
-    { "unknown image", "{\"images\": [" IMG "], \"annotations\": [{\"id\": 1, \"image_id\": 9,"
-                       " \"segmentation\": [[1,1,4,1,4,4]]}]}",
+    { "bad compressed counts", COCO (ANN (1, "{\"size\": [10, 10], \"counts\": \"ooo\"}")),
+      RM_RLE_ERROR, RM_RLE_ERROR_INVALID },
+    { "4-number polygon", COCO (ANN (1, "[[1,1,4,4]]")), RM_POLYGON_ERROR,
+      RM_POLYGON_ERROR_INVALID },
+    { "polygon of strings", COCO (ANN (1, "[[\"a\",1,4,4,2,2]]")), RM_IMPORT_ERROR,
+      RM_IMPORT_ERROR_FORMAT },
+    { "unknown image",
+      "{\"images\": [" IMG "], \"annotations\": [{\"id\": 1, \"image_id\": 9,"
+      " \"segmentation\": [[1,1,4,1,4,4]]}]}",
       RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT },
-    { "unknown category", "{\"images\": [" IMG "], \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 5,"
-                          " \"segmentation\": [[1,1,4,1,4,4]]}]}",
+    { "unknown category",
+      "{\"images\": [" IMG "], \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 5,"
+      " \"segmentation\": [[1,1,4,1,4,4]]}]}",
       RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT },
-    { "missing image file", "{\"images\": [{\"id\": 1, \"file_name\": \"gone.png\"}], \"annotations\": []}",
+    { "missing image file",
+      "{\"images\": [{\"id\": 1, \"file_name\": \"gone.png\"}], \"annotations\": []}",
       RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING },
-    { "no segmentation", COCO ("{\"id\": 1, \"image_id\": 1}"), RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT },
+    { "no segmentation", COCO ("{\"id\": 1, \"image_id\": 1}"), RM_IMPORT_ERROR,
+      RM_IMPORT_ERROR_FORMAT },
     /* Valid first annotation, broken second: the first must not stay either. */
-    { "error after good records", COCO (ANN (1, "[[1,1,4,1,4,4]]") "," ANN (2, "{\"size\": [10, 10]}")),
-      RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT },
+    { "error after good records",
+      COCO (ANN (1, "[[1,1,4,1,4,4]]") "," ANN (2, "{\"size\": [10, 10]}")), RM_IMPORT_ERROR,
+      RM_IMPORT_ERROR_FORMAT },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -348,21 +368,44 @@ test_bad_coco (Fixture *f, gconstpointer data)
     }
 }
 
+/* A copy of the refs fixture (refs.jsonl, images, masks) in `dir`. */
+static void
+copy_refs_fixture (const char *dir)
+{
+  g_autofree char *src = rm_test_fixture ("refs");
+  const char *files[] = { "refs.jsonl",
+                          "images/a.png",
+                          "images/b.png",
+                          "refs/masks/a__00000.png",
+                          "refs/masks/a__00001.png",
+                          "refs/masks/b__00000.png",
+                          "refs/masks/b__00001.png" };
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *from = g_build_filename (src, files[i], NULL), *text = NULL;
+      gsize n;
+      g_assert_true (g_file_get_contents (from, &text, &n, NULL));
+      g_free (write_tmp (dir, files[i], text, (gssize) n));
+    }
+}
+
 static void
 test_bad_refs_jsonl (Fixture *f, gconstpointer data)
 {
-  g_autofree char *src = rm_test_fixture ("refs");
+  g_autofree char *src = g_build_filename (f->dir, "refs", NULL);
   g_autofree char *good = NULL, *text = NULL;
   g_auto (GStrv) lines = NULL;
 
-  /* Variants of the fixture file, written next to its images and masks. */
+  /* Variants of the fixture file, written next to a copy of its images and masks. */
+  copy_refs_fixture (src);
   good = g_build_filename (src, "refs.jsonl", NULL);
   g_file_get_contents (good, &text, NULL, NULL);
   lines = g_strsplit (text, "\n", -1);
   {
     g_autofree char *dup_text = g_strdup_printf ("%s\n%s\n%s\n", lines[0], lines[1], lines[0]);
     g_autofree char *path = write_tmp (src, ".test-dup.jsonl", dup_text, -1);
-    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR, RM_IMPORT_ERROR_DUPLICATE);
+    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR,
+                    RM_IMPORT_ERROR_DUPLICATE);
     g_unlink (path);
   }
   {
@@ -381,32 +424,38 @@ test_bad_refs_jsonl (Fixture *f, gconstpointer data)
     at[0] = 'b';
     fixed = g_strdup_printf ("%s\n", swapped);
     path = write_tmp (src, ".test-size.jsonl", fixed, -1);
-    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISMATCH);
+    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR,
+                    RM_IMPORT_ERROR_MISMATCH);
     g_unlink (path);
   }
   {
-    g_autofree char *path = write_tmp (src, ".test-missing.jsonl",
-                                       "{\"id\": \"m\", \"image\": \"images/none.png\", \"mask\": \"x.png\","
-                                       " \"expression\": \"x\"}\n",
-                                       -1);
-    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR, RM_IMPORT_ERROR_MISSING);
+    g_autofree char *path =
+        write_tmp (src, ".test-missing.jsonl",
+                   "{\"id\": \"m\", \"image\": \"images/none.png\", \"mask\": \"x.png\","
+                   " \"expression\": \"x\"}\n",
+                   -1);
+    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR,
+                    RM_IMPORT_ERROR_MISSING);
     g_unlink (path);
   }
   {
     g_autofree char *path = write_tmp (src, ".test-empty.jsonl", "\n\n", -1);
-    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT);
+    expect_failure (f->project, RM_IMPORT_REFS_JSONL, path, NULL, RM_IMPORT_ERROR,
+                    RM_IMPORT_ERROR_FORMAT);
     g_unlink (path);
   }
 }
 
 /* An RRSIS-D folder whose refs(unc).p is replaced. */
 static void
-rrsisd_with_refs (Fixture *f, const char *name, const char *bytes, gsize len, GQuark domain, int code)
+rrsisd_with_refs (Fixture *f, const char *name, const char *bytes, gsize len, GQuark domain,
+                  int code)
 {
   g_autofree char *src = rm_test_fixture ("rrsisd");
   g_autofree char *dir = g_build_filename (f->dir, name, NULL);
   g_autofree char *inst_src = g_build_filename (src, "rrsisd", "instances.json", NULL);
-  g_autofree char *inst = NULL, *refs = NULL, *images = g_build_filename (src, "images", "rrsisd", "JPEGImages", NULL);
+  g_autofree char *inst = NULL, *refs = NULL,
+                  *images = g_build_filename (src, "images", "rrsisd", "JPEGImages", NULL);
   g_autofree char *content = NULL;
   RmImportOptions opt;
   gsize n;
@@ -423,18 +472,27 @@ static void
 test_bad_pickles (Fixture *f, gconstpointer data)
 {
   static const char unknown[] = "\x80\x02]\xff.";
-  static const char absurd[] = "\x80\x04]\x8d\xff\xff\xff\xff\xff\xff\xff\x0f" "a.";
+  static const char absurd[] = "\x80\x04]\x8d\xff\xff\xff\xff\xff\xff\xff\x0f"
+                               "a.";
   static const char evil[] = "cos\nsystem\n(S'rm -rf /'\ntR.";
   static const char not_list[] = "\x80\x02}.";
   /* pickle.dumps ([{"ann_id": 99, "sentences": [{"raw": "x"}]}], protocol=2): no annotation 99 */
-  static const char bad_ann[] = "\x80\x02]q\x00}q\x01(X\x06\x00\x00\x00" "ann_idq\x02" "KcX\x09\x00\x00\x00"
-                                "sentencesq\x03]q\x04}q\x05X\x03\x00\x00\x00" "rawq\x06X\x01\x00\x00\x00" "xq\x07saua.";
+  static const char bad_ann[] = "\x80\x02]q\x00}q\x01(X\x06\x00\x00\x00"
+                                "ann_idq\x02"
+                                "KcX\x09\x00\x00\x00"
+                                "sentencesq\x03]q\x04}q\x05X\x03\x00\x00\x00"
+                                "rawq\x06X\x01\x00\x00\x00"
+                                "xq\x07saua.";
 
-  rrsisd_with_refs (f, "unknown", unknown, sizeof unknown - 1, RM_PICKLE_ERROR, RM_PICKLE_ERROR_OPCODE);
-  rrsisd_with_refs (f, "absurd", absurd, sizeof absurd - 1, RM_PICKLE_ERROR, RM_PICKLE_ERROR_TRUNCATED);
+  rrsisd_with_refs (f, "unknown", unknown, sizeof unknown - 1, RM_PICKLE_ERROR,
+                    RM_PICKLE_ERROR_OPCODE);
+  rrsisd_with_refs (f, "absurd", absurd, sizeof absurd - 1, RM_PICKLE_ERROR,
+                    RM_PICKLE_ERROR_TRUNCATED);
   rrsisd_with_refs (f, "evil", evil, sizeof evil - 1, RM_PICKLE_ERROR, RM_PICKLE_ERROR_GLOBAL);
-  rrsisd_with_refs (f, "notlist", not_list, sizeof not_list - 1, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT);
-  rrsisd_with_refs (f, "badann", bad_ann, sizeof bad_ann - 1, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT);
+  rrsisd_with_refs (f, "notlist", not_list, sizeof not_list - 1, RM_IMPORT_ERROR,
+                    RM_IMPORT_ERROR_FORMAT);
+  rrsisd_with_refs (f, "badann", bad_ann, sizeof bad_ann - 1, RM_IMPORT_ERROR,
+                    RM_IMPORT_ERROR_FORMAT);
 }
 
 static void
@@ -447,9 +505,11 @@ test_bad_refsegrs (Fixture *f, gconstpointer data)
   t1 = write_tmp (dir, "output_phrase_train.txt", "7 the lake\n", -1);
   img = write_tmp (dir, "images/7.tif", "II*\x00", 4);
   g_free (write_tmp (dir, "masks/7.tif", "II*\x00", 4));
-  expect_failure (f->project, RM_IMPORT_AUTO, dir, NULL, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED);
+  expect_failure (f->project, RM_IMPORT_AUTO, dir, NULL, RM_IMPORT_ERROR,
+                  RM_IMPORT_ERROR_UNSUPPORTED);
   t2 = write_tmp (dir, "output_phrase_train.txt", "8\n", -1);
-  expect_failure (f->project, RM_IMPORT_REFSEGRS, dir, NULL, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT);
+  expect_failure (f->project, RM_IMPORT_REFSEGRS, dir, NULL, RM_IMPORT_ERROR,
+                  RM_IMPORT_ERROR_FORMAT);
 }
 
 static void
@@ -481,7 +541,8 @@ import_all_fixtures (RmProject *p)
 }
 
 static void
-export_ok (RmProject *p, RmExportFormat fmt, const char *out, const RmExportOptions *opt, RmExportReport *rep)
+export_ok (RmProject *p, RmExportFormat fmt, const char *out, const RmExportOptions *opt,
+           RmExportReport *rep)
 {
   g_autoptr (GError) error = NULL;
   rm_export (p, fmt, out, opt, rep, &error);
@@ -514,8 +575,10 @@ test_export_png (Fixture *f, gconstpointer data)
       gint64 value = json_object_get_int_member (row, "index_value");
       g_autoptr (GError) error = NULL;
       g_autoptr (RmAnnotation) a = rm_project_get_annotation (f->project, id, &error);
-      g_autofree char *mask = g_build_filename (out, json_object_get_string_member (row, "mask"), NULL);
-      g_autofree char *index = g_build_filename (out, json_object_get_string_member (row, "index_mask"), NULL);
+      g_autofree char *mask =
+          g_build_filename (out, json_object_get_string_member (row, "mask"), NULL);
+      g_autofree char *index =
+          g_build_filename (out, json_object_get_string_member (row, "index_mask"), NULL);
       g_autoptr (RmRle) back = NULL;
       g_autoptr (RmImage) idx = NULL;
       g_autofree guint8 *bits = NULL;
@@ -550,7 +613,8 @@ roundtrip_coco (Fixture *f, gboolean polygons, gboolean via_rrsisd)
   g_autofree char *out = g_build_filename (f->dir, polygons ? "coco-poly" : "coco-rle", NULL);
   g_autofree char *inst_path = g_build_filename (out, "instances.json", NULL);
   g_autofree char *refs_path = g_build_filename (out, "refs.json", NULL);
-  g_autoptr (RmProject) back = new_project (f->dir, polygons ? "back-poly.refmask" : "back-rle.refmask");
+  g_autoptr (RmProject) back =
+      new_project (f->dir, polygons ? "back-poly.refmask" : "back-rle.refmask");
   g_autoptr (JsonNode) inst = NULL;
   RmExportOptions opt;
   RmExportReport rep = { 0 };
@@ -571,7 +635,8 @@ roundtrip_coco (Fixture *f, gboolean polygons, gboolean via_rrsisd)
   for (guint i = 0; i < json_array_get_length (anns); i++)
     {
       JsonObject *a = json_array_get_object_element (anns, i);
-      g_autoptr (RmAnnotation) src = rm_project_get_annotation (f->project, json_object_get_int_member (a, "id"), NULL);
+      g_autoptr (RmAnnotation) src =
+          rm_project_get_annotation (f->project, json_object_get_int_member (a, "id"), NULL);
       JsonArray *bbox = json_object_get_array_member (a, "bbox");
       double bb[4];
       g_assert_cmpint (json_object_get_int_member (a, "id"), >=, 1);
@@ -668,25 +733,15 @@ test_export_never_overwrites (Fixture *f, gconstpointer data)
 static void
 test_export_vanished_image (Fixture *f, gconstpointer data)
 {
-  g_autofree char *src = rm_test_fixture ("refs");
   g_autofree char *copy = g_build_filename (f->dir, "data", NULL);
   g_autofree char *gone = g_build_filename (copy, "images", "b.png", NULL);
   g_autofree char *out = g_build_filename (f->dir, "out", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) entries = NULL;
   RmExportOptions opt;
   RmExportReport rep = { 0 };
   RmImportReport irep = { 0 };
-  const char *files[] = { "refs.jsonl", "images/a.png", "images/b.png", "refs/masks/a__00000.png",
-                          "refs/masks/a__00001.png", "refs/masks/b__00000.png", "refs/masks/b__00001.png" };
 
-  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *from = g_build_filename (src, files[i], NULL), *text = NULL;
-      gsize n;
-      g_file_get_contents (from, &text, &n, NULL);
-      g_free (write_tmp (copy, files[i], text, (gssize) n));
-    }
+  copy_refs_fixture (copy);
   import_ok (f->project, RM_IMPORT_AUTO, copy, NULL, &irep);
   rm_import_report_clear (&irep);
   g_unlink (gone);
@@ -739,7 +794,8 @@ test_export_disk_full (Fixture *f, gconstpointer data)
 
   /* Enough annotations that instances.json passes the 20 kB limit. */
   for (int i = 1; i <= 400; i++)
-    g_string_append_printf (json, "%s" ANN (%d, "[[1,1,8,1,8,%d]]"), i > 1 ? "," : "", i, 2 + i % 7);
+    g_string_append_printf (json, "%s" ANN (% d, "[[1,1,8,1,8,%d]]"), i > 1 ? "," : "", i,
+                            2 + i % 7);
   g_string_append (json, "], \"categories\": [" CAT "]}");
   big = coco_case (f->dir, "big.json", json->str);
   g_string_free (json, TRUE);
@@ -747,7 +803,8 @@ test_export_disk_full (Fixture *f, gconstpointer data)
   rm_import_report_clear (&rep);
   g_setenv ("REFMASK_TEST_PROJECT", rm_project_get_path (f->project), TRUE);
   g_setenv ("REFMASK_TEST_OUT", out, TRUE);
-  g_test_trap_subprocess ("/export/disk-full/subprocess", 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_subprocess ("/export/disk-full/subprocess", 60 * G_USEC_PER_SEC,
+                          G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
   g_test_trap_assert_stdout ("FAILED *");
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
@@ -801,6 +858,73 @@ test_shared_dubai (Fixture *f, gconstpointer data)
   import_shared_refs (f, "data/dubai-aerial/refs.jsonl", 548);
 }
 
+/* ---- the command line, in process ---- */
+
+static int
+cli (const char *first, ...)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  int saved, null_fd, code;
+  va_list ap;
+  g_ptr_array_add (args, (gpointer) "project");
+  va_start (ap, first);
+  for (const char *a = first; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  /* Its stdout would mix with the TAP stream: send it to /dev/null meanwhile. */
+  fflush (stdout);
+  saved = dup (STDOUT_FILENO);
+  null_fd = open ("/dev/null", O_WRONLY);
+  dup2 (null_fd, STDOUT_FILENO);
+  close (null_fd);
+  code = rm_cli_project ((int) args->len - 1, (char **) args->pdata);
+  fflush (stdout);
+  dup2 (saved, STDOUT_FILENO);
+  close (saved);
+  return code;
+}
+
+static void
+test_cli (Fixture *f, gconstpointer data)
+{
+  g_autofree char *proj = g_build_filename (f->dir, "cli.refmask", NULL);
+  g_autofree char *refs = rm_test_fixture ("refs");
+  g_autofree char *rrsisd = rm_test_fixture ("rrsisd");
+  g_autofree char *out = g_build_filename (f->dir, "cli-out", NULL);
+  g_autofree char *inst = g_build_filename (out, "instances.json", NULL);
+  g_autofree char *missing = g_build_filename (f->dir, "none.refmask", NULL);
+
+  g_assert_cmpint (cli (NULL), ==, 2);
+  g_assert_cmpint (cli ("frobnicate", NULL), ==, 2);
+  g_assert_cmpint (cli ("create", proj, NULL), ==, 0);
+  g_assert_cmpint (cli ("create", proj, NULL), ==, 1); /* never replaces a file */
+  g_assert_cmpint (cli ("import", proj, refs, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (cli ("import", proj, rrsisd, "--status", "candidate", "--quiet", NULL), ==, 0);
+  g_assert_cmpint (cli ("import", proj, rrsisd, "--format", "nope", NULL), ==, 2);
+  g_assert_cmpint (cli ("import", proj, "/nonexistent/refs.jsonl", "--quiet", NULL), ==, 1);
+  g_assert_cmpint (cli ("import", missing, refs, NULL), ==, 1);
+  g_assert_cmpint (cli ("stats", proj, "--json", NULL), ==, 0);
+  g_assert_cmpint (cli ("list", proj, "--status", "candidate", NULL), ==, 0);
+  g_assert_cmpint (cli ("list", proj, "images", "--json", NULL), ==, 0);
+  g_assert_cmpint (cli ("list", proj, "widgets", NULL), ==, 2);
+  g_assert_cmpint (cli ("list", proj, "--status", "maybe", NULL), ==, 2);
+  g_assert_cmpint (cli ("export", proj, out, "--simplify", "2", NULL), ==, 2);
+  g_assert_cmpint (cli ("export", proj, out, "--status", "all", "--polygons", "--quiet", NULL), ==,
+                   0);
+  g_assert_true (g_file_test (inst, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (cli ("export", proj, out, "--quiet", NULL), ==, 1); /* exists */
+  g_assert_cmpint (cli ("export", proj, out, "-f", "png", "--force", "--quiet", NULL), ==, 0);
+  g_assert_false (g_file_test (inst, G_FILE_TEST_EXISTS));
+  {
+    RmProjectStats st;
+    g_autoptr (RmProject) p = rm_project_open (proj, NULL);
+    st = stats (p);
+    g_assert_cmpint (st.annotations, ==, 8);
+    g_assert_cmpint (st.by_status[RM_STATUS_CANDIDATE], ==, 4);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -824,6 +948,7 @@ main (int argc, char **argv)
   ADD ("/export/never-overwrites", test_export_never_overwrites);
   ADD ("/export/vanished-image", test_export_vanished_image);
   ADD ("/export/disk-full", test_export_disk_full);
+  ADD ("/cli/project", test_cli);
   ADD ("/shared/spacenet-refs", test_shared_spacenet);
   ADD ("/shared/dubai-refs", test_shared_dubai);
 #undef ADD

@@ -153,7 +153,9 @@ static void
 test_whitelisted_call (void)
 {
   /* collections.OrderedDict() + SETITEMS + BUILD, the way torch state dicts look. */
-  static const char od[] = "\x80\x02" "ccollections\nOrderedDict\nq\x00)R(X\x01\x00\x00\x00" "aK\x01u}b.";
+  static const char od[] = "\x80\x02"
+                           "ccollections\nOrderedDict\nq\x00)R(X\x01\x00\x00\x00"
+                           "aK\x01u}b.";
   const char *const allowed[] = { "collections.OrderedDict", NULL };
   RmPickleLimits lim = { .allowed_globals = allowed };
   g_autoptr (GError) error = NULL;
@@ -192,51 +194,90 @@ test_persistent_id (void)
   {
     g_autoptr (GError) e2 = NULL;
     g_autoptr (RmPickle) p2 = LOAD (pid, NULL, &e2);
+    g_assert_null (p2);
     g_assert_error (e2, RM_PICKLE_ERROR, RM_PICKLE_ERROR_OPCODE);
   }
 }
 
-typedef struct {
+typedef struct
+{
   const char *what;
   const char *data;
   gsize len;
   int code;
 } BadCase;
 
-#define BAD(what, lit, code) { what, lit, sizeof (lit) - 1, code }
+#define BAD(what, lit, code)          \
+  {                                   \
+    what, lit, sizeof (lit) - 1, code \
+  }
 
 static void
 test_hostile (void)
 {
   static const BadCase cases[] = {
     BAD ("os.system via GLOBAL", "cos\nsystem\n(S'echo hi'\ntR.", RM_PICKLE_ERROR_GLOBAL),
-    BAD ("builtins.eval via STACK_GLOBAL", "\x80\x04\x8c\x08" "builtins\x8c\x04" "eval\x93.", RM_PICKLE_ERROR_GLOBAL),
+    BAD ("builtins.eval via STACK_GLOBAL",
+         "\x80\x04\x8c\x08"
+         "builtins\x8c\x04"
+         "eval\x93.",
+         RM_PICKLE_ERROR_GLOBAL),
     BAD ("INST", "(i__builtin__\nexec\n.", RM_PICKLE_ERROR_GLOBAL),
     BAD ("unknown opcode", "\x80\x02\xff.", RM_PICKLE_ERROR_OPCODE),
     BAD ("protocol 6", "\x80\x06N.", RM_PICKLE_ERROR_OPCODE),
     BAD ("extension code", "\x80\x02\x82\x01.", RM_PICKLE_ERROR_OPCODE),
     BAD ("out-of-band buffer", "\x80\x05\x97.", RM_PICKLE_ERROR_OPCODE),
-    BAD ("absurd BINUNICODE8", "\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\x7f" "abc.", RM_PICKLE_ERROR_TRUNCATED),
-    BAD ("absurd BINBYTES", "\x80\x03" "B\xff\xff\xff\xff" "ab.", RM_PICKLE_ERROR_TRUNCATED),
+    BAD ("absurd BINUNICODE8",
+         "\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\x7f"
+         "abc.",
+         RM_PICKLE_ERROR_TRUNCATED),
+    BAD ("absurd BINBYTES",
+         "\x80\x03"
+         "B\xff\xff\xff\xff"
+         "ab.",
+         RM_PICKLE_ERROR_TRUNCATED),
     BAD ("absurd LONG4", "\x80\x02\x8b\xff\xff\xff\x7f\x01.", RM_PICKLE_ERROR_TRUNCATED),
-    BAD ("huge LONG1", "\x80\x02\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01.", RM_PICKLE_ERROR_LIMIT),
+    BAD ("huge LONG1", "\x80\x02\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01.",
+         RM_PICKLE_ERROR_LIMIT),
     BAD ("truncated", "\x80\x02]q\x00(K\x01K", RM_PICKLE_ERROR_TRUNCATED),
     BAD ("no STOP", "\x80\x02N", RM_PICKLE_ERROR_TRUNCATED),
     BAD ("empty", "", RM_PICKLE_ERROR_TRUNCATED),
-    BAD ("stack underflow", "\x80\x02" "a.", RM_PICKLE_ERROR_INVALID),
-    BAD ("missing mark", "\x80\x02]K\x01" "e.", RM_PICKLE_ERROR_INVALID),
+    BAD ("stack underflow",
+         "\x80\x02"
+         "a.",
+         RM_PICKLE_ERROR_INVALID),
+    BAD ("missing mark",
+         "\x80\x02]K\x01"
+         "e.",
+         RM_PICKLE_ERROR_INVALID),
     BAD ("memo miss", "\x80\x02h\x05.", RM_PICKLE_ERROR_INVALID),
-    BAD ("append to an int", "\x80\x02K\x01K\x02" "a.", RM_PICKLE_ERROR_INVALID),
-    BAD ("self-containing list", "\x80\x02]q\x00h\x00" "a.", RM_PICKLE_ERROR_INVALID),
-    BAD ("indirect cycle", "\x80\x02]q\x00]q\x01h\x00" "aa.", RM_PICKLE_ERROR_INVALID),
+    BAD ("append to an int",
+         "\x80\x02K\x01K\x02"
+         "a.",
+         RM_PICKLE_ERROR_INVALID),
+    BAD ("self-containing list",
+         "\x80\x02]q\x00h\x00"
+         "a.",
+         RM_PICKLE_ERROR_INVALID),
+    BAD ("indirect cycle",
+         "\x80\x02]q\x00]q\x01h\x00"
+         "aa.",
+         RM_PICKLE_ERROR_INVALID),
     BAD ("bad UTF-8 text", "\x80\x02X\x02\x00\x00\x00\xc3\x28.", RM_PICKLE_ERROR_INVALID),
     BAD ("BUILD on a list", "\x80\x02]}b.", RM_PICKLE_ERROR_INVALID),
-    BAD ("REDUCE on a str", "\x80\x02X\x01\x00\x00\x00" "a)R.", RM_PICKLE_ERROR_INVALID),
+    BAD ("REDUCE on a str",
+         "\x80\x02X\x01\x00\x00\x00"
+         "a)R.",
+         RM_PICKLE_ERROR_INVALID),
     BAD ("malformed INT", "I12x\n.", RM_PICKLE_ERROR_INVALID),
     BAD ("overflowing INT", "I99999999999999999999999\n.", RM_PICKLE_ERROR_LIMIT),
     BAD ("unquoted STRING", "Sabc\n.", RM_PICKLE_ERROR_INVALID),
-    BAD ("odd DICT", "(K\x01" "d.", RM_PICKLE_ERROR_INVALID),
-    BAD ("frame too big", "\x80\x04\x95\x00\x00\x00\x00\x01\x00\x00\x00N.", RM_PICKLE_ERROR_TRUNCATED),
+    BAD ("odd DICT",
+         "(K\x01"
+         "d.",
+         RM_PICKLE_ERROR_INVALID),
+    BAD ("frame too big", "\x80\x04\x95\x00\x00\x00\x00\x01\x00\x00\x00N.",
+         RM_PICKLE_ERROR_TRUNCATED),
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -287,7 +328,8 @@ static void
 test_shared_not_cycle (void)
 {
   /* A DAG (the same list twice, nested) is fine; only cycles are refused. */
-  static const char dag[] = "\x80\x02]q\x00(]q\x01h\x01" "e.";
+  static const char dag[] = "\x80\x02]q\x00(]q\x01h\x01"
+                            "e.";
   g_autoptr (GError) error = NULL;
   g_autoptr (RmPickle) p = LOAD (dag, NULL, &error);
   g_assert_no_error (error);

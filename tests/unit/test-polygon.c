@@ -97,7 +97,8 @@ test_edge_case_polygons (void)
   g_assert_cmpuint (rm_rle_area (brle), ==, json_object_get_int_member (bbv, "area"));
 
   /* pycocotools refuses a 4-number "polygon" (it means a bbox there); so do we. */
-  g_assert_true (g_str_has_prefix (json_object_get_string_member (o, "four_coords_is_bbox"), "error"));
+  g_assert_true (
+      g_str_has_prefix (json_object_get_string_member (o, "four_coords_is_bbox"), "error"));
   four = rm_polygon_to_rle (xy, 4, 10, 10, &error);
   g_assert_null (four);
   g_assert_error (error, RM_POLYGON_ERROR, RM_POLYGON_ERROR_INVALID);
@@ -110,7 +111,8 @@ test_invalid_polygons (void)
   double huge[6] = { 0, 0, 1e9, 0, 0, 1 };
   double odd[7] = { 0, 0, 1, 0, 1, 1, 2 };
   double tri[6] = { 0, 0, 4, 0, 0, 4 };
-  const struct {
+  const struct
+  {
     const double *xy;
     gsize n;
     guint32 h, w;
@@ -119,7 +121,8 @@ test_invalid_polygons (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (RmRle) r = rm_polygon_to_rle (cases[i].xy, cases[i].n, cases[i].h, cases[i].w, &error);
+      g_autoptr (RmRle) r =
+          rm_polygon_to_rle (cases[i].xy, cases[i].n, cases[i].h, cases[i].w, &error);
       g_assert_null (r);
       g_assert_nonnull (error);
     }
@@ -135,7 +138,8 @@ rasterise_contours (const RmContours *cs, guint32 h, guint32 w)
   for (gsize i = 0; i < cs->n; i++)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (RmRle) r = rm_polygon_to_rle (cs->contours[i].xy, cs->contours[i].n * 2, h, w, &error);
+      g_autoptr (RmRle) r =
+          rm_polygon_to_rle (cs->contours[i].xy, cs->contours[i].n * 2, h, w, &error);
       g_assert_no_error (error);
       rm_rle_decode (r, tmp, w, 1);
       for (gsize k = 0; k < (gsize) h * w; k++)

@@ -13,8 +13,8 @@
 #include "rm-project.h"
 #include "test-util.h"
 
-#define IMG_W 16
-#define IMG_H 12
+#define IMG_W       16
+#define IMG_H       12
 #define FAKE_SHA(c) c "000000000000000000000000000000000000000000000000000000000000000"
 
 /* A small rectangle that depends on n, as an RLE of the test image's size. */
@@ -29,7 +29,8 @@ test_mask (guint n)
   return rm_rle_encode (m, IMG_H, IMG_W, IMG_W);
 }
 
-typedef struct {
+typedef struct
+{
   char *dir;
   char *path;
   RmProject *project;
@@ -135,7 +136,8 @@ test_bad_files (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   RmProject *p;
 
-  g_file_set_contents (junk, "this is not a database at all, just some text to fill a page", -1, NULL);
+  g_file_set_contents (junk, "this is not a database at all, just some text to fill a page", -1,
+                       NULL);
   p = rm_project_open (junk, &error);
   g_assert_null (p);
   g_assert_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_NOT_PROJECT);
@@ -199,7 +201,8 @@ test_images (Fixture *f, gconstpointer data)
   g_assert_cmpstr (((RmProjectImage *) images->pdata[0])->path, ==, "images/a.png");
 
   /* Another image under a path already used. */
-  g_assert_false (rm_project_add_image (f->project, outside, FAKE_SHA ("c"), 4, 4, NULL, &id, NULL, &error));
+  g_assert_false (
+      rm_project_add_image (f->project, outside, FAKE_SHA ("c"), 4, 4, NULL, &id, NULL, &error));
   g_assert_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_CONSTRAINT);
   g_clear_error (&error);
   g_assert_false (rm_project_add_image (f->project, "x.png", "ABC", 4, 4, NULL, &id, NULL, &error));
@@ -478,9 +481,12 @@ test_migration_from_v1 (void)
   exec_sql (path,
             "INSERT INTO images (id, path, sha256, width, height, created_at) VALUES"
             " (1, 'a.png', '" FAKE_SHA ("e") "', 5, 4, '2024-01-01T00:00:00Z');"
-            "INSERT INTO annotations (id, image_id, expression, mask_rle, area, bbox_x, bbox_y, bbox_w,"
-            " bbox_h, source, status, created_at, updated_at) VALUES (1, 1, 'the block', '5220003', 6,"
-            " 1, 1, 3, 2, 'manual', 'accepted', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z');");
+                                             "INSERT INTO annotations (id, image_id, expression, "
+                                             "mask_rle, area, bbox_x, bbox_y, bbox_w,"
+                                             " bbox_h, source, status, created_at, updated_at) "
+                                             "VALUES (1, 1, 'the block', '5220003', 6,"
+                                             " 1, 1, 3, 2, 'manual', 'accepted', "
+                                             "'2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z');");
   ver = pragma_text (path, "PRAGMA user_version");
   g_assert_cmpstr (ver, ==, "1");
 
@@ -506,7 +512,8 @@ test_migration_from_v1 (void)
 
 /* ---- concurrency ---- */
 
-typedef struct {
+typedef struct
+{
   const char *path;
   guint hold_ms;
   GMutex lock;
@@ -636,7 +643,8 @@ disk_full_child (void)
         {
           g_autoptr (GPtrArray) list = NULL;
           g_autoptr (GError) read_error = NULL;
-          g_print ("FAILED %d %d %s\n", error->domain == RM_PROJECT_ERROR, error->code, error->message);
+          g_print ("FAILED %d %d %s\n", error->domain == RM_PROJECT_ERROR, error->code,
+                   error->message);
           /* Reading still works, and shows exactly the committed writes. */
           list = rm_project_list_annotations (p, NULL, &read_error);
           g_assert_no_error (read_error);
@@ -656,7 +664,8 @@ test_disk_full (Fixture *f, gconstpointer data)
 
   g_clear_pointer (&f->project, rm_project_close);
   g_setenv ("REFMASK_TEST_PROJECT", f->path, TRUE);
-  g_test_trap_subprocess ("/project/disk-full/subprocess", 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_subprocess ("/project/disk-full/subprocess", 60 * G_USEC_PER_SEC,
+                          G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
   g_test_trap_assert_stdout ("*OK 0*FAILED 1 6 *full*"); /* RM_PROJECT_ERROR_FULL, said plainly */
   f->project = rm_project_open (f->path, &error);
@@ -765,14 +774,15 @@ run_crash_rounds (guint rounds)
       g_autoptr (GString) out = g_string_new (NULL);
       g_autoptr (RmProject) p = NULL;
       g_autoptr (GPtrArray) list = NULL;
-      g_autoptr (GHashTable) batches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_autoptr (GHashTable) batches =
+          g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       g_auto (GStrv) lines = NULL;
       GPid pid;
       int fd, status;
       gboolean after_ready = g_rand_int_range (rand, 0, 4) != 0;
 
-      g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
-                                NULL, &fd, NULL, &error);
+      g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                &pid, NULL, &fd, NULL, &error);
       g_assert_no_error (error);
       /* Mostly kill while writing (after the first commit); sometimes while it is still
        * opening the file. */
@@ -796,7 +806,8 @@ run_crash_rounds (guint rounds)
           int batch, size;
           if (sscanf (lines[i], "%d %d", &batch, &size) == 2)
             {
-              g_hash_table_insert (reported, g_strdup_printf ("r%u b%d", round, batch), GINT_TO_POINTER (size));
+              g_hash_table_insert (reported, g_strdup_printf ("r%u b%d", round, batch),
+                                   GINT_TO_POINTER (size));
               total_reported++;
             }
         }
@@ -807,7 +818,7 @@ run_crash_rounds (guint rounds)
       g_assert_no_error (error);
       rm_project_check (p, &error);
       g_assert_no_error (error);
-      list = rm_project_list_annotations (p, &(RmAnnotationFilter) { .with_masks = TRUE }, &error);
+      list = rm_project_list_annotations (p, &(RmAnnotationFilter){ .with_masks = TRUE }, &error);
       g_assert_no_error (error);
       for (guint i = 0; i < list->len; i++)
         {

@@ -63,7 +63,8 @@ test_vectors_masks (void)
       guint32 h = (guint32) json_object_get_int_member (v, "height");
       guint32 w = (guint32) json_object_get_int_member (v, "width");
       const char *counts = json_object_get_string_member (rle_js, "counts");
-      g_autofree guint8 *mask = unpack_rows (json_object_get_array_member (v, "mask_rows_hex"), h, w);
+      g_autofree guint8 *mask =
+          unpack_rows (json_object_get_array_member (v, "mask_rows_hex"), h, w);
       g_autofree guint8 *back = g_new (guint8, (gsize) h * w + 1);
       g_autofree guint32 *ucounts = NULL;
       g_autoptr (RmRle) enc = rm_rle_encode (mask, h, w, w);
@@ -99,7 +100,8 @@ rle_from_rows (JsonArray *rows)
   g_autofree guint8 *mask = g_new0 (guint8, (gsize) h * w);
   for (guint32 y = 0; y < h; y++)
     for (guint32 x = 0; x < w; x++)
-      mask[y * w + x] = (guint8) json_array_get_int_element (json_array_get_array_element (rows, y), x);
+      mask[y * w + x] =
+          (guint8) json_array_get_int_element (json_array_get_array_element (rows, y), x);
   return rm_rle_encode (mask, h, w, w);
 }
 
@@ -113,8 +115,10 @@ check_edge_mask (JsonObject *c)
   g_assert_cmpstr (str, ==, json_object_get_string_member (rle_js, "counts"));
   g_assert_cmpuint (rm_rle_area (enc), ==, json_object_get_int_member (c, "area"));
   assert_bbox (enc, json_object_get_array_member (c, "bbox_xywh"));
-  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (rle_js, "size"), 0), ==, enc->h);
-  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (rle_js, "size"), 1), ==, enc->w);
+  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (rle_js, "size"), 0),
+                   ==, enc->h);
+  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (rle_js, "size"), 1),
+                   ==, enc->w);
 }
 
 static void
@@ -154,7 +158,8 @@ test_edge_cases (void)
                                (guint32) json_array_get_int_element (size, 0),
                                (guint32) json_array_get_int_element (size, 1), &error);
     g_assert_no_error (error);
-    g_assert_cmpuint (rm_rle_area (hole), ==, json_object_get_int_member (h, "true_area_with_hole"));
+    g_assert_cmpuint (rm_rle_area (hole), ==,
+                      json_object_get_int_member (h, "true_area_with_hole"));
   }
   g_assert_cmpint (json_object_get_int_member (o, "gt_compressed_rle_annToMask_area"), ==, 16);
 }
