@@ -125,8 +125,8 @@ parse_status_list (const char *text, guint *mask)
   parts = g_strsplit (text, ",", -1);
   for (guint i = 0; parts[i] != NULL; i++)
     {
-      RmAnnotationStatus s;
-      if (!rm_annotation_status_from_string (g_strstrip (parts[i]), &s))
+      RmStoreStatus s;
+      if (!rm_store_status_from_string (g_strstrip (parts[i]), &s))
         return FALSE;
       *mask |= 1u << s;
     }
@@ -197,7 +197,7 @@ cmd_import (int argc, char **argv)
       fprintf (stderr, "refmask project import: unknown format '%s'\n", format);
       return EXIT_USAGE;
     }
-  if (status != NULL && !rm_annotation_status_from_string (status, &opt.status))
+  if (status != NULL && !rm_store_status_from_string (status, &opt.status))
     {
       fprintf (stderr, "refmask project import: unknown status '%s'\n", status);
       return EXIT_USAGE;
@@ -283,22 +283,22 @@ print_rows (GPtrArray *rows, GError *error, const char *header, RowText text, Ro
 static void
 annotation_text (gconstpointer row)
 {
-  const RmAnnotation *a = row;
+  const RmStoreAnnotation *a = row;
   printf ("%-6" G_GINT64_FORMAT " %-6" G_GINT64_FORMAT " %-9s %-15s %9" G_GUINT64_FORMAT "  %s\n",
-          a->id, a->image_id, rm_annotation_status_to_string (a->status),
-          rm_annotation_source_to_string (a->source), a->area, a->expression);
+          a->id, a->image_id, rm_store_status_to_string (a->status),
+          rm_store_source_to_string (a->source), a->area, a->expression);
 }
 
 static void
 annotation_json (gconstpointer row, JsonBuilder *b)
 {
-  const RmAnnotation *a = row;
+  const RmStoreAnnotation *a = row;
   add_int (b, "id", a->id);
   add_int (b, "image_id", a->image_id);
   add_str (b, "expression", a->expression);
   add_int (b, "category_id", a->category_id);
-  add_str (b, "status", rm_annotation_status_to_string (a->status));
-  add_str (b, "source", rm_annotation_source_to_string (a->source));
+  add_str (b, "status", rm_store_status_to_string (a->status));
+  add_str (b, "source", rm_store_source_to_string (a->source));
   add_int (b, "area", (gint64) a->area);
   json_builder_set_member_name (b, "bbox");
   json_builder_begin_array (b);
@@ -358,7 +358,7 @@ category_json (gconstpointer row, JsonBuilder *b)
 static void
 model_text (gconstpointer row)
 {
-  const RmModelVersion *v = row;
+  const RmStoreModelVersion *v = row;
   printf ("%-6" G_GINT64_FORMAT " %-24s %-6" G_GINT64_FORMAT " %-4" G_GINT64_FORMAT " %s\n", v->id,
           v->name, v->parent_id, v->training_run_id, v->weights_path);
 }
@@ -366,7 +366,7 @@ model_text (gconstpointer row)
 static void
 model_json (gconstpointer row, JsonBuilder *b)
 {
-  const RmModelVersion *v = row;
+  const RmStoreModelVersion *v = row;
   add_int (b, "id", v->id);
   add_str (b, "name", v->name);
   add_str (b, "weights_path", v->weights_path);
@@ -418,7 +418,7 @@ cmd_list (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (RmProject) p = NULL;
   g_autoptr (GPtrArray) rows = NULL;
-  RmAnnotationFilter filter = { 0 };
+  RmStoreAnnotationFilter filter = { 0 };
   const char *what;
   int code = EXIT_OK;
 
@@ -502,11 +502,11 @@ cmd_stats (int argc, char **argv)
       add_int (b, "images_without_annotations", st.images_without_annotations);
       add_int (b, "annotations", st.annotations);
       for (int s = 0; s < 3; s++)
-        add_int (b, rm_annotation_status_to_string (s), st.by_status[s]);
+        add_int (b, rm_store_status_to_string (s), st.by_status[s]);
       json_builder_set_member_name (b, "by_source");
       json_builder_begin_object (b);
       for (int s = 0; s < 4; s++)
-        add_int (b, rm_annotation_source_to_string (s), st.by_source[s]);
+        add_int (b, rm_store_source_to_string (s), st.by_source[s]);
       json_builder_end_object (b);
       add_int (b, "categories", st.categories);
       add_int (b, "model_versions", st.model_versions);

@@ -36,7 +36,7 @@ typedef struct
   GHashTable *outs;       /* gint64 id -> ImageOut */
   GHashTable *used_names; /* names taken in images/ */
   GHashTable *categories; /* gint64 id -> RmCategory */
-  GPtrArray *anns;        /* RmAnnotation, with masks, by image then id */
+  GPtrArray *anns;        /* RmStoreAnnotation, with masks, by image then id */
   guint done;
 } Export;
 
@@ -221,7 +221,7 @@ finish_export (Export *ex, GError **error)
 static gboolean
 load (Export *ex, GError **error)
 {
-  RmAnnotationFilter filter = { .status_mask = ex->opt->status_mask != 0 ? ex->opt->status_mask
+  RmStoreAnnotationFilter filter = { .status_mask = ex->opt->status_mask != 0 ? ex->opt->status_mask
                                                                          : 1u << RM_STATUS_ACCEPTED,
                                 .with_masks = TRUE };
   g_autoptr (GPtrArray) images = rm_project_list_images (ex->p, error);
@@ -256,7 +256,7 @@ load (Export *ex, GError **error)
 static int
 compare_by_image (gconstpointer a, gconstpointer b)
 {
-  const RmAnnotation *x = *(RmAnnotation *const *) a, *y = *(RmAnnotation *const *) b;
+  const RmStoreAnnotation *x = *(RmStoreAnnotation *const *) a, *y = *(RmStoreAnnotation *const *) b;
   if (x->image_id != y->image_id)
     return x->image_id < y->image_id ? -1 : 1;
   return x->id < y->id ? -1 : x->id > y->id;
@@ -483,7 +483,7 @@ export_png (Export *ex, GError **error)
   json_builder_begin_array (manifest);
   for (guint i = 0; i < ex->anns->len;)
     {
-      RmAnnotation *first = ex->anns->pdata[i];
+      RmStoreAnnotation *first = ex->anns->pdata[i];
       RmProjectImage *im = g_hash_table_lookup (ex->images, &first->image_id);
       const ImageOut *o = image_out (ex, im, error);
       gsize npx = (gsize) im->width * im->height;
@@ -497,9 +497,9 @@ export_png (Export *ex, GError **error)
       buf = g_malloc (npx);
       stem = stem_of (o->name);
       index_rel = g_strdup_printf ("index/%s.png", stem);
-      for (; i < ex->anns->len && ((RmAnnotation *) ex->anns->pdata[i])->image_id == im->id; i++)
+      for (; i < ex->anns->len && ((RmStoreAnnotation *) ex->anns->pdata[i])->image_id == im->id; i++)
         {
-          RmAnnotation *a = ex->anns->pdata[i];
+          RmStoreAnnotation *a = ex->anns->pdata[i];
           g_autofree char *rel =
               g_strdup_printf ("masks/%s__%" G_GINT64_FORMAT ".png", stem, a->id);
           if (!save_mask_png (ex, rel, a->mask, buf, error))
@@ -521,7 +521,7 @@ export_png (Export *ex, GError **error)
           else
             json_builder_add_null_value (manifest);
           json_builder_set_member_name (manifest, "status");
-          json_builder_add_string_value (manifest, rm_annotation_status_to_string (a->status));
+          json_builder_add_string_value (manifest, rm_store_status_to_string (a->status));
           json_builder_set_member_name (manifest, "mask");
           json_builder_add_string_value (manifest, rel);
           json_builder_set_member_name (manifest, "index_mask");
@@ -554,8 +554,8 @@ export_png (Export *ex, GError **error)
 
 typedef struct
 {
-  RmAnnotation *first;
-  GPtrArray *members; /* RmAnnotation, not owned */
+  RmStoreAnnotation *first;
+  GPtrArray *members; /* RmStoreAnnotation, not owned */
   char *rle;
 } Group;
 
@@ -658,7 +658,7 @@ export_coco (Export *ex, GError **error)
   /* One COCO annotation per distinct (image, category, mask). */
   for (guint i = 0; i < ex->anns->len; i++)
     {
-      RmAnnotation *a = ex->anns->pdata[i];
+      RmStoreAnnotation *a = ex->anns->pdata[i];
       g_autofree char *rle = rm_rle_to_string (a->mask);
       g_autofree char *k = g_strdup_printf ("%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT "|%s",
                                             a->image_id, a->category_id, rle);
@@ -687,10 +687,10 @@ export_coco (Export *ex, GError **error)
   json_builder_begin_array (inst);
   for (guint i = 0; i < ex->anns->len; i++)
     {
-      RmAnnotation *a = ex->anns->pdata[i];
+      RmStoreAnnotation *a = ex->anns->pdata[i];
       RmProjectImage *im;
       const ImageOut *o;
-      if (i > 0 && ((RmAnnotation *) ex->anns->pdata[i - 1])->image_id == a->image_id)
+      if (i > 0 && ((RmStoreAnnotation *) ex->anns->pdata[i - 1])->image_id == a->image_id)
         continue;
       im = g_hash_table_lookup (ex->images, &a->image_id);
       if ((o = image_out (ex, im, error)) == NULL)
@@ -750,7 +750,7 @@ export_coco (Export *ex, GError **error)
   for (guint i = 0; i < groups->len; i++)
     {
       Group *g = groups->pdata[i];
-      RmAnnotation *a = g->first;
+      RmStoreAnnotation *a = g->first;
       gint64 cat = a->category_id > 0 ? a->category_id : fallback_cat;
       const ImageOut *o = g_hash_table_lookup (ex->outs, &a->image_id);
       const char *split = NULL;
@@ -793,7 +793,7 @@ export_coco (Export *ex, GError **error)
       json_builder_begin_array (refs);
       for (guint m = 0; m < g->members->len; m++)
         {
-          RmAnnotation *s = g->members->pdata[m];
+          RmStoreAnnotation *s = g->members->pdata[m];
           g_autofree char *sent = NULL;
           if (split == NULL)
             split = s->split;
@@ -812,7 +812,7 @@ export_coco (Export *ex, GError **error)
       json_builder_set_member_name (refs, "sent_ids");
       json_builder_begin_array (refs);
       for (guint m = 0; m < g->members->len; m++)
-        json_builder_add_int_value (refs, ((RmAnnotation *) g->members->pdata[m])->id);
+        json_builder_add_int_value (refs, ((RmStoreAnnotation *) g->members->pdata[m])->id);
       json_builder_end_array (refs);
       json_builder_set_member_name (refs, "split");
       json_builder_add_string_value (refs, split != NULL ? split : "train");
@@ -848,7 +848,7 @@ export_refs_jsonl (Export *ex, GError **error)
 
   for (guint i = 0; i < ex->anns->len; i++)
     {
-      RmAnnotation *a = ex->anns->pdata[i];
+      RmStoreAnnotation *a = ex->anns->pdata[i];
       RmProjectImage *im = g_hash_table_lookup (ex->images, &a->image_id);
       const ImageOut *o = image_out (ex, im, error);
       g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -896,7 +896,7 @@ export_refs_jsonl (Export *ex, GError **error)
       else
         json_builder_add_null_value (b);
       json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, rm_annotation_source_to_string (a->source));
+      json_builder_add_string_value (b, rm_store_source_to_string (a->source));
       json_builder_set_member_name (b, "split");
       json_builder_add_string_value (b, a->split != NULL ? a->split : "train");
       json_builder_set_member_name (b, "height");

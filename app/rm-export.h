@@ -49,7 +49,7 @@ typedef enum
 
 typedef struct
 {
-  guint status_mask; /* (1 << RmAnnotationStatus) bits; 0: accepted only */
+  guint status_mask; /* (1 << RmStoreStatus) bits; 0: accepted only */
   gboolean force;    /* replace a previous export */
   gboolean polygons; /* coco: polygons instead of RLE */
   double simplify;   /* coco polygons: Douglas-Peucker tolerance in pixels (0: exact) */

@@ -356,7 +356,7 @@ static gboolean
 add_annotation (Import *im, gint64 image_id, const char *expression, gint64 category_id,
                 const RmRle *mask, const char *split, const char *external_id, GError **error)
 {
-  g_autoptr (RmAnnotation) a = rm_annotation_new ();
+  g_autoptr (RmStoreAnnotation) a = rm_store_annotation_new ();
   gboolean found = FALSE;
 
   a->expression = g_strstrip (g_strdup (expression));

@@ -50,7 +50,7 @@ typedef void (*RmProgressFunc) (guint done, guint total, gpointer user_data);
 
 typedef struct
 {
-  RmAnnotationStatus status; /* given to imported annotations (default: accepted) */
+  RmStoreStatus status; /* given to imported annotations (default: accepted) */
   const char *images_dir;    /* coco: where file_name is found (default: next to the JSON,
                                 then its images/ folder) */
   const char *refs_path;     /* coco: refer-style expressions (refs.json or a pickle) */

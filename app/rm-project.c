@@ -124,8 +124,8 @@ name_lookup (const char *const *names, guint n, const char *s, int *out)
     return TRUE;                                               \
   }
 
-DEFINE_ENUM_STRINGS (RmAnnotationSource, rm_annotation_source, source_names)
-DEFINE_ENUM_STRINGS (RmAnnotationStatus, rm_annotation_status, status_names)
+DEFINE_ENUM_STRINGS (RmStoreSource, rm_store_source, source_names)
+DEFINE_ENUM_STRINGS (RmStoreStatus, rm_store_status, status_names)
 DEFINE_ENUM_STRINGS (RmRunStatus, rm_run_status, run_names)
 
 /* ---- records ---- */
@@ -142,17 +142,17 @@ rm_project_image_free (RmProjectImage *image)
   g_free (image);
 }
 
-RmAnnotation *
-rm_annotation_new (void)
+RmStoreAnnotation *
+rm_store_annotation_new (void)
 {
-  RmAnnotation *a = g_new0 (RmAnnotation, 1);
+  RmStoreAnnotation *a = g_new0 (RmStoreAnnotation, 1);
   a->source = RM_SOURCE_MANUAL;
   a->status = RM_STATUS_CANDIDATE;
   return a;
 }
 
 void
-rm_annotation_free (RmAnnotation *a)
+rm_store_annotation_free (RmStoreAnnotation *a)
 {
   if (a == NULL)
     return;
@@ -177,7 +177,7 @@ rm_category_free (RmCategory *c)
 }
 
 void
-rm_model_version_free (RmModelVersion *v)
+rm_store_model_version_free (RmStoreModelVersion *v)
 {
   if (v == NULL)
     return;
@@ -1027,10 +1027,10 @@ rm_project_list_categories (RmProject *p, GError **error)
   ANN_SELECT ("a.mask_rle, a.prior_kind, a.prior_width, a.prior_height, a.prior")
 #define ANN_NO_MASKS ANN_SELECT ("NULL, NULL, NULL, NULL, NULL")
 
-static RmAnnotation *
+static RmStoreAnnotation *
 annotation_from_row (sqlite3_stmt *s, GError **error)
 {
-  g_autoptr (RmAnnotation) a = rm_annotation_new ();
+  g_autoptr (RmStoreAnnotation) a = rm_store_annotation_new ();
   const char *kind;
   guint32 w = (guint32) sqlite3_column_int64 (s, 22), h = (guint32) sqlite3_column_int64 (s, 23);
 
@@ -1061,8 +1061,8 @@ annotation_from_row (sqlite3_stmt *s, GError **error)
   a->area = (guint64) sqlite3_column_int64 (s, 9);
   for (int k = 0; k < 4; k++)
     a->bbox[k] = (double) sqlite3_column_int64 (s, 10 + k);
-  rm_annotation_source_from_string ((const char *) sqlite3_column_text (s, 14), &a->source);
-  rm_annotation_status_from_string ((const char *) sqlite3_column_text (s, 15), &a->status);
+  rm_store_source_from_string ((const char *) sqlite3_column_text (s, 14), &a->source);
+  rm_store_status_from_string ((const char *) sqlite3_column_text (s, 15), &a->status);
   a->model_version_id = sqlite3_column_int64 (s, 16);
   a->has_score = sqlite3_column_type (s, 17) != SQLITE_NULL;
   a->score = sqlite3_column_double (s, 17);
@@ -1074,7 +1074,7 @@ annotation_from_row (sqlite3_stmt *s, GError **error)
 }
 
 static gboolean
-validate_annotation (RmProject *p, const RmAnnotation *a, GError **error)
+validate_annotation (RmProject *p, const RmStoreAnnotation *a, GError **error)
 {
   g_autoptr (RmProjectImage) im = NULL;
   g_autoptr (GError) local = NULL;
@@ -1140,7 +1140,7 @@ validate_annotation (RmProject *p, const RmAnnotation *a, GError **error)
 
 /* Binds the changeable fields as ?1..?16 (see the INSERT and UPDATE statements). */
 static void
-bind_annotation (sqlite3_stmt *s, RmAnnotation *a, const char *rle_str, const char *now)
+bind_annotation (sqlite3_stmt *s, RmStoreAnnotation *a, const char *rle_str, const char *now)
 {
   double bb[4];
   rm_rle_to_bbox (a->mask, bb);
@@ -1161,8 +1161,8 @@ bind_annotation (sqlite3_stmt *s, RmAnnotation *a, const char *rle_str, const ch
       sqlite3_bind_int64 (s, 11, a->prior_height);
       sqlite3_bind_blob64 (s, 12, data != NULL ? data : "", len, SQLITE_TRANSIENT);
     }
-  sqlite3_bind_text (s, 13, rm_annotation_source_to_string (a->source), -1, SQLITE_STATIC);
-  sqlite3_bind_text (s, 14, rm_annotation_status_to_string (a->status), -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 13, rm_store_source_to_string (a->source), -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 14, rm_store_status_to_string (a->status), -1, SQLITE_STATIC);
   bind_id_or_null (s, 15, a->model_version_id);
   if (a->has_score)
     sqlite3_bind_double (s, 16, a->score);
@@ -1172,7 +1172,7 @@ bind_annotation (sqlite3_stmt *s, RmAnnotation *a, const char *rle_str, const ch
 }
 
 static gboolean
-write_annotation (RmProject *p, RmAnnotation *a, gboolean insert, GError **error)
+write_annotation (RmProject *p, RmStoreAnnotation *a, gboolean insert, GError **error)
 {
   static const char insert_sql[] =
       "INSERT INTO annotations (expression, category_id, mask_rle, area, bbox_x, bbox_y, bbox_w,"
@@ -1239,13 +1239,13 @@ write_annotation (RmProject *p, RmAnnotation *a, gboolean insert, GError **error
 }
 
 gboolean
-rm_project_add_annotation (RmProject *p, RmAnnotation *a, GError **error)
+rm_project_add_annotation (RmProject *p, RmStoreAnnotation *a, GError **error)
 {
   return write_annotation (p, a, TRUE, error);
 }
 
 gboolean
-rm_project_update_annotation (RmProject *p, RmAnnotation *a, GError **error)
+rm_project_update_annotation (RmProject *p, RmStoreAnnotation *a, GError **error)
 {
   return write_annotation (p, a, FALSE, error);
 }
@@ -1266,12 +1266,12 @@ change_by_id (RmProject *p, sqlite3_stmt *s, gint64 id, const char *what, GError
 }
 
 gboolean
-rm_project_set_annotation_status (RmProject *p, gint64 id, RmAnnotationStatus status,
+rm_project_set_annotation_status (RmProject *p, gint64 id, RmStoreStatus status,
                                   GError **error)
 {
   g_autofree char *now = now_iso ();
   sqlite3_stmt *s;
-  if (rm_annotation_status_to_string (status) == NULL)
+  if (rm_store_status_to_string (status) == NULL)
     {
       g_set_error (error, RM_PROJECT_ERROR, RM_PROJECT_ERROR_INVALID, "unknown status %d", status);
       return FALSE;
@@ -1281,7 +1281,7 @@ rm_project_set_annotation_status (RmProject *p, gint64 id, RmAnnotationStatus st
   s = prep (p, "UPDATE annotations SET status = ?, updated_at = ? WHERE id = ?", error);
   if (s == NULL)
     return finish (p, p->depth - 1, FALSE, error);
-  sqlite3_bind_text (s, 1, rm_annotation_status_to_string (status), -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 1, rm_store_status_to_string (status), -1, SQLITE_STATIC);
   sqlite3_bind_text (s, 2, now, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (s, 3, id);
   return change_by_id (p, s, id, "cannot change the status", error);
@@ -1300,11 +1300,11 @@ rm_project_delete_annotation (RmProject *p, gint64 id, GError **error)
   return change_by_id (p, s, id, "cannot delete the annotation", error);
 }
 
-RmAnnotation *
+RmStoreAnnotation *
 rm_project_get_annotation (RmProject *p, gint64 id, GError **error)
 {
   sqlite3_stmt *s = prep (p, ANN_WITH_MASKS " WHERE a.id = ?", error);
-  RmAnnotation *a = NULL;
+  RmStoreAnnotation *a = NULL;
   int rc;
   if (s == NULL)
     return NULL;
@@ -1344,13 +1344,13 @@ rm_project_has_annotation (RmProject *p, gint64 image_id, const char *external_i
 }
 
 GPtrArray *
-rm_project_list_annotations (RmProject *p, const RmAnnotationFilter *filter, GError **error)
+rm_project_list_annotations (RmProject *p, const RmStoreAnnotationFilter *filter, GError **error)
 {
   static const char where[] =
       " WHERE (?1 = 0 OR a.image_id = ?1) AND (?2 = 0 OR ((1 << CASE a.status"
       " WHEN 'candidate' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END) & ?2) != 0) ORDER BY a.id";
-  RmAnnotationFilter all = { 0 };
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) rm_annotation_free);
+  RmStoreAnnotationFilter all = { 0 };
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) rm_store_annotation_free);
   sqlite3_stmt *s;
   int rc;
 
@@ -1367,7 +1367,7 @@ rm_project_list_annotations (RmProject *p, const RmAnnotationFilter *filter, GEr
   sqlite3_bind_int64 (s, 2, filter->status_mask);
   while ((rc = step (p, s)) == SQLITE_ROW)
     {
-      RmAnnotation *a = annotation_from_row (s, error);
+      RmStoreAnnotation *a = annotation_from_row (s, error);
       if (a == NULL)
         {
           sqlite3_reset (s);
@@ -1392,7 +1392,7 @@ rm_project_list_annotations (RmProject *p, const RmAnnotationFilter *filter, GEr
 static gpointer
 model_from_row (sqlite3_stmt *s)
 {
-  RmModelVersion *v = g_new0 (RmModelVersion, 1);
+  RmStoreModelVersion *v = g_new0 (RmStoreModelVersion, 1);
   v->id = sqlite3_column_int64 (s, 0);
   v->name = col_dup (s, 1);
   v->config_json = col_dup (s, 2);
@@ -1405,7 +1405,7 @@ model_from_row (sqlite3_stmt *s)
 }
 
 gboolean
-rm_project_add_model_version (RmProject *p, RmModelVersion *v, GError **error)
+rm_project_add_model_version (RmProject *p, RmStoreModelVersion *v, GError **error)
 {
   g_autofree char *now = now_iso ();
   guint depth0 = p->depth;
@@ -1445,7 +1445,7 @@ rm_project_add_model_version (RmProject *p, RmModelVersion *v, GError **error)
   return finish (p, depth0, ok, error);
 }
 
-RmModelVersion *
+RmStoreModelVersion *
 rm_project_get_model_version (RmProject *p, gint64 id, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " MODEL_COLUMNS " FROM model_versions WHERE id = ?", error);
@@ -1462,7 +1462,7 @@ rm_project_list_model_versions (RmProject *p, GError **error)
   sqlite3_stmt *s = prep (p, "SELECT " MODEL_COLUMNS " FROM model_versions ORDER BY id", error);
   return s == NULL
              ? NULL
-             : fetch_all (p, s, model_from_row, (GDestroyNotify) rm_model_version_free, error);
+             : fetch_all (p, s, model_from_row, (GDestroyNotify) rm_store_model_version_free, error);
 }
 
 static gpointer
@@ -1640,11 +1640,11 @@ rm_project_get_stats (RmProject *p, RmProjectStats *st, GError **error)
     return FALSE;
   while ((rc = step (p, s)) == SQLITE_ROW)
     {
-      RmAnnotationSource src;
-      RmAnnotationStatus stt;
-      if (rm_annotation_source_from_string ((const char *) sqlite3_column_text (s, 0), &src))
+      RmStoreSource src;
+      RmStoreStatus stt;
+      if (rm_store_source_from_string ((const char *) sqlite3_column_text (s, 0), &src))
         st->by_source[src] += sqlite3_column_int64 (s, 2);
-      if (rm_annotation_status_from_string ((const char *) sqlite3_column_text (s, 1), &stt))
+      if (rm_store_status_from_string ((const char *) sqlite3_column_text (s, 1), &stt))
         st->by_status[stt] += sqlite3_column_int64 (s, 2);
     }
   sqlite3_reset (s);

@@ -50,14 +50,14 @@ typedef enum
   RM_SOURCE_MODEL_CORRECTED,
   RM_SOURCE_MANUAL,
   RM_SOURCE_IMPORTED,
-} RmAnnotationSource;
+} RmStoreSource;
 
 typedef enum
 {
   RM_STATUS_CANDIDATE,
   RM_STATUS_ACCEPTED,
   RM_STATUS_REJECTED,
-} RmAnnotationStatus;
+} RmStoreStatus;
 
 typedef enum
 {
@@ -78,10 +78,10 @@ typedef enum
 /* Largest float prior accepted (elements): the prior is a model-resolution grid. */
 #define RM_PROJECT_MAX_PRIOR_FLOATS (1u << 22)
 
-const char *rm_annotation_source_to_string (RmAnnotationSource source);
-gboolean rm_annotation_source_from_string (const char *s, RmAnnotationSource *out);
-const char *rm_annotation_status_to_string (RmAnnotationStatus status);
-gboolean rm_annotation_status_from_string (const char *s, RmAnnotationStatus *out);
+const char *rm_store_source_to_string (RmStoreSource source);
+gboolean rm_store_source_from_string (const char *s, RmStoreSource *out);
+const char *rm_store_status_to_string (RmStoreStatus status);
+gboolean rm_store_status_from_string (const char *s, RmStoreStatus *out);
 const char *rm_run_status_to_string (RmRunStatus status);
 gboolean rm_run_status_from_string (const char *s, RmRunStatus *out);
 
@@ -107,15 +107,15 @@ typedef struct
   RmPriorKind prior_kind;
   guint32 prior_width, prior_height;
   GBytes *prior;
-  RmAnnotationSource source;
-  RmAnnotationStatus status;
+  RmStoreSource source;
+  RmStoreStatus status;
   gint64 model_version_id; /* 0: none */
   gboolean has_score;
   double score;
   char *split;       /* "train", "val", "test", ... or NULL */
   char *external_id; /* where it came from (dataset id), or NULL */
   char *created_at, *updated_at;
-} RmAnnotation;
+} RmStoreAnnotation;
 
 typedef struct
 {
@@ -134,7 +134,7 @@ typedef struct
   gint64 training_run_id; /* 0: none */
   char *metrics_json;     /* or NULL */
   char *created_at;
-} RmModelVersion;
+} RmStoreModelVersion;
 
 typedef struct
 {
@@ -150,28 +150,28 @@ typedef struct
 typedef struct
 {
   gint64 images, annotations, categories, model_versions, training_runs;
-  gint64 by_status[3]; /* indexed by RmAnnotationStatus */
-  gint64 by_source[4]; /* indexed by RmAnnotationSource */
+  gint64 by_status[3]; /* indexed by RmStoreStatus */
+  gint64 by_source[4]; /* indexed by RmStoreSource */
   gint64 images_without_annotations;
 } RmProjectStats;
 
 typedef struct
 {
   gint64 image_id;   /* 0: all images */
-  guint status_mask; /* bit (1 << RmAnnotationStatus); 0: all */
+  guint status_mask; /* bit (1 << RmStoreStatus); 0: all */
   gboolean with_masks;
-} RmAnnotationFilter;
+} RmStoreAnnotationFilter;
 
 void rm_project_image_free (RmProjectImage *image);
-RmAnnotation *rm_annotation_new (void);
-void rm_annotation_free (RmAnnotation *annotation);
+RmStoreAnnotation *rm_store_annotation_new (void);
+void rm_store_annotation_free (RmStoreAnnotation *annotation);
 void rm_category_free (RmCategory *category);
-void rm_model_version_free (RmModelVersion *version);
+void rm_store_model_version_free (RmStoreModelVersion *version);
 void rm_training_run_free (RmTrainingRun *run);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmProjectImage, rm_project_image_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmAnnotation, rm_annotation_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmStoreAnnotation, rm_store_annotation_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmCategory, rm_category_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmModelVersion, rm_model_version_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmStoreModelVersion, rm_store_model_version_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmTrainingRun, rm_training_run_free)
 
 typedef struct RmProject RmProject;
@@ -226,23 +226,23 @@ GPtrArray *rm_project_list_categories (RmProject *project, GError **error); /* o
 
 /* Annotations. add: fills in id, area, bbox and timestamps; the mask must have the image's
  * size. update: replaces every field but id, image_id and created_at. */
-gboolean rm_project_add_annotation (RmProject *project, RmAnnotation *annotation, GError **error);
-gboolean rm_project_update_annotation (RmProject *project, RmAnnotation *annotation,
+gboolean rm_project_add_annotation (RmProject *project, RmStoreAnnotation *annotation, GError **error);
+gboolean rm_project_update_annotation (RmProject *project, RmStoreAnnotation *annotation,
                                        GError **error);
-gboolean rm_project_set_annotation_status (RmProject *project, gint64 id, RmAnnotationStatus status,
+gboolean rm_project_set_annotation_status (RmProject *project, gint64 id, RmStoreStatus status,
                                            GError **error);
 gboolean rm_project_delete_annotation (RmProject *project, gint64 id, GError **error);
-RmAnnotation *rm_project_get_annotation (RmProject *project, gint64 id, GError **error);
+RmStoreAnnotation *rm_project_get_annotation (RmProject *project, gint64 id, GError **error);
 /* Whether the image already has an annotation with this external id and expression (what a
  * re-import must not add twice). */
 gboolean rm_project_has_annotation (RmProject *project, gint64 image_id, const char *external_id,
                                     const char *expression, gboolean *found, GError **error);
-GPtrArray *rm_project_list_annotations (RmProject *project, const RmAnnotationFilter *filter,
-                                        GError **error); /* of RmAnnotation, by id */
+GPtrArray *rm_project_list_annotations (RmProject *project, const RmStoreAnnotationFilter *filter,
+                                        GError **error); /* of RmStoreAnnotation, by id */
 
 /* Model versions and training runs. add fills in id and timestamps. */
-gboolean rm_project_add_model_version (RmProject *project, RmModelVersion *version, GError **error);
-RmModelVersion *rm_project_get_model_version (RmProject *project, gint64 id, GError **error);
+gboolean rm_project_add_model_version (RmProject *project, RmStoreModelVersion *version, GError **error);
+RmStoreModelVersion *rm_project_get_model_version (RmProject *project, gint64 id, GError **error);
 GPtrArray *rm_project_list_model_versions (RmProject *project, GError **error);
 gboolean rm_project_add_training_run (RmProject *project, RmTrainingRun *run, GError **error);
 /* Stores status, loss curve and metrics. */

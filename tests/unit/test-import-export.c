@@ -61,17 +61,17 @@ static GPtrArray *
 annotations (RmProject *p)
 {
   g_autoptr (GError) error = NULL;
-  RmAnnotationFilter all = { .with_masks = TRUE };
+  RmStoreAnnotationFilter all = { .with_masks = TRUE };
   GPtrArray *list = rm_project_list_annotations (p, &all, &error);
   g_assert_no_error (error);
   return list;
 }
 
-static RmAnnotation *
+static RmStoreAnnotation *
 find_expression (GPtrArray *list, const char *expression)
 {
   for (guint i = 0; i < list->len; i++)
-    if (g_strcmp0 (((RmAnnotation *) list->pdata[i])->expression, expression) == 0)
+    if (g_strcmp0 (((RmStoreAnnotation *) list->pdata[i])->expression, expression) == 0)
       return list->pdata[i];
   g_error ("no annotation \"%s\"", expression);
   return NULL;
@@ -96,11 +96,11 @@ assert_same_annotations (RmProject *a, RmProject *b)
   g_assert_cmpuint (la->len, ==, lb->len);
   for (guint i = 0; i < la->len; i++)
     {
-      RmAnnotation *x = la->pdata[i], *y = NULL;
+      RmStoreAnnotation *x = la->pdata[i], *y = NULL;
       g_autoptr (RmProjectImage) ix = rm_project_get_image (a, x->image_id, NULL);
       for (guint k = 0; k < lb->len && y == NULL; k++)
         {
-          RmAnnotation *c = lb->pdata[k];
+          RmStoreAnnotation *c = lb->pdata[k];
           g_autoptr (RmProjectImage) ic = rm_project_get_image (b, c->image_id, NULL);
           if (g_strcmp0 (c->expression, x->expression) == 0 &&
               g_strcmp0 (ic->sha256, ix->sha256) == 0)
@@ -125,7 +125,7 @@ test_refs_jsonl (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (RmRle) expect = NULL;
   g_autoptr (GError) error = NULL;
-  RmAnnotation *road;
+  RmStoreAnnotation *road;
 
   import_ok (f->project, RM_IMPORT_AUTO, path, NULL, &rep);
   g_assert_cmpuint (rep.images_added, ==, 2);
@@ -172,11 +172,11 @@ test_coco (Fixture *f, gconstpointer data)
   g_assert_nonnull (rep.warnings); /* the crowd annotation */
   list = annotations (f->project);
   /* Without refs the category names the annotation. */
-  g_assert_cmpstr (((RmAnnotation *) list->pdata[0])->expression, ==, "building");
-  g_assert_true (rm_rle_equal (((RmAnnotation *) list->pdata[0])->mask, poly));
-  g_assert_cmpstr (((RmAnnotation *) list->pdata[1])->expression, ==, "tank");
-  g_assert_true (rm_rle_equal (((RmAnnotation *) list->pdata[1])->mask, hole));
-  g_assert_cmpuint (((RmAnnotation *) list->pdata[2])->area, ==, 12);
+  g_assert_cmpstr (((RmStoreAnnotation *) list->pdata[0])->expression, ==, "building");
+  g_assert_true (rm_rle_equal (((RmStoreAnnotation *) list->pdata[0])->mask, poly));
+  g_assert_cmpstr (((RmStoreAnnotation *) list->pdata[1])->expression, ==, "tank");
+  g_assert_true (rm_rle_equal (((RmStoreAnnotation *) list->pdata[1])->mask, hole));
+  g_assert_cmpuint (((RmStoreAnnotation *) list->pdata[2])->area, ==, 12);
   rm_import_report_clear (&rep);
 }
 
@@ -187,7 +187,7 @@ test_rrsisd (Fixture *f, gconstpointer data)
   RmImportReport rep = { 0 };
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GError) error = NULL;
-  RmAnnotation *apron, *grey;
+  RmStoreAnnotation *apron, *grey;
   RmProjectStats st;
 
   g_assert_cmpint (rm_import_detect (path, &error), ==, RM_IMPORT_RRSISD);
@@ -214,7 +214,7 @@ test_refsegrs (Fixture *f, gconstpointer data)
   RmImportReport rep = { 0 };
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GError) error = NULL;
-  RmAnnotation *a;
+  RmStoreAnnotation *a;
 
   g_assert_cmpint (rm_import_detect (path, &error), ==, RM_IMPORT_REFSEGRS);
   import_ok (f->project, RM_IMPORT_AUTO, path, NULL, &rep);
@@ -574,7 +574,7 @@ test_export_png (Fixture *f, gconstpointer data)
       gint64 id = json_object_get_int_member (row, "annotation_id");
       gint64 value = json_object_get_int_member (row, "index_value");
       g_autoptr (GError) error = NULL;
-      g_autoptr (RmAnnotation) a = rm_project_get_annotation (f->project, id, &error);
+      g_autoptr (RmStoreAnnotation) a = rm_project_get_annotation (f->project, id, &error);
       g_autofree char *mask =
           g_build_filename (out, json_object_get_string_member (row, "mask"), NULL);
       g_autofree char *index =
@@ -635,7 +635,7 @@ roundtrip_coco (Fixture *f, gboolean polygons, gboolean via_rrsisd)
   for (guint i = 0; i < json_array_get_length (anns); i++)
     {
       JsonObject *a = json_array_get_object_element (anns, i);
-      g_autoptr (RmAnnotation) src =
+      g_autoptr (RmStoreAnnotation) src =
           rm_project_get_annotation (f->project, json_object_get_int_member (a, "id"), NULL);
       JsonArray *bbox = json_object_get_array_member (a, "bbox");
       double bb[4];

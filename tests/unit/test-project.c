@@ -64,10 +64,10 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_free (f->path);
 }
 
-static RmAnnotation *
+static RmStoreAnnotation *
 new_annotation (gint64 image_id, const char *expr, guint n)
 {
-  RmAnnotation *a = rm_annotation_new ();
+  RmStoreAnnotation *a = rm_store_annotation_new ();
   a->image_id = image_id;
   a->expression = g_strdup (expr);
   a->mask = test_mask (n);
@@ -220,8 +220,8 @@ static void
 test_annotations (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (RmAnnotation) a = new_annotation (f->image_id, "the red roof", 7);
-  g_autoptr (RmAnnotation) got = NULL;
+  g_autoptr (RmStoreAnnotation) a = new_annotation (f->image_id, "the red roof", 7);
+  g_autoptr (RmStoreAnnotation) got = NULL;
   g_autoptr (GPtrArray) list = NULL;
   float prior[4] = { 0.1f, 0.9f, 0.5f, 0.25f };
   double bb[4];
@@ -270,23 +270,23 @@ test_annotations (Fixture *f, gconstpointer data)
   rm_project_set_annotation_status (f->project, got->id, RM_STATUS_ACCEPTED, &error);
   g_assert_no_error (error);
   {
-    g_autoptr (RmAnnotation) b = new_annotation (f->image_id, "the second", 3);
+    g_autoptr (RmStoreAnnotation) b = new_annotation (f->image_id, "the second", 3);
     rm_project_add_annotation (f->project, b, &error);
     g_assert_no_error (error);
   }
   {
-    RmAnnotationFilter accepted = { .status_mask = 1 << RM_STATUS_ACCEPTED, .with_masks = TRUE };
+    RmStoreAnnotationFilter accepted = { .status_mask = 1 << RM_STATUS_ACCEPTED, .with_masks = TRUE };
     list = rm_project_list_annotations (f->project, &accepted, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (list->len, ==, 1);
-    g_assert_cmpint (((RmAnnotation *) list->pdata[0])->source, ==, RM_SOURCE_MODEL_CORRECTED);
-    g_assert_true (rm_rle_equal (((RmAnnotation *) list->pdata[0])->mask, got->mask));
+    g_assert_cmpint (((RmStoreAnnotation *) list->pdata[0])->source, ==, RM_SOURCE_MODEL_CORRECTED);
+    g_assert_true (rm_rle_equal (((RmStoreAnnotation *) list->pdata[0])->mask, got->mask));
     g_clear_pointer (&list, g_ptr_array_unref);
   }
   list = rm_project_list_annotations (f->project, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 2);
-  g_assert_null (((RmAnnotation *) list->pdata[0])->mask);
+  g_assert_null (((RmStoreAnnotation *) list->pdata[0])->mask);
 
   rm_project_delete_annotation (f->project, got->id, &error);
   g_assert_no_error (error);
@@ -301,7 +301,7 @@ static void
 test_annotation_errors (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (RmAnnotation) a = new_annotation (f->image_id, "x", 1);
+  g_autoptr (RmStoreAnnotation) a = new_annotation (f->image_id, "x", 1);
   guint8 big[20 * 20] = { 0 };
 
   /* A mask of another size than the image. */
@@ -356,18 +356,18 @@ test_transactions (Fixture *f, gconstpointer data)
 
   g_assert_true (rm_project_begin (f->project, &error));
   {
-    g_autoptr (RmAnnotation) a = new_annotation (f->image_id, "kept", 1);
+    g_autoptr (RmStoreAnnotation) a = new_annotation (f->image_id, "kept", 1);
     g_assert_true (rm_project_add_annotation (f->project, a, &error));
   }
   g_assert_true (rm_project_begin (f->project, &error)); /* a savepoint */
   {
-    g_autoptr (RmAnnotation) b = new_annotation (f->image_id, "dropped", 2);
+    g_autoptr (RmStoreAnnotation) b = new_annotation (f->image_id, "dropped", 2);
     g_assert_true (rm_project_add_annotation (f->project, b, &error));
   }
   rm_project_rollback (f->project);
   {
     /* A failing change inside the transaction leaves the rest intact. */
-    g_autoptr (RmAnnotation) c = new_annotation (999, "bad", 3);
+    g_autoptr (RmStoreAnnotation) c = new_annotation (999, "bad", 3);
     g_assert_false (rm_project_add_annotation (f->project, c, &error));
     g_clear_error (&error);
   }
@@ -375,12 +375,12 @@ test_transactions (Fixture *f, gconstpointer data)
   g_assert_false (rm_project_in_transaction (f->project));
   list = rm_project_list_annotations (f->project, NULL, &error);
   g_assert_cmpuint (list->len, ==, 1);
-  g_assert_cmpstr (((RmAnnotation *) list->pdata[0])->expression, ==, "kept");
+  g_assert_cmpstr (((RmStoreAnnotation *) list->pdata[0])->expression, ==, "kept");
 
   /* A whole outer transaction rolled back leaves nothing. */
   g_assert_true (rm_project_begin (f->project, &error));
   {
-    g_autoptr (RmAnnotation) d = new_annotation (f->image_id, "gone", 4);
+    g_autoptr (RmStoreAnnotation) d = new_annotation (f->image_id, "gone", 4);
     g_assert_true (rm_project_add_annotation (f->project, d, &error));
   }
   rm_project_rollback (f->project);
@@ -393,11 +393,11 @@ static void
 test_models_runs_settings (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (RmModelVersion) base = g_new0 (RmModelVersion, 1);
-  g_autoptr (RmModelVersion) tuned = g_new0 (RmModelVersion, 1);
+  g_autoptr (RmStoreModelVersion) base = g_new0 (RmStoreModelVersion, 1);
+  g_autoptr (RmStoreModelVersion) tuned = g_new0 (RmStoreModelVersion, 1);
   g_autoptr (RmTrainingRun) run = g_new0 (RmTrainingRun, 1);
   g_autoptr (RmTrainingRun) got_run = NULL;
-  g_autoptr (RmModelVersion) got = NULL;
+  g_autoptr (RmStoreModelVersion) got = NULL;
   g_autoptr (GPtrArray) versions = NULL;
   g_autofree char *value = NULL, *none = NULL;
   RmProjectStats st;
@@ -469,7 +469,7 @@ test_migration_from_v1 (void)
   g_autofree char *path = g_build_filename (dir, "old.refmask", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (RmProject) p = NULL;
-  g_autoptr (RmAnnotation) a = NULL;
+  g_autoptr (RmStoreAnnotation) a = NULL;
   g_autofree char *ver = NULL;
   RmProject *v1;
 
@@ -530,7 +530,7 @@ hold_write_lock (gpointer data)
   g_assert_no_error (error);
   g_assert_true (rm_project_begin (p, &error));
   {
-    g_autoptr (RmAnnotation) a = new_annotation (1, "from the holder", 5);
+    g_autoptr (RmStoreAnnotation) a = new_annotation (1, "from the holder", 5);
     g_assert_true (rm_project_add_annotation (p, a, &error));
   }
   g_mutex_lock (&h->lock);
@@ -558,7 +558,7 @@ test_busy_wait_and_readers (Fixture *f, gconstpointer data)
 {
   Holder h = { .path = f->path, .hold_ms = 300 };
   g_autoptr (GError) error = NULL;
-  g_autoptr (RmAnnotation) a = new_annotation (f->image_id, "waits its turn", 6);
+  g_autoptr (RmStoreAnnotation) a = new_annotation (f->image_id, "waits its turn", 6);
   GThread *t;
   gint64 t0, read_us, write_us;
   RmProjectStats st;
@@ -592,7 +592,7 @@ test_busy_budget_exceeded (Fixture *f, gconstpointer data)
 {
   Holder h = { .path = f->path, .hold_ms = 700 };
   g_autoptr (GError) error = NULL;
-  g_autoptr (RmAnnotation) a = new_annotation (f->image_id, "gives up", 6);
+  g_autoptr (RmStoreAnnotation) a = new_annotation (f->image_id, "gives up", 6);
   GThread *t;
 
   g_mutex_init (&h.lock);
@@ -633,7 +633,7 @@ disk_full_child (void)
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &lim), ==, 0);
   for (int i = 0; i < 100000; i++)
     {
-      g_autoptr (RmAnnotation) a = rm_annotation_new ();
+      g_autoptr (RmStoreAnnotation) a = rm_store_annotation_new ();
       guint8 m[IMG_W * IMG_H];
       rm_test_random_mask (rand, m, sizeof m, 0.5); /* long RLE strings fill pages fast */
       a->image_id = 1;
@@ -679,7 +679,7 @@ test_disk_full (Fixture *f, gconstpointer data)
   for (guint i = 0; i < list->len; i++)
     {
       g_autofree char *expect = g_strdup_printf ("fill %u", i);
-      g_assert_cmpstr (((RmAnnotation *) list->pdata[i])->expression, ==, expect);
+      g_assert_cmpstr (((RmStoreAnnotation *) list->pdata[i])->expression, ==, expect);
     }
 }
 
@@ -707,7 +707,7 @@ crash_child (const char *path, const char *round_str)
         break;
       for (int k = 0; k < size; k++)
         {
-          g_autoptr (RmAnnotation) a = rm_annotation_new ();
+          g_autoptr (RmStoreAnnotation) a = rm_store_annotation_new ();
           a->image_id = 1;
           a->expression = g_strdup_printf ("crash r%d b%d k%d n%d", round, batch, k, size);
           a->mask = test_mask ((guint) (round * 131 + batch * 7 + k));
@@ -818,11 +818,11 @@ run_crash_rounds (guint rounds)
       g_assert_no_error (error);
       rm_project_check (p, &error);
       g_assert_no_error (error);
-      list = rm_project_list_annotations (p, &(RmAnnotationFilter){ .with_masks = TRUE }, &error);
+      list = rm_project_list_annotations (p, &(RmStoreAnnotationFilter){ .with_masks = TRUE }, &error);
       g_assert_no_error (error);
       for (guint i = 0; i < list->len; i++)
         {
-          RmAnnotation *a = list->pdata[i];
+          RmStoreAnnotation *a = list->pdata[i];
           guint r;
           int b, k, sz;
           g_autoptr (RmRle) expect = NULL;
