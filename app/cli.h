@@ -11,3 +11,4 @@ int rm_cli_project (int argc, char **argv);
 int rm_cli_model_init (int argc, char **argv);
 int rm_cli_eval (int argc, char **argv);
 int rm_cli_train (int argc, char **argv);
+int rm_cli_label (int argc, char **argv);

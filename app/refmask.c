@@ -24,6 +24,7 @@ static const Command commands[] = {
   { "train", rm_cli_train, "fine-tune a model on a refs.jsonl split (official recipe)" },
   { "eval", rm_cli_eval, "mIoU, oIoU and Pr@X of a model on a refs.jsonl split" },
   { "model-init", rm_cli_model_init, "create a model directory (given or random weights)" },
+  { "label", rm_cli_label, "label a project's images with one expression (candidates)" },
   { "project", rm_cli_project, "create, import into, list and export projects" },
 };
 

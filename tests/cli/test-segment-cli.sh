@@ -77,5 +77,21 @@ long=$(printf 'building %.0s' $(seq 1 200))
 expect_fail "text longer than the position table" "expression 1" "$refmask" segment --model "$model" --image "$image" --text "$long"
 expect_fail "no text" "required" "$refmask" segment --model "$model" --image "$image"
 
+# Batch labelling into a project, then export.
+samples="$(dirname "$0")/../../data/sample"
+if "$refmask" project create "$tmp/p.refmask" >/dev/null && "$refmask" project import -q "$tmp/p.refmask" "$samples"; then
+  ok "project create + import sample images"
+else
+  not_ok "project create + import"
+fi
+if "$refmask" label "$tmp/p.refmask" --model "$model" --text "all water" >"$tmp/label.out"; then ok "label"; else not_ok "label"; fi
+if "$refmask" project stats "$tmp/p.refmask" | grep -q "4 candidate"; then ok "4 candidates stored"; else not_ok "candidates stored"; fi
+expect_fail "label with an unknown status" "unknown status" "$refmask" label "$tmp/p.refmask" --model "$model" --text x --status bogus
+if "$refmask" project export -q --format coco --status candidate "$tmp/p.refmask" "$tmp/export" && [ -s "$tmp/export/instances.json" ]; then
+  ok "export the candidates as COCO"
+else
+  not_ok "export COCO"
+fi
+
 echo "1..$n"
 [ $fails -eq 0 ]
