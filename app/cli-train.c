@@ -30,7 +30,7 @@ rm_cli_train (int argc, char **argv)
   gint64 steps = 0, seed = (gint64) p.seed, lr_drop = 0;
   int epochs = 0, accum = p.accum, threads = 0, ckpt = p.checkpoint_every, val_limit = 0;
   double lr = p.lr, lr_bifit = p.lr_bifit, wd = p.weight_decay;
-  gboolean resume = FALSE, black = FALSE, flips = FALSE;
+  gboolean resume = FALSE, black = FALSE, flips = FALSE, train_all = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory to start from", "DIR" },
     { "refs", 'r', 0, G_OPTION_ARG_FILENAME, &refs, "refs.jsonl with the samples", "FILE" },
@@ -48,6 +48,7 @@ rm_cli_train (int argc, char **argv)
     { "lr-drop-step", 0, 0, G_OPTION_ARG_INT64, &lr_drop, "From this step on, both rates x0.1",
       "N" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &wd, "AdamW weight decay (default 0.01)", "WD" },
+    { "train-all", 0, 0, G_OPTION_ARG_NONE, &train_all, "Also train the Hiera trunk and neck (training from scratch)", NULL },
     { "black-squares", 0, 0, G_OPTION_ARG_NONE, &black, "Official black-square augmentation",
       NULL },
     { "flips", 0, 0, G_OPTION_ARG_NONE, &flips, "Mirror flips that rewrite left/right, top/bottom",
@@ -85,6 +86,7 @@ rm_cli_train (int argc, char **argv)
   p.lr_drop_step = lr_drop;
   p.black_squares = black;
   p.flips = flips;
+  p.train_all = train_all;
   p.seed = (uint64_t) seed;
   p.checkpoint_every = ckpt;
   p.resume = resume;

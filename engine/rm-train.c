@@ -391,8 +391,9 @@ collect_trainable (void *user, const char *key, const RmTensor *param)
   if (!param->requires_grad)
     return;
   g_ptr_array_add (t->params, (gpointer) g_intern_string (key));
-  rm_adamw_add_param (t->opt, g_intern_string (key), (RmTensor *) param,
-                      rm_param_adamw_group (key, NULL));
+  /* Parameters frozen in the official recipe (trained here only with train_all) go to group 0. */
+  int group = rm_param_adamw_group (key, NULL);
+  rm_adamw_add_param (t->opt, g_intern_string (key), (RmTensor *) param, MAX (group, 0));
 }
 
 static void
@@ -452,6 +453,8 @@ trainer_init (Trainer *t, const RmTrainParams *p, GError **error)
     return FALSE;
   t->core = rm_model_get_core (t->model);
   rm_weights_make_trainable (t->core->weights);
+  if (p->train_all)
+    rm_weights_set_all_trainable (t->core->weights);
   t->train = rm_dataset_load_refs (p->refs, p->split ? p->split : "train", error);
   if (t->train == NULL)
     return FALSE;

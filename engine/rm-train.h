@@ -38,6 +38,7 @@ typedef struct {
   float lr, lr_bifit, weight_decay, beta1, beta2, eps;
   int64_t lr_drop_step; /* from this optimizer step on both rates are x0.1 (official: after
                            epoch 49 of 60); 0: never */
+  bool train_all; /* also the Hiera trunk and neck (from scratch; see rm_weights_set_all_trainable) */
   bool black_squares; /* official RRSIS-D augmentation on a fixed 20 % of the samples */
   bool flips;         /* mirror images, rewriting left/right and top/bottom words */
   uint64_t seed;

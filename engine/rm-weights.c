@@ -363,3 +363,14 @@ rm_weights_make_trainable (RmWeights *w)
       t->requires_grad = rm_param_is_trainable (key);
     }
 }
+
+void
+rm_weights_set_all_trainable (RmWeights *w)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init (&iter, w->tensors);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    ((RmTensor *) value)->requires_grad
+        = !g_str_has_suffix (key, "positional_encoding_gaussian_matrix");
+}

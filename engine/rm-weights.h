@@ -33,6 +33,11 @@ void rm_weights_foreach (const RmWeights *w, const RmModelConfig *cfg, RmWeightF
  * the same, so pointers to them remain valid) and sets requires_grad on the trainable keys
  * (rm_param_is_trainable). Idempotent. */
 void rm_weights_make_trainable (RmWeights *w);
+/* After rm_weights_make_trainable: every weight wants a gradient, the Hiera trunk and the neck
+ * included (training from scratch: the official recipe freezes them because it starts from
+ * pretrained SAM2). The prompt encoder's Fourier matrix stays a buffer. The Hiera position tables
+ * are folded into a precomputed embedding at load, so they stay as initialised. */
+void rm_weights_set_all_trainable (RmWeights *w);
 /* Writes the weights as an F32 safetensors file (atomically). */
 gboolean rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path,
                           GError **error);
