@@ -3,8 +3,8 @@
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * refmask-studio [IMAGE or FOLDER…]: opens the images (a folder's images, not recursively) in
- * the sidebar.
+ * refmask-studio [PROJECT.refmask, IMAGE or FOLDER…]: opens the project, or shows the images (a
+ * folder's images, not recursively) in the sidebar.
  */
 
 #include "refmask-build-config.h"

@@ -221,9 +221,10 @@ finish_export (Export *ex, GError **error)
 static gboolean
 load (Export *ex, GError **error)
 {
-  RmStoreAnnotationFilter filter = { .status_mask = ex->opt->status_mask != 0 ? ex->opt->status_mask
-                                                                         : 1u << RM_STATUS_ACCEPTED,
-                                .with_masks = TRUE };
+  RmStoreAnnotationFilter filter = { .status_mask = ex->opt->status_mask != 0
+                                                        ? ex->opt->status_mask
+                                                        : 1u << RM_STATUS_ACCEPTED,
+                                     .with_masks = TRUE };
   g_autoptr (GPtrArray) images = rm_project_list_images (ex->p, error);
   g_autoptr (GPtrArray) cats = NULL;
   g_autoptr (GPtrArray) anns = NULL;
@@ -256,7 +257,8 @@ load (Export *ex, GError **error)
 static int
 compare_by_image (gconstpointer a, gconstpointer b)
 {
-  const RmStoreAnnotation *x = *(RmStoreAnnotation *const *) a, *y = *(RmStoreAnnotation *const *) b;
+  const RmStoreAnnotation *x = *(RmStoreAnnotation *const *) a,
+                          *y = *(RmStoreAnnotation *const *) b;
   if (x->image_id != y->image_id)
     return x->image_id < y->image_id ? -1 : 1;
   return x->id < y->id ? -1 : x->id > y->id;
@@ -497,7 +499,8 @@ export_png (Export *ex, GError **error)
       buf = g_malloc (npx);
       stem = stem_of (o->name);
       index_rel = g_strdup_printf ("index/%s.png", stem);
-      for (; i < ex->anns->len && ((RmStoreAnnotation *) ex->anns->pdata[i])->image_id == im->id; i++)
+      for (; i < ex->anns->len && ((RmStoreAnnotation *) ex->anns->pdata[i])->image_id == im->id;
+           i++)
         {
           RmStoreAnnotation *a = ex->anns->pdata[i];
           g_autofree char *rel =

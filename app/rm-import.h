@@ -50,10 +50,10 @@ typedef void (*RmProgressFunc) (guint done, guint total, gpointer user_data);
 
 typedef struct
 {
-  RmStoreStatus status; /* given to imported annotations (default: accepted) */
-  const char *images_dir;    /* coco: where file_name is found (default: next to the JSON,
-                                then its images/ folder) */
-  const char *refs_path;     /* coco: refer-style expressions (refs.json or a pickle) */
+  RmStoreStatus status;   /* given to imported annotations (default: accepted) */
+  const char *images_dir; /* coco: where file_name is found (default: next to the JSON,
+                             then its images/ folder) */
+  const char *refs_path;  /* coco: refer-style expressions (refs.json or a pickle) */
   GCancellable *cancellable;
   RmProgressFunc progress;
   gpointer user_data;

@@ -1266,8 +1266,7 @@ change_by_id (RmProject *p, sqlite3_stmt *s, gint64 id, const char *what, GError
 }
 
 gboolean
-rm_project_set_annotation_status (RmProject *p, gint64 id, RmStoreStatus status,
-                                  GError **error)
+rm_project_set_annotation_status (RmProject *p, gint64 id, RmStoreStatus status, GError **error)
 {
   g_autofree char *now = now_iso ();
   sqlite3_stmt *s;
@@ -1350,7 +1349,8 @@ rm_project_list_annotations (RmProject *p, const RmStoreAnnotationFilter *filter
       " WHERE (?1 = 0 OR a.image_id = ?1) AND (?2 = 0 OR ((1 << CASE a.status"
       " WHEN 'candidate' THEN 0 WHEN 'accepted' THEN 1 ELSE 2 END) & ?2) != 0) ORDER BY a.id";
   RmStoreAnnotationFilter all = { 0 };
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) rm_store_annotation_free);
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) rm_store_annotation_free);
   sqlite3_stmt *s;
   int rc;
 
@@ -1460,9 +1460,9 @@ GPtrArray *
 rm_project_list_model_versions (RmProject *p, GError **error)
 {
   sqlite3_stmt *s = prep (p, "SELECT " MODEL_COLUMNS " FROM model_versions ORDER BY id", error);
-  return s == NULL
-             ? NULL
-             : fetch_all (p, s, model_from_row, (GDestroyNotify) rm_store_model_version_free, error);
+  return s == NULL ? NULL
+                   : fetch_all (p, s, model_from_row, (GDestroyNotify) rm_store_model_version_free,
+                                error);
 }
 
 static gpointer

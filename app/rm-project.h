@@ -226,7 +226,8 @@ GPtrArray *rm_project_list_categories (RmProject *project, GError **error); /* o
 
 /* Annotations. add: fills in id, area, bbox and timestamps; the mask must have the image's
  * size. update: replaces every field but id, image_id and created_at. */
-gboolean rm_project_add_annotation (RmProject *project, RmStoreAnnotation *annotation, GError **error);
+gboolean rm_project_add_annotation (RmProject *project, RmStoreAnnotation *annotation,
+                                    GError **error);
 gboolean rm_project_update_annotation (RmProject *project, RmStoreAnnotation *annotation,
                                        GError **error);
 gboolean rm_project_set_annotation_status (RmProject *project, gint64 id, RmStoreStatus status,
@@ -241,7 +242,8 @@ GPtrArray *rm_project_list_annotations (RmProject *project, const RmStoreAnnotat
                                         GError **error); /* of RmStoreAnnotation, by id */
 
 /* Model versions and training runs. add fills in id and timestamps. */
-gboolean rm_project_add_model_version (RmProject *project, RmStoreModelVersion *version, GError **error);
+gboolean rm_project_add_model_version (RmProject *project, RmStoreModelVersion *version,
+                                       GError **error);
 RmStoreModelVersion *rm_project_get_model_version (RmProject *project, gint64 id, GError **error);
 GPtrArray *rm_project_list_model_versions (RmProject *project, GError **error);
 gboolean rm_project_add_training_run (RmProject *project, RmTrainingRun *run, GError **error);

@@ -26,17 +26,18 @@ rm_rng_uniform (RmRng *rng)
   return (double) (rm_rng_next (rng) >> 11) / 9007199254740992.0;
 }
 
-typedef struct {
+typedef struct
+{
   const char *a, *b;
 } WordPair;
 
 static const WordPair horizontal_pairs[] = {
-  { "left", "right" },         { "leftmost", "rightmost" }, { "west", "east" },
-  { "western", "eastern" },    { "westernmost", "easternmost" },
+  { "left", "right" },      { "leftmost", "rightmost" },      { "west", "east" },
+  { "western", "eastern" }, { "westernmost", "easternmost" },
 };
 static const WordPair vertical_pairs[] = {
-  { "top", "bottom" },     { "topmost", "bottommost" }, { "upper", "lower" },
-  { "north", "south" },    { "northern", "southern" },  { "above", "below" },
+  { "top", "bottom" },          { "topmost", "bottommost" }, { "upper", "lower" },
+  { "north", "south" },         { "northern", "southern" },  { "above", "below" },
   { "uppermost", "lowermost" },
 };
 

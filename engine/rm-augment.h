@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 /* A small reproducible generator (splitmix64); its state goes into training checkpoints. */
-typedef struct {
+typedef struct
+{
   uint64_t state;
 } RmRng;
 

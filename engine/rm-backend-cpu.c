@@ -1163,8 +1163,8 @@ rm_cpu_conv2d (RmThreadPool *pool, float *dst, const float *x, const float *w, c
       if (direct)
         {
           /* A 1x1 convolution is the GEMM (cout, cin) x (cin, pixels). */
-          rm_par_sgemm (pool, CblasNoTrans, CblasNoTrans, d->cout, pix, d->cin, w, d->cin, xb,
-                        pix, yb, pix, NULL);
+          rm_par_sgemm (pool, CblasNoTrans, CblasNoTrans, d->cout, pix, d->cin, w, d->cin, xb, pix,
+                        yb, pix, NULL);
           continue;
         }
       for (int64_t p0 = 0; p0 < pix; p0 += band)
@@ -1172,8 +1172,8 @@ rm_cpu_conv2d (RmThreadPool *pool, float *dst, const float *x, const float *w, c
           const int64_t np = rm_min64 (band, pix - p0);
           RmIm2colArgs a = { col, xb, d, p0, np };
           rm_parallel_for_grain (pool, ck, rm_row_grain (np), rm_im2col_range, &a);
-          rm_par_sgemm (pool, CblasNoTrans, CblasNoTrans, d->cout, np, ck, w, ck, col, np,
-                        yb + p0, pix, NULL);
+          rm_par_sgemm (pool, CblasNoTrans, CblasNoTrans, d->cout, np, ck, w, ck, col, np, yb + p0,
+                        pix, NULL);
         }
     }
   free (col);

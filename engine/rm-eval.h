@@ -8,7 +8,8 @@
 #include "rm-dataset.h"
 #include "rm-metrics.h"
 
-typedef struct {
+typedef struct
+{
   double iou;          /* at the model resolution (the official number) */
   double iou_original; /* at the image size; < 0 when not computed */
   double ms;

@@ -18,7 +18,8 @@
 /* Pixels whose reference logit is this close to the 0.5 threshold may flip legitimately. */
 #define THRESHOLD_BAND 1e-4
 
-typedef struct {
+typedef struct
+{
   const RmSafetensors *expected;
   GHashTable *seen; /* names compared */
   RmGoldenReport *report;
@@ -47,8 +48,7 @@ record (Comparison *c, const char *name, const char *shape, double max_abs, doub
     }
   if (c->verbose || !ok)
     fprintf (c->out, "%-4s %-36s %-18s max|Δ| %.3e  rel %.3e  tol %.1e  max|ref| %.3g\n",
-             ok ? "ok" : "FAIL", name, shape, max_abs, max_abs / fmax (1.0, max_ref), tol,
-             max_ref);
+             ok ? "ok" : "FAIL", name, shape, max_abs, max_abs / fmax (1.0, max_ref), tol, max_ref);
 }
 
 static void
@@ -108,7 +108,9 @@ static RmTensor *
 repeat_image (RmCtx *ctx, const RmStTensor *img, int batch)
 {
   RmTensor *one = rm_wrap (ctx, (float *) img->data, 4, img->shape);
-  return rm_add (ctx, rm_zeros (ctx, 4, (int64_t[]) { batch, img->shape[1], img->shape[2], img->shape[3] }), one);
+  return rm_add (
+      ctx, rm_zeros (ctx, 4, (int64_t[]){ batch, img->shape[1], img->shape[2], img->shape[3] }),
+      one);
 }
 
 static void
@@ -140,8 +142,8 @@ compare_binary_mask (Comparison *c, const RmTensor *pred, const RmSafetensors *a
 
 /* The loss terms and their gradient w.r.t. the text weight, from our own forward outputs. */
 static void
-compare_loss (Comparison *c, const char *dir, const RmSafetensors *inputs, const RmForwardOutput *res,
-              int batch)
+compare_loss (Comparison *c, const char *dir, const RmSafetensors *inputs,
+              const RmForwardOutput *res, int batch)
 {
   g_autofree char *tpath = g_build_filename (dir, "train.safetensors", NULL);
   if (!g_file_test (tpath, G_FILE_TEST_EXISTS))
@@ -150,8 +152,8 @@ compare_loss (Comparison *c, const char *dir, const RmSafetensors *inputs, const
   g_autoptr (RmSafetensors) train = rm_safetensors_open (tpath, &error);
   const RmStTensor *target = rm_safetensors_lookup (inputs, "input.target");
   int64_t s = res->pred_masks->shape[2];
-  if (train == NULL || target == NULL || target->dtype != RM_ST_U8
-      || (int64_t) target->nbytes != batch * s * s)
+  if (train == NULL || target == NULL || target->dtype != RM_ST_U8 ||
+      (int64_t) target->nbytes != batch * s * s)
     {
       fprintf (c->out, "FAIL train.safetensors / input.target unusable: %s\n",
                error ? error->message : "missing or misshapen input.target");
@@ -163,9 +165,15 @@ compare_loss (Comparison *c, const char *dir, const RmSafetensors *inputs, const
   g_autofree float *dsen = g_new (float, batch);
   rm_refseg_loss (&lp, res->pred_masks->data, target->data, res->text_weight->data, batch, (int) s,
                   (int) s, &terms, NULL, dsen);
-  const struct { const char *name; double v; } scalars[] = {
-    { "loss.ce", terms.ce }, { "loss.dice", terms.dice },
-    { "loss.boundary", terms.boundary }, { "loss.total", terms.total },
+  const struct
+  {
+    const char *name;
+    double v;
+  } scalars[] = {
+    { "loss.ce", terms.ce },
+    { "loss.dice", terms.dice },
+    { "loss.boundary", terms.boundary },
+    { "loss.total", terms.total },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (scalars); i++)
     {
@@ -231,7 +239,8 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   if (mask_t == NULL || mask_t->shape[0] != ids_t->shape[0] || mask_t->shape[1] != ids_t->shape[1])
     {
       if (mask_t != NULL)
-        g_set_error (error, RM_ERROR, RM_ERROR_SHAPE, "input_ids and attention_mask differ in shape");
+        g_set_error (error, RM_ERROR, RM_ERROR_SHAPE,
+                     "input_ids and attention_mask differ in shape");
       rm_model_core_clear (&core);
       rm_golden_train_free (train);
       return false;
@@ -241,7 +250,8 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   for (int64_t i = 0; i < (int64_t) batch * len; i++)
     if (ids[i] < 0 || ids[i] >= cfg.beit_vocab_size)
       {
-        g_set_error (error, RM_ERROR, RM_ERROR_INPUT, "token id %" G_GINT64_FORMAT " out of range", ids[i]);
+        g_set_error (error, RM_ERROR, RM_ERROR_INPUT, "token id %" G_GINT64_FORMAT " out of range",
+                     ids[i]);
         rm_model_core_clear (&core);
         rm_golden_train_free (train);
         return false;
@@ -250,8 +260,9 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   for (int64_t i = 0; i < (int64_t) batch * len; i++)
     pad[i] = ((const uint8_t *) mask_t->data)[i] == 0;
 
-  Comparison c = { .expected = acts, .report = report, .out = out, .verbose = params->verbose,
-                   .prefix = "" };
+  Comparison c = {
+    .expected = acts, .report = report, .out = out, .verbose = params->verbose, .prefix = ""
+  };
   c.seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   c.train = train;
   RmCtx *ctx = rm_ctx_new (params->n_threads);
@@ -260,7 +271,10 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   RmForward fw = { .ctx = ctx, .core = &core, .tap = compare_tap, .tap_user = &c };
   RmForwardInput in = { .sam_image = repeat_image (ctx, sam_img, batch),
                         .beit_image = repeat_image (ctx, beit_img, batch),
-                        .ids = ids, .pad = pad, .batch = batch, .text_len = len };
+                        .ids = ids,
+                        .pad = pad,
+                        .batch = batch,
+                        .text_len = len };
   RmForwardOutput res;
   rm_forward (&fw, &in, &res);
   compare_binary_mask (&c, res.pred_masks, acts);
@@ -297,8 +311,10 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
       c.only = name;
       RmForwardInput one = { .sam_image = repeat_image (ctx, sam_img, 1),
                              .beit_image = repeat_image (ctx, beit_img, 1),
-                             .ids = ids + (int64_t) b * len, .pad = pad + (int64_t) b * len,
-                             .batch = 1, .text_len = n };
+                             .ids = ids + (int64_t) b * len,
+                             .pad = pad + (int64_t) b * len,
+                             .batch = 1,
+                             .text_len = n };
       rm_forward (&fw, &one, &res);
     }
 
@@ -325,5 +341,5 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
 RmGoldenParams
 rm_golden_default_params (void)
 {
-  return (RmGoldenParams) { .n_threads = 1, .verbose = false, .out = NULL };
+  return (RmGoldenParams){ .n_threads = 1, .verbose = false, .out = NULL };
 }

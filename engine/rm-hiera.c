@@ -154,5 +154,3 @@ rm_hiera_forward (RmForward *fw, const RmTensor *image, const RmTensor *text0, R
     }
   return true;
 }
-
-

@@ -124,7 +124,8 @@ rm_fw_keep_and_release (RmForward *fw, RmArenaMark mark, RmTensor **tensors, int
   for (int i = 0; i < n; i++)
     {
       desc[i] = *tensors[i];
-      saved[i] = g_memdup2 (tensors[i]->data, (size_t) rm_tensor_numel (tensors[i]) * sizeof (float));
+      saved[i] =
+          g_memdup2 (tensors[i]->data, (size_t) rm_tensor_numel (tensors[i]) * sizeof (float));
     }
   rm_arena_release (ctx->arena, mark);
   for (int i = 0; i < n; i++)

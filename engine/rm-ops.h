@@ -50,8 +50,8 @@ RmTensor *rm_sigmoid (RmCtx *ctx, const RmTensor *x);
 RmTensor *rm_layernorm (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b,
                         float eps);
 /* LayerNorm2d of SAM: NCHW, normalised over C for each pixel; w, b of size C. */
-RmTensor *rm_layernorm_nchw (RmCtx *ctx, const RmTensor *x, const RmTensor *w,
-                             const RmTensor *b, float eps);
+RmTensor *rm_layernorm_nchw (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b,
+                             float eps);
 
 /* ---- matrix products ------------------------------------------------------------------ */
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SAM_LN2D_EPS 1e-6f
+#define SAM_LN2D_EPS   1e-6f
 #define TWO_WAY_LN_EPS 1e-5f
 
 static const int nchw_to_nhwc[] = { 0, 2, 3, 1 };
@@ -21,7 +21,7 @@ static RmTensor *
 nchw_to_tokens (RmCtx *ctx, const RmTensor *x)
 {
   RmTensor *t = rm_permute (ctx, x, nchw_to_nhwc);
-  return rm_reshape (ctx, t, 3, (int64_t[]) { x->shape[0], x->shape[2] * x->shape[3], x->shape[1] });
+  return rm_reshape (ctx, t, 3, (int64_t[]){ x->shape[0], x->shape[2] * x->shape[3], x->shape[1] });
 }
 
 /* (B, H*W, C) -> (B, C, H, W) */
@@ -29,7 +29,7 @@ static RmTensor *
 tokens_to_nchw (RmCtx *ctx, const RmTensor *t, int64_t h, int64_t w)
 {
   RmTensor *x = rm_permute (ctx, t, swap12);
-  return rm_reshape (ctx, x, 4, (int64_t[]) { t->shape[0], t->shape[2], h, w });
+  return rm_reshape (ctx, x, 4, (int64_t[]){ t->shape[0], t->shape[2], h, w });
 }
 
 /* Pseudo-mask prior: CLS attends to the visual tokens, gates them, and a linear probe scores
@@ -43,13 +43,13 @@ mask_prompt_generator (RmForward *fw, const RmTensor *cls, const RmTensor *visua
   int64_t g = (int64_t) cfg->beit_image_size / cfg->beit_patch_size;
   RmTensor *m = rm_fw_mha (fw, cls, visual, visual, "vmtoken.multihead_attn", cfg->mpg_heads);
   RmTensor *c2 = rm_mul (ctx, cls, m); /* product, no residual */
-  rm_fw_tap (fw, "mpg.vmtoken_out", rm_reshape (ctx, c2, 3, (int64_t[]) { 1, b, d }));
+  rm_fw_tap (fw, "mpg.vmtoken_out", rm_reshape (ctx, c2, 3, (int64_t[]){ 1, b, d }));
   RmTensor *t = rm_fw_linear (fw, c2, "mask_linear");
   rm_fw_tap (fw, "mpg.mask_linear_out", t);
   RmTensor *logits = rm_fw_linear (fw, rm_mul (ctx, visual, t), "mask_product");
-  rm_fw_tap (fw, "mpg.mask_product_logits", rm_reshape (ctx, logits, 4, (int64_t[]) { b, g, g, 1 }));
+  rm_fw_tap (fw, "mpg.mask_product_logits", rm_reshape (ctx, logits, 4, (int64_t[]){ b, g, g, 1 }));
   RM_CHECK (n == g * g, "%lld visual tokens for a %lld grid", (long long) n, (long long) g);
-  RmTensor *prior = rm_reshape (ctx, rm_sigmoid (ctx, logits), 4, (int64_t[]) { b, 1, g, g });
+  RmTensor *prior = rm_reshape (ctx, rm_sigmoid (ctx, logits), 4, (int64_t[]){ b, 1, g, g });
   rm_fw_tap (fw, "mpg.mask_prompt_lowres", prior);
   return prior;
 }
@@ -64,8 +64,9 @@ fpn_neck (RmForward *fw, RmTensor *stages[4], RmTensor *levels[3])
   for (int i = 3; i >= 0; i--)
     {
       const char *p = "visual_model.image_encoder.neck.convs";
-      RmTensor *lateral = rm_conv2d (ctx, stages[i], rm_fw_weight (fw, "%s.%d.conv.weight", p, 3 - i),
-                                     rm_fw_weight (fw, "%s.%d.conv.bias", p, 3 - i), 1, 0);
+      RmTensor *lateral =
+          rm_conv2d (ctx, stages[i], rm_fw_weight (fw, "%s.%d.conv.weight", p, 3 - i),
+                     rm_fw_weight (fw, "%s.%d.conv.bias", p, 3 - i), 1, 0);
       out[i] = i == 2 ? rm_add (ctx, lateral, rm_upsample_nearest2x (ctx, out[3])) : lateral;
     }
   rm_fw_tap (fw, "neck.fpn0", out[0]);
@@ -117,7 +118,8 @@ two_way_norm (RmForward *fw, const RmTensor *x, const char *prefix)
 
 /* SAM's TwoWayTransformer (depth 2): tokens attend to the image and the image to the tokens. */
 static void
-two_way_transformer (RmForward *fw, RmTensor **queries_io, RmTensor **keys_io, const RmTensor *key_pe)
+two_way_transformer (RmForward *fw, RmTensor **queries_io, RmTensor **keys_io,
+                     const RmTensor *key_pe)
 {
   RmCtx *ctx = fw->ctx;
   int heads = fw->core->cfg.dec_heads;
@@ -190,7 +192,7 @@ mask_decoder (RmForward *fw, const RmTensor *image_embed, const RmTensor *dense,
   RmTensor *fixed = rm_concat (ctx, rm_fw_weight (fw, "%s.obj_score_token.weight", d),
                                rm_fw_weight (fw, "%s.iou_token.weight", d), 0);
   fixed = rm_concat (ctx, fixed, rm_fw_weight (fw, "%s.mask_tokens.weight", d), 0);
-  RmTensor *tokens = rm_add (ctx, rm_zeros (ctx, 3, (int64_t[]) { b, fixed->shape[0], ds }), fixed);
+  RmTensor *tokens = rm_add (ctx, rm_zeros (ctx, 3, (int64_t[]){ b, fixed->shape[0], ds }), fixed);
   tokens = rm_concat (ctx, tokens, sparse, 1);
 
   RmTensor *hs = tokens, *keys = src;
@@ -217,19 +219,21 @@ mask_decoder (RmForward *fw, const RmTensor *image_embed, const RmTensor *dense,
     }
   rm_fw_tap (fw, "dec.hyper_in", hyper);
   int64_t c8 = x->shape[1], up_h = x->shape[2], up_w = x->shape[3];
-  RmTensor *masks = rm_matmul (ctx, hyper, rm_reshape (ctx, x, 3, (int64_t[]) { b, c8, up_h * up_w }), false);
-  masks = rm_reshape (ctx, masks, 4, (int64_t[]) { b, 4, up_h, up_w });
+  RmTensor *masks =
+      rm_matmul (ctx, hyper, rm_reshape (ctx, x, 3, (int64_t[]){ b, c8, up_h * up_w }), false);
+  masks = rm_reshape (ctx, masks, 4, (int64_t[]){ b, 4, up_h, up_w });
   rm_fw_tap (fw, "dec.masks_all", masks);
 
   if (fw->tap != NULL) /* computed by the official decoder, unused downstream */
     {
       snprintf (p, sizeof p, "%s.iou_prediction_head", d);
       RmTensor *iou = rm_sigmoid (ctx, rm_fw_sam_mlp (fw, rm_slice (ctx, hs, 1, 1, 1), p, 3));
-      rm_fw_tap (fw, "dec.iou_pred_all", rm_reshape (ctx, iou, 2, (int64_t[]) { b, 4 }));
-      rm_fw_tap (fw, "dec.iou_predictions", rm_reshape (ctx, rm_slice (ctx, iou, 2, 0, 1), 2, (int64_t[]) { b, 1 }));
+      rm_fw_tap (fw, "dec.iou_pred_all", rm_reshape (ctx, iou, 2, (int64_t[]){ b, 4 }));
+      rm_fw_tap (fw, "dec.iou_predictions",
+                 rm_reshape (ctx, rm_slice (ctx, iou, 2, 0, 1), 2, (int64_t[]){ b, 1 }));
       snprintf (p, sizeof p, "%s.pred_obj_score_head", d);
       RmTensor *obj = rm_fw_sam_mlp (fw, rm_slice (ctx, hs, 1, 0, 1), p, 3);
-      rm_fw_tap (fw, "dec.object_score_logits", rm_reshape (ctx, obj, 2, (int64_t[]) { b, 1 }));
+      rm_fw_tap (fw, "dec.object_score_logits", rm_reshape (ctx, obj, 2, (int64_t[]){ b, 1 }));
     }
   return masks;
 }
@@ -278,7 +282,8 @@ rm_forward (RmForward *fw, const RmForwardInput *in, RmForwardOutput *out)
   rm_fw_tap (fw, "sam.high_res_s1", feat_s1);
   const RmTensor *no_mem = rm_fw_weight (fw, "visual_model.no_mem_embed");
   int64_t ds = cfg->sam_dim;
-  RmTensor *image_embed = rm_add (ctx, levels[2], rm_reshape (ctx, no_mem, 4, (int64_t[]) { 1, ds, 1, 1 }));
+  RmTensor *image_embed =
+      rm_add (ctx, levels[2], rm_reshape (ctx, no_mem, 4, (int64_t[]){ 1, ds, 1, 1 }));
   rm_fw_tap (fw, "sam.image_embed", image_embed);
 
   rm_fw_tap (fw, "prompt.sparse", sparse);
@@ -333,13 +338,14 @@ rm_model_core_init (RmModelCore *core, const RmModelConfig *cfg, RmWeights *weig
 
   /* Hiera position embedding: bicubic resize of the background table to the patch grid plus the
    * window table tiled over it (spec §2.3). */
-  int64_t grid = cfg->sam_image_size / 4, c0 = cfg->hiera_embed_dim, win = cfg->hiera_window_spec[0];
+  int64_t grid = cfg->sam_image_size / 4, c0 = cfg->hiera_embed_dim,
+          win = cfg->hiera_window_spec[0];
   const RmTensor *bkg = rm_fw_weight (&fw, "visual_model.image_encoder.trunk.pos_embed");
   const RmTensor *window = rm_fw_weight (&fw, "visual_model.image_encoder.trunk.pos_embed_window");
   RmTensor *pos = rm_resize_bicubic (ctx, bkg, grid, grid);
-  pos = rm_reshape (ctx, pos, 6, (int64_t[]) { 1, c0, grid / win, win, grid / win, win });
-  pos = rm_add (ctx, pos, rm_reshape (ctx, window, 6, (int64_t[]) { 1, c0, 1, win, 1, win }));
-  pos = rm_reshape (ctx, pos, 4, (int64_t[]) { 1, c0, grid, grid });
+  pos = rm_reshape (ctx, pos, 6, (int64_t[]){ 1, c0, grid / win, win, grid / win, win });
+  pos = rm_add (ctx, pos, rm_reshape (ctx, window, 6, (int64_t[]){ 1, c0, 1, win, 1, win }));
+  pos = rm_reshape (ctx, pos, 4, (int64_t[]){ 1, c0, grid, grid });
   pos = rm_permute (ctx, pos, nchw_to_nhwc);
   size_t bytes = (size_t) rm_tensor_numel (pos) * sizeof (float);
   core->hiera_pos_data = g_malloc (bytes);
@@ -347,10 +353,12 @@ rm_model_core_init (RmModelCore *core, const RmModelConfig *cfg, RmWeights *weig
   rm_tensor_init (&core->hiera_pos, core->hiera_pos_data, 4, pos->shape);
 
   int64_t e = cfg->sam_image_size / 16, ds = cfg->sam_dim;
-  core->dense_pe_data = g_new (float, ds * e * e);
-  compute_dense_pe (rm_fw_weight (&fw, "visual_model.sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"),
-                    e, e, core->dense_pe_data);
-  rm_tensor_init (&core->dense_pe, core->dense_pe_data, 4, (int64_t[]) { 1, ds, e, e });
+  core->dense_pe_data = g_new (float, ds *e *e);
+  compute_dense_pe (
+      rm_fw_weight (&fw,
+                    "visual_model.sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"),
+      e, e, core->dense_pe_data);
+  rm_tensor_init (&core->dense_pe, core->dense_pe_data, 4, (int64_t[]){ 1, ds, e, e });
   rm_ctx_free (ctx);
 }
 

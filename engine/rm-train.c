@@ -14,32 +14,41 @@
 #include <math.h>
 #include <string.h>
 
-#define STATE_FILE "train-state.safetensors"
-#define LOG_FILE "train-log.jsonl"
+#define STATE_FILE            "train-state.safetensors"
+#define LOG_FILE              "train-log.jsonl"
 #define BLACK_SQUARE_FRACTION 0.2
 
 RmTrainParams
 rm_train_default_params (void)
 {
-  return (RmTrainParams) {
-    .split = "train", .epochs = 1, .accum = 8, .lr = 5e-5f, .lr_bifit = 1e-4f,
-    .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .seed = 2401,
+  return (RmTrainParams){
+    .split = "train",
+    .epochs = 1,
+    .accum = 8,
+    .lr = 5e-5f,
+    .lr_bifit = 1e-4f,
+    .weight_decay = 0.01f,
+    .beta1 = 0.9f,
+    .beta2 = 0.999f,
+    .eps = 1e-8f,
+    .seed = 2401,
     .checkpoint_every = 100,
   };
 }
 
 /* Everything one run holds. */
-typedef struct {
+typedef struct
+{
   const RmTrainParams *p;
   RmModel *model;
   RmModelCore *core;
   RmCtx *ctx;
   RmAdamW *opt;
-  GHashTable *acc;    /* key -> float* summed gradient of the current step */
-  GPtrArray *params;  /* keys of trainable tensors (owned by the weights table) */
+  GHashTable *acc;   /* key -> float* summed gradient of the current step */
+  GPtrArray *params; /* keys of trainable tensors (owned by the weights table) */
   RmDataset *train, *val;
-  GArray *order;      /* sample indices of the current epoch */
-  uint8_t *black;     /* per sample: gets the black squares (fixed at start) */
+  GArray *order;  /* sample indices of the current epoch */
+  uint8_t *black; /* per sample: gets the black squares (fixed at start) */
   RmRng rng;
   int64_t step, total_steps, cursor;
   int epoch;
@@ -77,7 +86,8 @@ cached_image (Trainer *t, const char *path, GError **error)
   return img;
 }
 
-typedef struct {
+typedef struct
+{
   float *sam, *beit; /* normalised NCHW inputs */
   uint8_t *target;   /* S x S in {0, 1} */
   int64_t *ids;
@@ -184,14 +194,17 @@ train_micro_batch (Trainer *t, const Example *e, RmLossTerms *terms, GError **er
     pad[j] = e->ids[j] == 3;
   RmForward fw = { .ctx = ctx, .core = t->core };
   RmForwardInput in = {
-    .sam_image = rm_wrap (ctx, e->sam, 4, (int64_t[]) { 1, 3, s, s }),
-    .beit_image = rm_wrap (ctx, e->beit, 4, (int64_t[]) { 1, 3, b, b }),
-    .ids = e->ids, .pad = pad, .batch = 1, .text_len = (int) e->n_ids,
+    .sam_image = rm_wrap (ctx, e->sam, 4, (int64_t[]){ 1, 3, s, s }),
+    .beit_image = rm_wrap (ctx, e->beit, 4, (int64_t[]){ 1, 3, b, b }),
+    .ids = e->ids,
+    .pad = pad,
+    .batch = 1,
+    .text_len = (int) e->n_ids,
   };
   RmForwardOutput out;
   rm_forward (&fw, &in, &out);
   RmLossParams lp = rm_loss_default_params ();
-  g_autofree float *dz = g_new (float, s * s);
+  g_autofree float *dz = g_new (float, s *s);
   float dsen;
   rm_refseg_loss (&lp, out.pred_masks->data, e->target, out.text_weight->data, 1, (int) s, (int) s,
                   terms, dz, &dsen);
@@ -199,7 +212,8 @@ train_micro_batch (Trainer *t, const Example *e, RmLossTerms *terms, GError **er
     {
       g_set_error (error, RM_ERROR, RM_ERROR_INPUT,
                    "the loss is not finite at step %" G_GINT64_FORMAT "; stopping and keeping the "
-                   "last good checkpoint", t->step);
+                   "last good checkpoint",
+                   t->step);
       return FALSE;
     }
   const RmTensor *seeds[] = { out.pred_masks, out.text_weight };
@@ -259,14 +273,17 @@ copy_file_atomic (const char *from, const char *to, GError **error)
     return TRUE;
   g_autofree char *data = NULL;
   gsize len = 0;
-  return g_file_get_contents (from, &data, &len, error)
-         && g_file_set_contents (to, data, (gssize) len, error); /* temp file + rename */
+  return g_file_get_contents (from, &data, &len, error) &&
+         g_file_set_contents (to, data, (gssize) len, error); /* temp file + rename */
 }
 
 static void
 collect_state (void *user, const char *name, const RmTensor *t)
 {
-  RmStTensor st = { .name = g_strdup (name), .dtype = RM_ST_F32, .ndim = t->ndim, .data = t->data,
+  RmStTensor st = { .name = g_strdup (name),
+                    .dtype = RM_ST_F32,
+                    .ndim = t->ndim,
+                    .data = t->data,
                     .nbytes = (size_t) rm_tensor_numel (t) * sizeof (float) };
   for (int i = 0; i < t->ndim; i++)
     st.shape[i] = t->shape[i];
@@ -282,9 +299,9 @@ write_checkpoint (Trainer *t, GError **error)
   g_autofree char *model_path = g_build_filename (out, "model.safetensors", NULL);
   g_autofree char *state_path = g_build_filename (out, STATE_FILE, NULL);
   g_autofree char *json = rm_model_config_to_json (&t->core->cfg);
-  if (!g_file_set_contents (cfg_path, json, -1, error)
-      || !copy_file_atomic (rm_model_get_tokenizer_path (t->model), spm_path, error)
-      || !rm_weights_save (t->core->weights, &t->core->cfg, model_path, error))
+  if (!g_file_set_contents (cfg_path, json, -1, error) ||
+      !copy_file_atomic (rm_model_get_tokenizer_path (t->model), spm_path, error) ||
+      !rm_weights_save (t->core->weights, &t->core->cfg, model_path, error))
     return FALSE;
   /* The weights are written first: a state file always belongs to weights at least as new. */
   g_autofree char *step = g_strdup_printf ("%" G_GINT64_FORMAT, t->step);
@@ -293,11 +310,14 @@ write_checkpoint (Trainer *t, GError **error)
   g_autofree char *rng = g_strdup_printf ("%" G_GUINT64_FORMAT, t->rng.state);
   g_autofree char *total = g_strdup_printf ("%" G_GINT64_FORMAT, t->total_steps);
   g_autofree char *adamw_step = g_strdup_printf ("%" G_GINT64_FORMAT, rm_adamw_get_step (t->opt));
-  const char *meta[] = { "step", step, "epoch", epoch, "cursor", cursor, "rng", rng,
-                         "total_steps", total, "adamw_step", adamw_step, NULL };
+  const char *meta[] = { "step", step,          "epoch", epoch,        "cursor",   cursor, "rng",
+                         rng,    "total_steps", total,   "adamw_step", adamw_step, NULL };
   g_autoptr (GArray) tensors = g_array_new (FALSE, TRUE, sizeof (RmStTensor));
-  RmStTensor order = { .name = "epoch_order", .dtype = RM_ST_I32, .ndim = 1,
-                       .shape = { t->order->len }, .data = t->order->data,
+  RmStTensor order = { .name = "epoch_order",
+                       .dtype = RM_ST_I32,
+                       .ndim = 1,
+                       .shape = { t->order->len },
+                       .data = t->order->data,
                        .nbytes = t->order->len * sizeof (guint) };
   g_array_append_val (tensors, order);
   rm_adamw_foreach_state (t->opt, collect_state, tensors);
@@ -320,8 +340,8 @@ read_checkpoint (Trainer *t, GError **error)
   const char *cursor = rm_safetensors_get_metadata (st, "cursor");
   const char *rng = rm_safetensors_get_metadata (st, "rng");
   const RmStTensor *order = rm_safetensors_lookup (st, "epoch_order");
-  if (!step || !epoch || !cursor || !rng || !order || order->dtype != RM_ST_I32 || order->ndim != 1
-      || (guint) order->shape[0] != t->train->samples->len)
+  if (!step || !epoch || !cursor || !rng || !order || order->dtype != RM_ST_I32 ||
+      order->ndim != 1 || (guint) order->shape[0] != t->train->samples->len)
     {
       g_set_error (error, RM_ERROR, RM_ERROR_FORMAT,
                    "%s: not a training state for this data (step, epoch, cursor, rng, epoch_order)",
@@ -371,12 +391,17 @@ validate (Trainer *t, bool before, RmMetricsSummary *out, GError **error)
   g_autofree char *line = g_strdup_printf (
       "{\"event\": \"validation\", \"step\": %" G_GINT64_FORMAT ", \"n\": %" G_GINT64_FORMAT
       ", \"mIoU\": %.6f, \"oIoU\": %.6f, \"Pr@0.5\": %.6f, \"Pr@0.7\": %.6f, \"Pr@0.9\": %.6f}",
-      t->step, out->n, out->miou, out->oiou, out->precision[0], out->precision[2], out->precision[4]);
+      t->step, out->n, out->miou, out->oiou, out->precision[0], out->precision[2],
+      out->precision[4]);
   log_line (t, line);
   if (t->p->progress)
     {
-      RmTrainProgress pr = { .event = "validation", .step = t->step, .total_steps = t->total_steps,
-                             .epoch = t->epoch, .validation = *out, .validation_before = before };
+      RmTrainProgress pr = { .event = "validation",
+                             .step = t->step,
+                             .total_steps = t->total_steps,
+                             .epoch = t->epoch,
+                             .validation = *out,
+                             .validation_before = before };
       t->p->progress (t->p->progress_user, &pr);
     }
   return TRUE;
@@ -425,8 +450,9 @@ trainer_init (Trainer *t, const RmTrainParams *p, GError **error)
   t->p = p;
   if (p->out_dir == NULL || p->refs == NULL || (!p->resume && p->model_dir == NULL) || p->accum < 1)
     {
-      g_set_error (error, RM_ERROR, RM_ERROR_INPUT, "training needs a model, refs, an output "
-                                                    "directory and accum >= 1");
+      g_set_error (error, RM_ERROR, RM_ERROR_INPUT,
+                   "training needs a model, refs, an output "
+                   "directory and accum >= 1");
       return FALSE;
     }
   g_autofree char *out_model = g_build_filename (p->out_dir, "model.safetensors", NULL);
@@ -478,7 +504,8 @@ trainer_init (Trainer *t, const RmTrainParams *p, GError **error)
   t->params = g_ptr_array_new ();
   rm_weights_foreach (t->core->weights, &t->core->cfg, collect_trainable, t);
   t->acc = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  t->images = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) rm_image_free);
+  t->images =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) rm_image_free);
   t->order = g_array_new (FALSE, FALSE, sizeof (guint));
   t->ctx = rm_ctx_new (p->n_threads);
   t->ctx->tape = rm_tape_new ();
@@ -489,7 +516,8 @@ trainer_init (Trainer *t, const RmTrainParams *p, GError **error)
   RmRng pick = { p->seed ^ 0x5eedb1acull };
   for (guint i = 0; i < n; i++)
     t->black[i] = rm_rng_uniform (&pick) < BLACK_SQUARE_FRACTION;
-  t->total_steps = p->steps > 0 ? p->steps : ((int64_t) n * MAX (p->epochs, 1) + p->accum - 1) / p->accum;
+  t->total_steps =
+      p->steps > 0 ? p->steps : ((int64_t) n * MAX (p->epochs, 1) + p->accum - 1) / p->accum;
   if (p->resume)
     {
       if (!read_checkpoint (t, error))
@@ -556,8 +584,8 @@ rm_train (const RmTrainParams *p, RmTrainResult *result, GError **error)
             }
           Example e = { 0 };
           RmLossTerms terms;
-          ok = make_example (&t, g_array_index (t.order, guint, t.cursor++), &e, error)
-               && train_micro_batch (&t, &e, &terms, error);
+          ok = make_example (&t, g_array_index (t.order, guint, t.cursor++), &e, error) &&
+               train_micro_batch (&t, &e, &terms, error);
           example_clear (&e);
           mean.ce += terms.ce / p->accum, mean.dice += terms.dice / p->accum;
           mean.boundary += terms.boundary / p->accum, mean.total += terms.total / p->accum;
@@ -572,13 +600,20 @@ rm_train (const RmTrainParams *p, RmTrainResult *result, GError **error)
           "{\"event\": \"step\", \"step\": %" G_GINT64_FORMAT ", \"epoch\": %d, \"loss\": %.6f, "
           "\"ce\": %.6f, \"dice\": %.6f, \"boundary\": %.6g, \"lr\": %g, \"lr_bifit\": %g, "
           "\"samples_per_s\": %.3f}",
-          t.step, t.epoch, mean.total, mean.ce, mean.dice, mean.boundary, lr_now, lr_bifit_now, sps);
+          t.step, t.epoch, mean.total, mean.ce, mean.dice, mean.boundary, lr_now, lr_bifit_now,
+          sps);
       log_line (&t, line);
       if (p->progress)
         {
-          RmTrainProgress pr = { .event = "step", .step = t.step, .total_steps = t.total_steps,
-                                 .epoch = t.epoch, .loss = mean, .lr = lr_now,
-                                 .lr_bifit = lr_bifit_now, .samples_per_s = sps, .eta_s = eta };
+          RmTrainProgress pr = { .event = "step",
+                                 .step = t.step,
+                                 .total_steps = t.total_steps,
+                                 .epoch = t.epoch,
+                                 .loss = mean,
+                                 .lr = lr_now,
+                                 .lr_bifit = lr_bifit_now,
+                                 .samples_per_s = sps,
+                                 .eta_s = eta };
           p->progress (p->progress_user, &pr);
         }
       if (p->checkpoint_every > 0 && t.step % p->checkpoint_every == 0 && t.step < t.total_steps)

@@ -14,7 +14,8 @@
 #include "rm-loss.h"
 #include "rm-metrics.h"
 
-typedef struct {
+typedef struct
+{
   const char *event; /* "step", "validation", "checkpoint" */
   int64_t step, total_steps;
   int epoch;
@@ -26,7 +27,8 @@ typedef struct {
 
 typedef void (*RmTrainProgressFunc) (void *user, const RmTrainProgress *progress);
 
-typedef struct {
+typedef struct
+{
   const char *model_dir; /* start from this model (ignored on resume) */
   const char *refs;      /* refs.jsonl */
   const char *split;     /* default "train" */
@@ -38,7 +40,8 @@ typedef struct {
   float lr, lr_bifit, weight_decay, beta1, beta2, eps;
   int64_t lr_drop_step; /* from this optimizer step on both rates are x0.1 (official: after
                            epoch 49 of 60); 0: never */
-  bool train_all; /* also the Hiera trunk and neck (from scratch; see rm_weights_set_all_trainable) */
+  bool train_all; /* also the Hiera trunk and neck (from scratch; see rm_weights_set_all_trainable)
+                   */
   bool black_squares; /* official RRSIS-D augmentation on a fixed 20 % of the samples */
   bool flips;         /* mirror images, rewriting left/right and top/bottom words */
   uint64_t seed;
@@ -52,7 +55,8 @@ typedef struct {
   void *abort_user;
 } RmTrainParams;
 
-typedef struct {
+typedef struct
+{
   int64_t steps_done;
   bool cancelled;
   bool have_validation;

@@ -11,21 +11,23 @@
 
 #define MAX_REPORTED_PROBLEMS 20
 
-struct RmWeights {
+struct RmWeights
+{
   RmSafetensors *st;   /* owned */
   GHashTable *tensors; /* official key -> RmTensor* (g_free'd) */
   GPtrArray *owned;    /* converted fp32 buffers */
 };
 
-typedef struct {
+typedef struct
+{
   RmWeights *w;
   GHashTable *file_keys; /* official key -> const RmStTensor* not yet matched */
   GString *problems;
   int n_problems;
 } Validation;
 
-static void
-add_problem (Validation *v, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void add_problem (Validation *v, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
 add_problem (Validation *v, const char *fmt, ...)
@@ -229,7 +231,8 @@ next_normal (uint64_t *state)
   return sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
 }
 
-typedef struct {
+typedef struct
+{
   RmWeights *w;
   uint64_t state;
   float std;
@@ -238,10 +241,11 @@ typedef struct {
 static bool
 is_norm_scale (const char *key, int ndim)
 {
-  return ndim == 1 && g_str_has_suffix (key, ".weight")
-         && (strstr (key, "norm") != NULL || strstr (key, "_ln.") != NULL
-             || strstr (key, "ffn_layernorm") != NULL || strstr (key, "output_upscaling.1.") != NULL
-             || strstr (key, "mask_downscaling.1.") != NULL || strstr (key, "mask_downscaling.4.") != NULL);
+  return ndim == 1 && g_str_has_suffix (key, ".weight") &&
+         (strstr (key, "norm") != NULL || strstr (key, "_ln.") != NULL ||
+          strstr (key, "ffn_layernorm") != NULL || strstr (key, "output_upscaling.1.") != NULL ||
+          strstr (key, "mask_downscaling.1.") != NULL ||
+          strstr (key, "mask_downscaling.4.") != NULL);
 }
 
 /* PyTorch's default initialisation where the official modules rely on it: Linear and Conv weights
@@ -261,8 +265,8 @@ init_random_key (void *user, const char *key, int ndim, const int64_t *shape)
   bool bias = g_str_has_suffix (key, ".bias") || g_str_has_suffix (key, "in_proj_bias");
   bool scale = is_norm_scale (key, ndim);
   bool fourier = g_str_has_suffix (key, "positional_encoding_gaussian_matrix");
-  bool table = strstr (key, "embed") != NULL || strstr (key, "token") != NULL
-               || g_str_has_suffix (key, "pos_embed_window");
+  bool table = strstr (key, "embed") != NULL || strstr (key, "token") != NULL ||
+               g_str_has_suffix (key, "pos_embed_window");
   double bound = 1.0 / sqrt ((double) MAX (fan_in, 1));
   for (int64_t i = 0; i < n; i++)
     {
@@ -297,7 +301,8 @@ rm_weights_new_random (const RmModelConfig *cfg, uint64_t seed, float std)
   return w;
 }
 
-typedef struct {
+typedef struct
+{
   const RmWeights *w;
   RmWeightFunc fn;
   void *user;
@@ -321,8 +326,11 @@ static void
 collect_st_tensor (void *user, const char *key, const RmTensor *t)
 {
   GArray *arr = user;
-  RmStTensor st = { .name = g_strdup (key), .dtype = RM_ST_F32, .ndim = t->ndim,
-                    .data = t->data, .nbytes = (size_t) rm_tensor_numel (t) * sizeof (float) };
+  RmStTensor st = { .name = g_strdup (key),
+                    .dtype = RM_ST_F32,
+                    .ndim = t->ndim,
+                    .data = t->data,
+                    .nbytes = (size_t) rm_tensor_numel (t) * sizeof (float) };
   for (int i = 0; i < t->ndim; i++)
     st.shape[i] = t->shape[i];
   g_array_append_val (arr, st);
@@ -334,7 +342,8 @@ rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path,
   g_autoptr (GArray) arr = g_array_new (FALSE, TRUE, sizeof (RmStTensor));
   rm_weights_foreach (w, cfg, collect_st_tensor, arr);
   const char *metadata[] = { "format", "pt", "producer", "refmask", NULL };
-  gboolean ok = rm_safetensors_write (path, arr->len, (const RmStTensor *) arr->data, metadata, error);
+  gboolean ok =
+      rm_safetensors_write (path, arr->len, (const RmStTensor *) arr->data, metadata, error);
   for (guint i = 0; i < arr->len; i++)
     g_free ((char *) g_array_index (arr, RmStTensor, i).name);
   return ok;
@@ -371,6 +380,6 @@ rm_weights_set_all_trainable (RmWeights *w)
   gpointer key, value;
   g_hash_table_iter_init (&iter, w->tensors);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    ((RmTensor *) value)->requires_grad
-        = !g_str_has_suffix (key, "positional_encoding_gaussian_matrix");
+    ((RmTensor *) value)->requires_grad =
+        !g_str_has_suffix (key, "positional_encoding_gaussian_matrix");
 }

@@ -19,9 +19,12 @@ test_expression_mirror (void)
   check_mirror ("the largest building on the right", true, "the largest building on the left");
   check_mirror ("the leftmost building", true, "the rightmost building");
   check_mirror ("Left of the road", true, "Right of the road");
-  check_mirror ("the building in the top left corner", true, "the building in the top right corner");
-  check_mirror ("the building in the top left corner", false, "the building in the bottom left corner");
-  check_mirror ("the upper-most lake, north of the bridge", false, "the lower-most lake, south of the bridge");
+  check_mirror ("the building in the top left corner", true,
+                "the building in the top right corner");
+  check_mirror ("the building in the top left corner", false,
+                "the building in the bottom left corner");
+  check_mirror ("the upper-most lake, north of the bridge", false,
+                "the lower-most lake, south of the bridge");
   /* Whole words only; other words untouched; non-ASCII kept. */
   check_mirror ("cleft leftover bright waters — café", true, "cleft leftover bright waters — café");
   check_mirror ("all buildings", true, "all buildings");
@@ -57,8 +60,8 @@ test_black_squares (void)
   size_t black = 0;
   for (size_t i = 0; i < 200 * 150; i++)
     black += img->pixels[3 * i] == 0;
-  g_assert_cmpuint (black, >=, 32 * 32);    /* at least one whole square */
-  g_assert_cmpuint (black, <, 200 * 150);   /* never the whole image */
+  g_assert_cmpuint (black, >=, 32 * 32);  /* at least one whole square */
+  g_assert_cmpuint (black, <, 200 * 150); /* never the whole image */
   RmRng again = { 42 };
   g_autoptr (RmImage) img2 = rm_image_new (200, 150, 3);
   memset (img2->pixels, 200, 200 * 150 * 3);

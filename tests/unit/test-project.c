@@ -275,7 +275,8 @@ test_annotations (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
   }
   {
-    RmStoreAnnotationFilter accepted = { .status_mask = 1 << RM_STATUS_ACCEPTED, .with_masks = TRUE };
+    RmStoreAnnotationFilter accepted = { .status_mask = 1 << RM_STATUS_ACCEPTED,
+                                         .with_masks = TRUE };
     list = rm_project_list_annotations (f->project, &accepted, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (list->len, ==, 1);
@@ -818,7 +819,8 @@ run_crash_rounds (guint rounds)
       g_assert_no_error (error);
       rm_project_check (p, &error);
       g_assert_no_error (error);
-      list = rm_project_list_annotations (p, &(RmStoreAnnotationFilter){ .with_masks = TRUE }, &error);
+      list =
+          rm_project_list_annotations (p, &(RmStoreAnnotationFilter){ .with_masks = TRUE }, &error);
       g_assert_no_error (error);
       for (guint i = 0; i < list->len; i++)
         {
