@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * What the CPU backend's forward kernels (rm-backend-cpu.c) and its backward kernels
- * (rm-backend-cpu-grad.c) share. Internal to the CPU backend.
+ * (rm-backend-cpu-grad.c) share. Internal to the backends: the CUDA backend (kernels/) builds
+ * its resize tables with rm_cpu_taps_build too, so that both use the same weights.
  */
 #pragma once
 

@@ -22,6 +22,7 @@ typedef enum
   RM_ERROR_TOO_LARGE,      /* over a size limit (header, pixel budget, sequence length) */
   RM_ERROR_CANCELLED,      /* the operation was cancelled by the caller */
   RM_ERROR_UNSUPPORTED,    /* valid but not supported by this build */
+  RM_ERROR_DEVICE,         /* the GPU failed: a kernel, a copy, out of device memory */
 } RmError;
 
 GQuark rm_error_quark (void);

@@ -25,7 +25,8 @@ typedef struct RmChunk
   struct RmChunk *next;
   size_t size; /* usable bytes after the header */
   size_t used;
-  void *map; /* the mapping holding the chunk, and its length */
+  char *data; /* the usable bytes: right after the header, or the allocator's block */
+  void *map;  /* the mapping holding the chunk, and its length (NULL with an allocator) */
   size_t map_len;
 } RmChunk;
 
@@ -44,12 +45,23 @@ struct RmArena
   RmChunk *big; /* blocks larger than a chunk, one chunk each, freed on reset */
   size_t in_use;
   size_t peak;
+  RmArenaAllocator allocator; /* alloc NULL: mmap */
 };
 
 static RmChunk *
-rm_chunk_new (size_t size)
+rm_chunk_new (const RmArena *arena, size_t size)
 {
   RM_CHECK (size <= SIZE_MAX / 2, "arena block too large (%zu bytes)", size);
+  if (arena->allocator.alloc != NULL)
+    {
+      /* The header stays on the host: the block may be device memory. */
+      RmChunk *c = calloc (1, sizeof *c);
+      RM_CHECK (c != NULL, "out of memory");
+      c->data = arena->allocator.alloc (size, arena->allocator.user);
+      RM_CHECK (c->data != NULL, "out of memory: the arena's allocator failed for %zu bytes", size);
+      c->size = size;
+      return c;
+    }
   const size_t len = RM_CHUNK_HEADER + size;
   const bool huge = len >= RM_HUGE_PAGE;
   const size_t map_len = huge ? len + RM_HUGE_PAGE : len;
@@ -67,18 +79,25 @@ rm_chunk_new (size_t size)
   c->next = NULL;
   c->size = size;
   c->used = 0;
+  c->data = (char *) c + RM_CHUNK_HEADER;
   c->map = map;
   c->map_len = map_len;
   return c;
 }
 
 static void
-rm_chunk_list_free (RmChunk *c)
+rm_chunk_list_free (const RmArena *arena, RmChunk *c)
 {
   while (c != NULL)
     {
       RmChunk *next = c->next;
-      munmap (c->map, c->map_len);
+      if (arena->allocator.alloc != NULL)
+        {
+          arena->allocator.free (c->data, c->size, arena->allocator.user);
+          free (c);
+        }
+      else
+        munmap (c->map, c->map_len);
       c = next;
     }
 }
@@ -94,13 +113,26 @@ rm_arena_new (size_t chunk_bytes)
   return arena;
 }
 
+RmArena *
+rm_arena_new_with_allocator (size_t chunk_bytes, const RmArenaAllocator *allocator)
+{
+  RmArena *arena = rm_arena_new (chunk_bytes);
+  if (allocator != NULL)
+    {
+      RM_CHECK (allocator->alloc != NULL && allocator->free != NULL,
+                "arena allocator needs both alloc and free");
+      arena->allocator = *allocator;
+    }
+  return arena;
+}
+
 void
 rm_arena_free (RmArena *arena)
 {
   if (arena == NULL)
     return;
-  rm_chunk_list_free (arena->first);
-  rm_chunk_list_free (arena->big);
+  rm_chunk_list_free (arena, arena->first);
+  rm_chunk_list_free (arena, arena->big);
   free (arena);
 }
 
@@ -114,7 +146,7 @@ rm_arena_alloc (RmArena *arena, size_t bytes)
 
   if (size > arena->chunk_bytes)
     {
-      c = rm_chunk_new (size);
+      c = rm_chunk_new (arena, size);
       c->next = arena->big;
       arena->big = c;
     }
@@ -126,7 +158,7 @@ rm_arena_alloc (RmArena *arena, size_t bytes)
         c = c->next;
       if (c == NULL)
         {
-          c = rm_chunk_new (arena->chunk_bytes);
+          c = rm_chunk_new (arena, arena->chunk_bytes);
           if (arena->cur == NULL)
             arena->first = c;
           else
@@ -140,7 +172,7 @@ rm_arena_alloc (RmArena *arena, size_t bytes)
       arena->cur = c;
     }
 
-  void *p = (char *) c + RM_CHUNK_HEADER + c->used;
+  void *p = c->data + c->used;
   c->used += size;
   arena->in_use += size;
   if (arena->in_use > arena->peak)
@@ -153,7 +185,7 @@ rm_arena_reset (RmArena *arena)
 {
   for (RmChunk *c = arena->first; c != NULL; c = c->next)
     c->used = 0;
-  rm_chunk_list_free (arena->big);
+  rm_chunk_list_free (arena, arena->big);
   arena->big = NULL;
   arena->cur = arena->first;
   arena->in_use = 0;
@@ -162,8 +194,10 @@ rm_arena_reset (RmArena *arena)
 RmArenaMark
 rm_arena_mark (const RmArena *arena)
 {
-  return (RmArenaMark) { .cur = arena->cur, .cur_used = arena->cur ? arena->cur->used : 0,
-                         .big = arena->big, .in_use = arena->in_use };
+  return (RmArenaMark){ .cur = arena->cur,
+                        .cur_used = arena->cur ? arena->cur->used : 0,
+                        .big = arena->big,
+                        .in_use = arena->in_use };
 }
 
 void
@@ -174,7 +208,7 @@ rm_arena_release (RmArena *arena, RmArenaMark mark)
     {
       RmChunk *next = arena->big->next;
       arena->big->next = NULL;
-      rm_chunk_list_free (arena->big);
+      rm_chunk_list_free (arena, arena->big);
       arena->big = next;
     }
   RmChunk *from = mark.cur != NULL ? mark.cur : arena->first;
@@ -229,8 +263,17 @@ rm_ctx_free (RmCtx *ctx)
   if (ctx == NULL)
     return;
   rm_threadpool_free (ctx->pool);
+  rm_arena_free (ctx->data_arena);
   rm_arena_free (ctx->arena);
   free (ctx);
+}
+
+void
+rm_ctx_reset (RmCtx *ctx)
+{
+  rm_arena_reset (ctx->arena);
+  if (ctx->data_arena != NULL)
+    rm_arena_reset (ctx->data_arena);
 }
 
 /* ---- shapes ----------------------------------------------------------------------------- */
@@ -328,7 +371,9 @@ rm_new (RmCtx *ctx, int ndim, const int64_t *shape)
   RmTensor *t = rm_wrap (ctx, NULL, ndim, shape);
   int64_t n = rm_tensor_numel (t);
   RM_CHECK (n <= (int64_t) (SIZE_MAX / sizeof (float)) / 2, "tensor too large");
-  t->data = rm_arena_alloc (ctx->arena, (size_t) n * sizeof (float));
+  RmArena *arena = ctx->data_arena != NULL ? ctx->data_arena : ctx->arena;
+  t->data = rm_arena_alloc (arena, (size_t) n * sizeof (float));
+  t->device = ctx->backend->device;
   return t;
 }
 

@@ -51,6 +51,7 @@ static const GEnumValue source_values[] = {
   { RM_ANNOTATION_SOURCE_MODEL_CORRECTED, "RM_ANNOTATION_SOURCE_MODEL_CORRECTED",
     "model-corrected" },
   { RM_ANNOTATION_SOURCE_MANUAL, "RM_ANNOTATION_SOURCE_MANUAL", "manual" },
+  { RM_ANNOTATION_SOURCE_IMPORTED, "RM_ANNOTATION_SOURCE_IMPORTED", "imported" },
   { 0, NULL, NULL },
 };
 
@@ -168,6 +169,9 @@ rm_annotation_source_get_label (RmAnnotationSource source)
     case RM_ANNOTATION_SOURCE_MANUAL:
       /* Translators: where an annotation's mask came from */
       return _ ("Drawn by hand");
+    case RM_ANNOTATION_SOURCE_IMPORTED:
+      /* Translators: where an annotation's mask came from: a dataset */
+      return _ ("Imported");
     default:
       return "";
     }

@@ -12,8 +12,8 @@
 
 G_BEGIN_DECLS
 
-/* The nicks ("candidate", "accepted", "rejected"; "model", "model-corrected", "manual") are
- * stable: they are what a project file stores. */
+/* The nicks ("candidate", "accepted", "rejected"; "model", "model-corrected", "manual",
+ * "imported") are stable. */
 typedef enum
 {
   RM_ANNOTATION_STATUS_CANDIDATE,
@@ -26,6 +26,7 @@ typedef enum
   RM_ANNOTATION_SOURCE_MODEL,
   RM_ANNOTATION_SOURCE_MODEL_CORRECTED,
   RM_ANNOTATION_SOURCE_MANUAL,
+  RM_ANNOTATION_SOURCE_IMPORTED, /* from a dataset (the import dialog) */
 } RmAnnotationSource;
 
 #define RM_TYPE_ANNOTATION_STATUS (rm_annotation_status_get_type ())

@@ -8,6 +8,7 @@
 
 #include "rm-application.h"
 #include "rm-preferences-window.h"
+#include "rm-window-project.h"
 #include "rm-window.h"
 
 #include <glib/gi18n.h>
@@ -35,7 +36,9 @@ static const struct
   { "app.about", { "F1", NULL } },
   { "window.close", { "<Control>w", NULL } },
   { "win.open", { "<Control>o", NULL } },
+  { "win.new-project", { "<Control>n", NULL } },
   { "win.import", { "<Control>i", NULL } },
+  { "win.export", { "<Control>e", NULL } },
   { "win.zoom-in", { "<Control>plus", "<Control>equal", "<Control>KP_Add", NULL } },
   { "win.zoom-out", { "<Control>minus", "<Control>KP_Subtract", NULL } },
   { "win.zoom-fit", { "<Control>0", "<Control>KP_0", NULL } },
@@ -49,6 +52,14 @@ static const struct
   { "win.redo", { "<Control><Shift>z", "<Control>y", NULL } },
   { "win.accept", { "<Control>Return", "<Control>KP_Enter", NULL } },
   { "win.reject", { "Delete", "KP_Delete", NULL } },
+  { "win.delete-annotation", { "<Shift>Delete", "<Shift>KP_Delete", NULL } },
+  { "win.edit-expression", { "F2", NULL } },
+  { "win.edit-annotation", { "<Control>m", NULL } },
+  { "win.review", { "<Control>r", NULL } },
+  { "win.review-next", { "<Alt>Right", NULL } },
+  { "win.review-prev", { "<Alt>Left", NULL } },
+  { "win.batch-label", { "<Control>b", NULL } },
+  { "win.fine-tune", { "<Control>t", NULL } },
 };
 
 /* The schema is looked up where it is installed, then in the build tree, so that the
@@ -218,13 +229,25 @@ rm_application_activate (GApplication *app)
   gtk_window_present (GTK_WINDOW (get_or_create_window (RM_APPLICATION (app))));
 }
 
-/* Files and folders from the command line (or the file manager) join the open window. */
+/* Files and folders from the command line (or the file manager) join the open window; a project
+ * file (*.refmask) is opened in it. */
 static void
 rm_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
 {
   RmWindow *window = get_or_create_window (RM_APPLICATION (app));
+  g_autoptr (GPtrArray) images = g_ptr_array_new ();
 
-  rm_window_add_files (window, files, (guint) n_files, FALSE);
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autofree char *name = g_file_get_basename (files[i]);
+
+      if (name != NULL && g_str_has_suffix (name, RM_PROJECT_SUFFIX))
+        rm_window_open_project (window, files[i]);
+      else
+        g_ptr_array_add (images, files[i]);
+    }
+  if (images->len > 0)
+    rm_window_add_files (window, (GFile **) images->pdata, images->len, FALSE);
   gtk_window_present (GTK_WINDOW (window));
 }
 
@@ -297,7 +320,7 @@ rm_application_init (RmApplication *self)
       G_APPLICATION (self), "model", 'm', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME,
       _ ("Run queries with the model in DIR (instead of the preferences’)"), _ ("DIR"));
   g_application_set_option_context_parameter_string (G_APPLICATION (self),
-                                                     _ ("[IMAGE or FOLDER…]"));
+                                                     _ ("[PROJECT.refmask, IMAGE or FOLDER…]"));
 }
 
 RmApplication *

@@ -6,7 +6,10 @@
  * The candidate owns the mask being edited (an RmMaskEditor, with its undo history) and the
  * model's prior. Every change emits "mask-changed" with the changed rectangle, so the canvas
  * remakes only the overlay tiles there; "area", "can-undo", "can-redo" and "corrected" are
- * notified. Accepting or rejecting turns it into an RmAnnotation.
+ * notified, and "edited" tells that an edit became a new step of the undo history (the window
+ * keeps one history of mask edits and annotation changes). Accepting or rejecting turns it into
+ * an RmAnnotation. A candidate can also be made from an annotation (its origin), to correct the
+ * annotation's mask: reviewing a batch labelling's results does that.
  */
 
 #include "rm-candidate.h"
@@ -19,6 +22,7 @@ struct _RmCandidate
   GFile *image;
   char *expression;
   char *model;
+  RmAnnotation *origin; /* the annotation being corrected, or NULL */
   RmMaskEditor *editor;
   float *prior;
   int prior_size;
@@ -48,6 +52,7 @@ static GParamSpec *properties[N_PROPS];
 enum
 {
   MASK_CHANGED,
+  EDITED,
   N_SIGNALS
 };
 
@@ -95,6 +100,7 @@ rm_candidate_finalize (GObject *object)
   RmCandidate *self = (RmCandidate *) object;
 
   g_clear_object (&self->image);
+  g_clear_object (&self->origin);
   g_clear_pointer (&self->expression, g_free);
   g_clear_pointer (&self->model, g_free);
   g_clear_pointer (&self->editor, rm_mask_editor_free);
@@ -147,6 +153,10 @@ rm_candidate_class_init (RmCandidateClass *klass)
   signals[MASK_CHANGED] =
       g_signal_new ("mask-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 4, G_TYPE_INT, G_TYPE_INT, G_TYPE_INT, G_TYPE_INT);
+  /* edited: an edit (a stroke, a hole fill, a polygon) was recorded as one undo step; not
+   * emitted for undo and redo. */
+  signals[EDITED] = g_signal_new ("edited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                  NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -178,6 +188,53 @@ rm_candidate_new (GFile *image, const char *expression, const RmSegmentResult *r
     }
 
   return self;
+}
+
+/* A candidate to correct @annotation's mask (a copy), with its expression, prior and model. The
+ * annotation is the candidate's origin: accepting the candidate updates it instead of adding
+ * another. NULL if the annotation has no mask. */
+RmCandidate *
+rm_candidate_new_for_annotation (RmAnnotation *annotation)
+{
+  RmCandidate *self;
+  GBytes *mask;
+  GBytes *prior;
+  int prior_size = 0;
+
+  g_return_val_if_fail (RM_IS_ANNOTATION (annotation), NULL);
+
+  mask = rm_annotation_get_mask (annotation);
+  if (mask == NULL || rm_annotation_get_width (annotation) <= 0 ||
+      rm_annotation_get_height (annotation) <= 0 || rm_annotation_get_image (annotation) == NULL)
+    return NULL;
+
+  self = g_object_new (RM_TYPE_CANDIDATE, NULL);
+  self->image = g_object_ref (rm_annotation_get_image (annotation));
+  self->expression = g_strdup (rm_annotation_get_expression (annotation));
+  self->model = g_strdup (rm_annotation_get_model (annotation));
+  self->origin = g_object_ref (annotation);
+  self->editor =
+      rm_mask_editor_new (rm_annotation_get_width (annotation),
+                          rm_annotation_get_height (annotation), g_bytes_get_data (mask, NULL));
+  self->area = rm_mask_editor_get_area (self->editor);
+  prior = rm_annotation_get_prior (annotation, &prior_size);
+  if (prior != NULL && prior_size > 0 &&
+      g_bytes_get_size (prior) == sizeof (float) * prior_size * prior_size)
+    {
+      self->prior_size = prior_size;
+      self->prior = g_memdup2 (g_bytes_get_data (prior, NULL), g_bytes_get_size (prior));
+    }
+
+  return self;
+}
+
+/* The annotation this candidate corrects, or NULL for a query's answer. */
+RmAnnotation *
+rm_candidate_get_origin (RmCandidate *self)
+{
+  g_return_val_if_fail (RM_IS_CANDIDATE (self), NULL);
+
+  return self->origin;
 }
 
 GFile *
@@ -309,6 +366,8 @@ rm_candidate_end_stroke (RmCandidate *self)
 
   recorded = rm_mask_editor_end_stroke (self->editor);
   changed (self);
+  if (recorded)
+    g_signal_emit (self, signals[EDITED], 0);
 
   return recorded;
 }
@@ -322,6 +381,25 @@ rm_candidate_fill_holes (RmCandidate *self)
 
   filled = rm_mask_editor_fill_holes (self->editor);
   changed (self);
+  if (filled)
+    g_signal_emit (self, signals[EDITED], 0);
+
+  return filled;
+}
+
+/* Adds (@paint) or removes the inside of a polygon of @n_points points (x, y pairs in image
+ * pixels): one undo step. FALSE if nothing changed. */
+gboolean
+rm_candidate_fill_polygon (RmCandidate *self, const double *xy, guint n_points, gboolean paint)
+{
+  gboolean filled;
+
+  g_return_val_if_fail (RM_IS_CANDIDATE (self), FALSE);
+
+  filled = rm_mask_editor_fill_polygon (self->editor, xy, n_points, paint);
+  changed (self);
+  if (filled)
+    g_signal_emit (self, signals[EDITED], 0);
 
   return filled;
 }

@@ -20,6 +20,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (RmCandidate, rm_candidate, RM, CANDIDATE, GObject)
 
 RmCandidate *rm_candidate_new (GFile *image, const char *expression, const RmSegmentResult *result);
+RmCandidate *rm_candidate_new_for_annotation (RmAnnotation *annotation);
+RmAnnotation *rm_candidate_get_origin (RmCandidate *self);
 GFile *rm_candidate_get_image (RmCandidate *self);
 const char *rm_candidate_get_expression (RmCandidate *self);
 int rm_candidate_get_width (RmCandidate *self);
@@ -37,6 +39,8 @@ void rm_candidate_begin_stroke (RmCandidate *self, gboolean paint, double diamet
 void rm_candidate_stroke_to (RmCandidate *self, double x, double y);
 gboolean rm_candidate_end_stroke (RmCandidate *self);
 gboolean rm_candidate_fill_holes (RmCandidate *self);
+gboolean rm_candidate_fill_polygon (RmCandidate *self, const double *xy, guint n_points,
+                                    gboolean paint);
 gboolean rm_candidate_can_undo (RmCandidate *self);
 gboolean rm_candidate_can_redo (RmCandidate *self);
 gboolean rm_candidate_undo (RmCandidate *self);

@@ -1,12 +1,18 @@
-/* rm-canvas.c: the image canvas (zoom, pan, tiled drawing, overlays, brush and eraser)
+/* rm-canvas.c: the image canvas (zoom, pan, tiled drawing, overlays, brush, eraser, polygons)
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Over the image, in this order: the candidate's prior as a heatmap (when shown), the accepted
- * annotations of the image, each in its colour, then the candidate mask with its outline. The
- * masks are tiled textures (rm-mask-overlay.c) drawn with the image's transform; the prior is
- * one g x g texture stretched over the image.
+ * annotations of the image, each in its colour, the highlighted annotation (the one selected in
+ * the annotations panel, whatever its status), then the candidate mask with its outline, and the
+ * polygon being drawn. The masks are tiled textures (rm-mask-overlay.c) drawn with the image's
+ * transform; the prior is one g x g texture stretched over the image.
+ *
+ * The polygon tools: a click (a press and release that does not move) adds a vertex, a drag
+ * still pans; a double click, Enter or rm_canvas_polygon_close () closes the polygon, which then
+ * adds to the candidate's mask (or removes from it: the "polygon-erase" tool, or Ctrl held on the
+ * first vertex), as one undo step. Backspace takes the last vertex back.
  */
 
 #include "rm-annotation.h"
@@ -22,9 +28,13 @@
 #define KEY_PAN_FRACTION   0.1
 #define MIN_BRUSH_SIZE     1.0
 #define MAX_BRUSH_SIZE     1000.0
+#define CLICK_SLOP         4.0 /* widget pixels a click may move and still add a vertex */
 
 /* The candidate, and the annotations (in turn, by position) */
 static const GdkRGBA candidate_colour = { 0.2f, 0.85f, 1.0f, 1.0f };
+static const GdkRGBA highlight_colour = { 1.0f, 0.35f, 0.85f, 1.0f }; /* magenta */
+static const GdkRGBA polygon_add_colour = { 0.35f, 1.0f, 0.45f, 1.0f };
+static const GdkRGBA polygon_erase_colour = { 1.0f, 0.4f, 0.4f, 1.0f };
 static const GdkRGBA annotation_colours[] = {
   { 0.965f, 0.827f, 0.176f, 1.0f }, /* yellow */
   { 0.341f, 0.890f, 0.537f, 1.0f }, /* green */
@@ -89,6 +99,18 @@ struct _RmCanvas
   gboolean painting;
   double stroke_origin_x;
   double stroke_origin_y;
+
+  guint drag_button;
+  GArray *polygon;           /* of double: x, y image pixels of each vertex so far */
+  gboolean polygon_inverted; /* Ctrl on the first vertex: the other mode */
+  guint32 last_click_time;
+  double last_click_x;
+  double last_click_y;
+
+  RmAnnotation *highlight;
+  GBytes *highlight_mask;
+  RmMaskOverlay *highlight_overlay;
+  gboolean highlight_drawn;
 };
 
 G_DEFINE_FINAL_TYPE (RmCanvas, rm_canvas, GTK_TYPE_WIDGET)
@@ -102,6 +124,7 @@ enum
   PROP_SHOW_PRIOR,
   PROP_OVERLAY_OPACITY,
   PROP_BRUSH_SIZE,
+  PROP_POLYGON_POINTS,
   N_PROPS
 };
 
@@ -279,6 +302,18 @@ can_paint (RmCanvas *self)
          rm_candidate_get_height (self->candidate) == rm_image_pyramid_get_height (self->image);
 }
 
+static gboolean
+is_polygon_tool (RmCanvasTool tool)
+{
+  return tool == RM_CANVAS_TOOL_POLYGON || tool == RM_CANVAS_TOOL_POLYGON_ERASE;
+}
+
+static gboolean
+is_brush_tool (RmCanvasTool tool)
+{
+  return tool == RM_CANVAS_TOOL_BRUSH || tool == RM_CANVAS_TOOL_ERASER;
+}
+
 static const char *
 idle_cursor (RmCanvas *self)
 {
@@ -301,6 +336,9 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, RmCanvas *self)
 
   gtk_widget_grab_focus (GTK_WIDGET (self));
   stop_animation (self);
+  self->drag_button = button;
+  self->stroke_origin_x = x;
+  self->stroke_origin_y = y;
   if (button == GDK_BUTTON_PRIMARY && rm_canvas_stroke_begin (self, x, y))
     {
       self->stroke_origin_x = x;
@@ -329,8 +367,18 @@ on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCan
 static void
 on_drag_end (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
 {
+  GtkEventController *controller = GTK_EVENT_CONTROLLER (gesture);
+
   if (self->painting)
     rm_canvas_stroke_end (self);
+  else if (self->drag_button == GDK_BUTTON_PRIMARY && is_polygon_tool (self->tool) &&
+           hypot (offset_x, offset_y) <= CLICK_SLOP)
+    /* a click (the image moved with the pointer, if at all: the point under it is the same) */
+    rm_canvas_polygon_click (self, self->stroke_origin_x + offset_x,
+                             self->stroke_origin_y + offset_y,
+                             gtk_event_controller_get_current_event_time (controller),
+                             gtk_event_controller_get_current_event_state (controller));
+  self->drag_button = 0;
   gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
 }
 
@@ -374,8 +422,8 @@ on_motion (GtkEventControllerMotion *controller, double x, double y, RmCanvas *s
   self->pointer_x = x;
   self->pointer_y = y;
   self->pointer_inside = TRUE;
-  if (can_paint (self))
-    gtk_widget_queue_draw (GTK_WIDGET (self)); /* the brush outline follows the pointer */
+  if (can_paint (self) && (is_brush_tool (self->tool) || self->polygon->len > 0))
+    gtk_widget_queue_draw (GTK_WIDGET (self)); /* the brush outline or the polygon's last edge */
 }
 
 static void
@@ -428,6 +476,19 @@ zoom_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
     rm_canvas_zoom_fit (self);
   else if (g_str_equal (action_name, "canvas.zoom-1to1"))
     rm_canvas_zoom_1to1 (self);
+  else
+    g_assert_not_reached ();
+}
+
+static void
+polygon_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmCanvas *self = RM_CANVAS (widget);
+
+  if (g_str_equal (action_name, "canvas.polygon-close"))
+    rm_canvas_polygon_close (self);
+  else if (g_str_equal (action_name, "canvas.polygon-remove-point"))
+    rm_canvas_polygon_remove_point (self);
   else
     g_assert_not_reached ();
 }
@@ -543,14 +604,100 @@ snapshot_brush (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v)
   gtk_snapshot_append_border (snapshot, &ring, (const float[4]){ 1.5f, 1.5f, 1.5f, 1.5f }, lights);
 }
 
+/* The annotation selected in the panel, over the others, in the highlight colour. */
+static void
+snapshot_highlight (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int scale_factor)
+{
+  RmAnnotation *annotation = self->highlight;
+  GBytes *mask = annotation != NULL ? rm_annotation_get_mask (annotation) : NULL;
+
+  if (mask == NULL || rm_annotation_get_width (annotation) != (int) v->image_width ||
+      rm_annotation_get_height (annotation) != (int) v->image_height)
+    return;
+  /* being corrected: the candidate shows it */
+  if (self->candidate != NULL && rm_candidate_get_origin (self->candidate) == annotation)
+    return;
+
+  if (self->highlight_overlay == NULL || self->highlight_mask != mask)
+    {
+      g_clear_pointer (&self->highlight_overlay, rm_mask_overlay_free);
+      g_clear_pointer (&self->highlight_mask, g_bytes_unref);
+      self->highlight_mask = g_bytes_ref (mask);
+      self->highlight_overlay = rm_mask_overlay_new (rm_annotation_get_width (annotation),
+                                                     rm_annotation_get_height (annotation));
+    }
+  rm_mask_overlay_set_style (self->highlight_overlay, &highlight_colour,
+                             MAX (self->overlay_opacity, 0.3));
+  self->n_drawn_overlay_tiles += rm_mask_overlay_snapshot (
+      self->highlight_overlay, snapshot, g_bytes_get_data (mask, NULL), v, scale_factor);
+  self->highlight_drawn = TRUE;
+}
+
+/* The polygon being drawn: its edges so far, the edge to the pointer, a light fill, and the
+ * vertices. */
+static void
+snapshot_polygon (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v)
+{
+  const double *xy = (const double *) (void *) self->polygon->data;
+  guint n = self->polygon->len / 2;
+  const GdkRGBA *colour =
+      rm_canvas_get_polygon_subtracts (self) ? &polygon_erase_colour : &polygon_add_colour;
+  cairo_t *cr;
+
+  if (n == 0)
+    return;
+
+  cr = gtk_snapshot_append_cairo (
+      snapshot, &GRAPHENE_RECT_INIT (0, 0, (float) v->view_width, (float) v->view_height));
+  for (guint i = 0; i < n; i++)
+    {
+      double wx, wy;
+
+      rm_view_image_to_widget (v, xy[2 * i], xy[2 * i + 1], &wx, &wy);
+      if (i == 0)
+        cairo_move_to (cr, wx, wy);
+      else
+        cairo_line_to (cr, wx, wy);
+    }
+  if (self->pointer_inside)
+    cairo_line_to (cr, self->pointer_x, self->pointer_y);
+  cairo_close_path (cr);
+  cairo_set_fill_rule (cr, CAIRO_FILL_RULE_EVEN_ODD);
+  cairo_set_source_rgba (cr, colour->red, colour->green, colour->blue, 0.2);
+  cairo_fill_preserve (cr);
+  cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.6);
+  cairo_set_line_width (cr, 3.5);
+  cairo_stroke_preserve (cr);
+  cairo_set_source_rgba (cr, colour->red, colour->green, colour->blue, 1.0);
+  cairo_set_line_width (cr, 1.5);
+  cairo_stroke (cr);
+
+  for (guint i = 0; i < n; i++)
+    {
+      double wx, wy;
+
+      rm_view_image_to_widget (v, xy[2 * i], xy[2 * i + 1], &wx, &wy);
+      cairo_arc (cr, wx, wy, i == 0 ? 4.5 : 3.0, 0, 2 * G_PI);
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.7);
+      cairo_fill_preserve (cr);
+      cairo_set_source_rgba (cr, colour->red, colour->green, colour->blue, 1.0);
+      cairo_set_line_width (cr, 1.5);
+      cairo_stroke (cr);
+    }
+  cairo_destroy (cr);
+}
+
 static void
 snapshot_overlays (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int scale_factor)
 {
   self->prior_drawn = FALSE;
+  self->highlight_drawn = FALSE;
   self->n_drawn_overlay_tiles = 0;
 
   snapshot_prior (self, snapshot, v, scale_factor);
   snapshot_annotations (self, snapshot, v, scale_factor);
+  snapshot_highlight (self, snapshot, v, scale_factor);
 
   if (self->candidate_overlay != NULL)
     {
@@ -560,8 +707,10 @@ snapshot_overlays (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int s
                                     rm_candidate_get_mask (self->candidate), v, scale_factor);
     }
 
-  if (can_paint (self))
+  if (can_paint (self) && is_brush_tool (self->tool))
     snapshot_brush (self, snapshot, v);
+  if (can_paint (self))
+    snapshot_polygon (self, snapshot, v);
 }
 
 /* Draws only the tiles that intersect the view, from the coarsest level that still has a texel
@@ -641,6 +790,8 @@ rm_canvas_dispose (GObject *object)
   g_clear_object (&self->image);
   rm_canvas_set_candidate (self, NULL);
   rm_canvas_set_annotations (self, NULL);
+  rm_canvas_set_highlight (self, NULL);
+  g_clear_pointer (&self->polygon, g_array_unref);
   g_clear_pointer (&self->annotation_overlays, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), RM_TYPE_CANVAS);
 
@@ -671,6 +822,9 @@ rm_canvas_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
       break;
     case PROP_BRUSH_SIZE:
       g_value_set_double (value, self->brush_size);
+      break;
+    case PROP_POLYGON_POINTS:
+      g_value_set_uint (value, rm_canvas_get_polygon_n_points (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -737,6 +891,10 @@ rm_canvas_class_init (RmCanvasClass *klass)
   properties[PROP_BRUSH_SIZE] =
       g_param_spec_double ("brush-size", NULL, NULL, MIN_BRUSH_SIZE, MAX_BRUSH_SIZE, 24,
                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The vertices of the polygon being drawn (0: none is). */
+  properties[PROP_POLYGON_POINTS] =
+      g_param_spec_uint ("polygon-points", NULL, NULL, 0, G_MAXUINT, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   rm_ui_ensure_resources ();
@@ -755,6 +913,9 @@ rm_canvas_class_init (RmCanvasClass *klass)
   gtk_widget_class_install_action (widget_class, "canvas.zoom-out", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "canvas.zoom-fit", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "canvas.zoom-1to1", NULL, zoom_action);
+  gtk_widget_class_install_action (widget_class, "canvas.polygon-close", NULL, polygon_action);
+  gtk_widget_class_install_action (widget_class, "canvas.polygon-remove-point", NULL,
+                                   polygon_action);
 
   /* Unmodified keys only act while the canvas has the focus (so typing elsewhere is safe);
    * the Ctrl variants are application accelerators on the win.zoom-* actions. */
@@ -782,6 +943,15 @@ rm_canvas_class_init (RmCanvasClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_bracketright, 0, "win.brush-larger",
                                        NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, 0, "win.fill-holes", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_p, 0, "win.tool", "s", "polygon");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_P, GDK_SHIFT_MASK, "win.tool", "s",
+                                       "polygon-erase");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Return, 0, "canvas.polygon-close",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Enter, 0, "canvas.polygon-close",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_BackSpace, 0,
+                                       "canvas.polygon-remove-point", NULL);
 
   gtk_widget_class_set_css_name (widget_class, "rmcanvas");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
@@ -797,6 +967,7 @@ rm_canvas_init (RmCanvas *self)
   self->fit = TRUE;
   self->overlay_opacity = 0.5;
   self->brush_size = 24;
+  self->polygon = g_array_new (FALSE, FALSE, sizeof (double));
   self->annotation_overlays = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref,
                                                      annotation_overlay_free);
 }
@@ -827,6 +998,7 @@ rm_canvas_set_image (RmCanvas *self, RmImagePyramid *image)
   if (!g_set_object (&self->image, image))
     return;
 
+  rm_canvas_polygon_cancel (self);
   view = self->view;
   if (image != NULL)
     rm_view_set_image_size (&view, rm_image_pyramid_get_width (image),
@@ -929,6 +1101,7 @@ rm_canvas_set_candidate (RmCanvas *self, RmCandidate *candidate)
 
   if (self->painting)
     rm_canvas_stroke_end (self);
+  rm_canvas_polygon_cancel (self);
   if (self->candidate != NULL)
     g_signal_handlers_disconnect_by_func (self->candidate, on_candidate_mask_changed, self);
   if (self->candidate_overlay != NULL)
@@ -1010,6 +1183,9 @@ rm_canvas_set_tool (RmCanvas *self, RmCanvasTool tool)
     return;
   if (self->painting)
     rm_canvas_stroke_end (self);
+  /* between the two polygon tools the polygon stays: only its mode changes */
+  if (!is_polygon_tool (tool))
+    rm_canvas_polygon_cancel (self);
   self->tool = tool;
   gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
   gtk_widget_queue_draw (GTK_WIDGET (self));
@@ -1091,7 +1267,7 @@ rm_canvas_stroke_begin (RmCanvas *self, double widget_x, double widget_y)
 
   g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
 
-  if (!can_paint (self))
+  if (!can_paint (self) || !is_brush_tool (self->tool))
     return FALSE;
 
   if (self->painting)
@@ -1157,4 +1333,192 @@ rm_canvas_get_prior_drawn (RmCanvas *self)
   g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
 
   return self->prior_drawn;
+}
+
+/* ---- polygons ---------------------------------------------------------------------------- */
+
+static void
+polygon_changed (RmCanvas *self)
+{
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_POLYGON_POINTS]);
+}
+
+/* Adds a vertex at a widget point to the polygon being drawn (starting one), when a polygon
+ * tool is chosen and there is a candidate for the image. A vertex on the last one is not added.
+ * Returns whether the point was taken. */
+gboolean
+rm_canvas_polygon_add_point (RmCanvas *self, double widget_x, double widget_y)
+{
+  double xy[2];
+  guint n;
+
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  if (!can_paint (self) || !is_polygon_tool (self->tool))
+    return FALSE;
+
+  rm_view_widget_to_image (&self->shown, widget_x, widget_y, &xy[0], &xy[1]);
+  n = self->polygon->len;
+  if (n >= 2)
+    {
+      double lx, ly;
+
+      rm_view_image_to_widget (&self->shown, g_array_index (self->polygon, double, n - 2),
+                               g_array_index (self->polygon, double, n - 1), &lx, &ly);
+      if (hypot (lx - widget_x, ly - widget_y) < 1.0)
+        return TRUE;
+    }
+  g_array_append_vals (self->polygon, xy, 2);
+  polygon_changed (self);
+
+  return TRUE;
+}
+
+/* Takes the last vertex back; FALSE if there was none. */
+gboolean
+rm_canvas_polygon_remove_point (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  if (self->polygon == NULL || self->polygon->len == 0)
+    return FALSE;
+  g_array_set_size (self->polygon, self->polygon->len - 2);
+  polygon_changed (self);
+
+  return TRUE;
+}
+
+/* Drops the polygon being drawn. */
+void
+rm_canvas_polygon_cancel (RmCanvas *self)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (self->polygon == NULL || self->polygon->len == 0)
+    return;
+  g_array_set_size (self->polygon, 0);
+  self->polygon_inverted = FALSE;
+  polygon_changed (self);
+}
+
+/* Closes the polygon: with 3 vertices or more, its inside is added to (or removed from) the
+ * candidate's mask as one undo step. The polygon is gone either way. Returns whether the mask
+ * changed. */
+gboolean
+rm_canvas_polygon_close (RmCanvas *self)
+{
+  g_autoptr (GArray) polygon = NULL;
+  gboolean paint;
+
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  if (self->polygon == NULL || self->polygon->len == 0)
+    return FALSE;
+
+  paint = !rm_canvas_get_polygon_subtracts (self);
+  polygon = g_steal_pointer (&self->polygon);
+  self->polygon = g_array_new (FALSE, FALSE, sizeof (double));
+  self->polygon_inverted = FALSE;
+  polygon_changed (self);
+
+  if (polygon->len < 6 || self->candidate == NULL || !can_paint (self))
+    return FALSE;
+
+  return rm_candidate_fill_polygon (self->candidate, (const double *) (void *) polygon->data,
+                                    polygon->len / 2, paint);
+}
+
+guint
+rm_canvas_get_polygon_n_points (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), 0);
+
+  return self->polygon != NULL ? self->polygon->len / 2 : 0;
+}
+
+/* Whether the polygon (being drawn, or the next one) removes from the mask. */
+gboolean
+rm_canvas_get_polygon_subtracts (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  return (self->tool == RM_CANVAS_TOOL_POLYGON_ERASE) != self->polygon_inverted;
+}
+
+/* A click with a polygon tool at a widget point, at event @time with modifiers @state: a
+ * vertex, or with a second click on the last vertex within the double-click time, the end of
+ * the polygon. Ctrl on the first vertex inverts the tool's mode for this polygon. The canvas's
+ * gestures call this; so can tests. */
+void
+rm_canvas_polygon_click (RmCanvas *self, double widget_x, double widget_y, guint32 time,
+                         GdkModifierType state)
+{
+  int double_click_time = 400, double_click_distance = 5;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  g_object_get (gtk_widget_get_settings (GTK_WIDGET (self)), "gtk-double-click-time",
+                &double_click_time, "gtk-double-click-distance", &double_click_distance, NULL);
+  if (self->polygon->len > 0 && time - self->last_click_time <= (guint32) double_click_time &&
+      hypot (widget_x - self->last_click_x, widget_y - self->last_click_y) <= double_click_distance)
+    {
+      rm_canvas_polygon_close (self);
+      self->last_click_time = 0;
+      return;
+    }
+
+  if (self->polygon->len == 0)
+    self->polygon_inverted = (state & GDK_CONTROL_MASK) != 0;
+  if (rm_canvas_polygon_add_point (self, widget_x, widget_y))
+    {
+      self->last_click_time = time;
+      self->last_click_x = widget_x;
+      self->last_click_y = widget_y;
+    }
+}
+
+/* ---- the highlighted annotation ---------------------------------------------------------- */
+
+RmAnnotation *
+rm_canvas_get_highlight (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), NULL);
+
+  return self->highlight;
+}
+
+static void
+on_highlight_notify (RmAnnotation *annotation, GParamSpec *pspec, RmCanvas *self)
+{
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* Draws @annotation's mask (any status) over the other annotations in the highlight colour, or
+ * none with NULL: the annotation selected in the panel. */
+void
+rm_canvas_set_highlight (RmCanvas *self, RmAnnotation *annotation)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+  g_return_if_fail (annotation == NULL || RM_IS_ANNOTATION (annotation));
+
+  if (self->highlight == annotation)
+    return;
+  if (self->highlight != NULL)
+    g_signal_handlers_disconnect_by_func (self->highlight, on_highlight_notify, self);
+  g_set_object (&self->highlight, annotation);
+  g_clear_pointer (&self->highlight_overlay, rm_mask_overlay_free);
+  g_clear_pointer (&self->highlight_mask, g_bytes_unref);
+  if (annotation != NULL)
+    g_signal_connect (annotation, "notify::mask", G_CALLBACK (on_highlight_notify), self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* Whether the last frame drew the highlighted annotation. */
+gboolean
+rm_canvas_get_highlight_drawn (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  return self->highlight_drawn;
 }

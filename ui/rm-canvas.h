@@ -21,6 +21,8 @@ typedef enum
   RM_CANVAS_TOOL_PAN,
   RM_CANVAS_TOOL_BRUSH,
   RM_CANVAS_TOOL_ERASER,
+  RM_CANVAS_TOOL_POLYGON,       /* clicks add vertices; the closed polygon adds to the mask */
+  RM_CANVAS_TOOL_POLYGON_ERASE, /* … or removes from it */
 } RmCanvasTool;
 
 #define RM_TYPE_CANVAS (rm_canvas_get_type ())
@@ -61,6 +63,19 @@ void rm_canvas_set_annotations (RmCanvas *self, GListModel *annotations);
 gboolean rm_canvas_stroke_begin (RmCanvas *self, double widget_x, double widget_y);
 void rm_canvas_stroke_update (RmCanvas *self, double widget_x, double widget_y);
 void rm_canvas_stroke_end (RmCanvas *self);
+
+gboolean rm_canvas_polygon_add_point (RmCanvas *self, double widget_x, double widget_y);
+gboolean rm_canvas_polygon_remove_point (RmCanvas *self);
+gboolean rm_canvas_polygon_close (RmCanvas *self);
+void rm_canvas_polygon_cancel (RmCanvas *self);
+guint rm_canvas_get_polygon_n_points (RmCanvas *self);
+gboolean rm_canvas_get_polygon_subtracts (RmCanvas *self);
+void rm_canvas_polygon_click (RmCanvas *self, double widget_x, double widget_y, guint32 time,
+                              GdkModifierType state);
+
+RmAnnotation *rm_canvas_get_highlight (RmCanvas *self);
+void rm_canvas_set_highlight (RmCanvas *self, RmAnnotation *annotation);
+gboolean rm_canvas_get_highlight_drawn (RmCanvas *self);
 
 guint rm_canvas_get_n_overlay_uploads (RmCanvas *self);
 guint rm_canvas_get_n_drawn_overlay_tiles (RmCanvas *self);

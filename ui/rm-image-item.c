@@ -21,6 +21,8 @@ struct _RmImageItem
   int width;
   int height;
   RmImageItemState state;
+  guint n_annotations;
+  guint n_candidates;
 };
 
 G_DEFINE_FINAL_TYPE (RmImageItem, rm_image_item, G_TYPE_OBJECT)
@@ -34,6 +36,7 @@ enum
   PROP_WIDTH,
   PROP_HEIGHT,
   PROP_STATE,
+  PROP_STATUS,
   N_PROPS
 };
 
@@ -211,6 +214,9 @@ rm_image_item_get_property (GObject *object, guint prop_id, GValue *value, GPara
     case PROP_STATE:
       g_value_set_int (value, self->state);
       break;
+    case PROP_STATUS:
+      g_value_set_int (value, rm_image_item_get_status (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -258,6 +264,11 @@ rm_image_item_class_init (RmImageItemClass *klass)
   properties[PROP_STATE] =
       g_param_spec_int ("state", NULL, NULL, RM_IMAGE_ITEM_STATE_NONE, RM_IMAGE_ITEM_STATE_FAILED,
                         RM_IMAGE_ITEM_STATE_NONE,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* An RmImageStatus, from the counts of annotations and candidates. */
+  properties[PROP_STATUS] =
+      g_param_spec_int ("status", NULL, NULL, RM_IMAGE_STATUS_UNLABELLED, RM_IMAGE_STATUS_REVIEWED,
+                        RM_IMAGE_STATUS_UNLABELLED,
                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -517,4 +528,46 @@ rm_image_scan_finish (GAsyncResult *result, guint *n_skipped, GError **error)
   g_free (scan);
 
   return files;
+}
+
+RmImageStatus
+rm_image_item_get_status (RmImageItem *self)
+{
+  g_return_val_if_fail (RM_IS_IMAGE_ITEM (self), RM_IMAGE_STATUS_UNLABELLED);
+
+  if (self->n_candidates > 0)
+    return RM_IMAGE_STATUS_CANDIDATES;
+
+  return self->n_annotations > 0 ? RM_IMAGE_STATUS_REVIEWED : RM_IMAGE_STATUS_UNLABELLED;
+}
+
+/* Annotations of the image, all statuses. */
+guint
+rm_image_item_get_n_annotations (RmImageItem *self)
+{
+  g_return_val_if_fail (RM_IS_IMAGE_ITEM (self), 0);
+
+  return self->n_annotations;
+}
+
+guint
+rm_image_item_get_n_candidates (RmImageItem *self)
+{
+  g_return_val_if_fail (RM_IS_IMAGE_ITEM (self), 0);
+
+  return self->n_candidates;
+}
+
+/* The window counts the image's annotations; "status" is notified when the counts change. */
+void
+rm_image_item_set_counts (RmImageItem *self, guint n_annotations, guint n_candidates)
+{
+  g_return_if_fail (RM_IS_IMAGE_ITEM (self));
+  g_return_if_fail (n_candidates <= n_annotations);
+
+  if (self->n_annotations == n_annotations && self->n_candidates == n_candidates)
+    return;
+  self->n_annotations = n_annotations;
+  self->n_candidates = n_candidates;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS]);
 }

@@ -19,6 +19,7 @@ struct _RmImageRow
   GtkImage *thumbnail;
   GtkLabel *name_label;
   GtkLabel *detail_label;
+  GtkLabel *badge_label;
 };
 
 G_DEFINE_FINAL_TYPE (RmImageRow, rm_image_row, GTK_TYPE_WIDGET)
@@ -32,12 +33,54 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 
+static const char *const badge_classes[] = { "unlabelled", "candidates", "reviewed" };
+
+static void
+update_badge (RmImageRow *self)
+{
+  RmImageItem *item = self->item;
+  GtkWidget *badge = GTK_WIDGET (self->badge_label);
+  RmImageStatus status =
+      item != NULL ? rm_image_item_get_status (item) : RM_IMAGE_STATUS_UNLABELLED;
+  g_autofree char *text = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (badge_classes); i++)
+    if (i == (guint) status)
+      gtk_widget_add_css_class (badge, badge_classes[i]);
+    else
+      gtk_widget_remove_css_class (badge, badge_classes[i]);
+
+  switch (status)
+    {
+    case RM_IMAGE_STATUS_CANDIDATES:
+      {
+        guint n = rm_image_item_get_n_candidates (item);
+
+        /* Translators: the sidebar badge of an image with candidates to review */
+        text = g_strdup_printf (ngettext ("%u candidate", "%u candidates", n), n);
+      }
+      break;
+    case RM_IMAGE_STATUS_REVIEWED:
+      /* Translators: the sidebar badge of an image whose annotations are all reviewed */
+      text = g_strdup (_ ("Reviewed"));
+      break;
+    case RM_IMAGE_STATUS_UNLABELLED:
+    default:
+      /* Translators: the sidebar badge of an image without annotations */
+      text = g_strdup (_ ("Unlabelled"));
+      break;
+    }
+  gtk_label_set_label (self->badge_label, text);
+  gtk_widget_set_visible (badge, item != NULL);
+}
+
 static void
 update (RmImageRow *self)
 {
   RmImageItem *item = self->item;
   g_autofree char *detail = NULL;
 
+  update_badge (self);
   if (item == NULL)
     {
       gtk_label_set_label (self->name_label, "");
@@ -141,6 +184,7 @@ rm_image_row_class_init (RmImageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RmImageRow, thumbnail);
   gtk_widget_class_bind_template_child (widget_class, RmImageRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, RmImageRow, detail_label);
+  gtk_widget_class_bind_template_child (widget_class, RmImageRow, badge_label);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BOX_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "rmimagerow");
@@ -154,6 +198,8 @@ rm_image_row_init (RmImageRow *self)
   self->item_signals = g_signal_group_new (RM_TYPE_IMAGE_ITEM);
   g_signal_group_connect_swapped (self->item_signals, "notify::state", G_CALLBACK (update), self);
   g_signal_group_connect_swapped (self->item_signals, "notify::thumbnail", G_CALLBACK (update),
+                                  self);
+  g_signal_group_connect_swapped (self->item_signals, "notify::status", G_CALLBACK (update_badge),
                                   self);
   update (self);
 }

@@ -1,11 +1,11 @@
-/* rm-mask-editor.c: a binary mask with brush and eraser strokes, hole filling, and a bounded
- * undo history
+/* rm-mask-editor.c: a binary mask with brush and eraser strokes, hole filling, polygons, and a
+ * bounded undo history
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The mask is width x height bytes, 0 or 1. Every edit (a stroke, a hole fill) records which
- * pixels it flipped, in 64 x 64 tiles of bits; when the edit ends, the flipped pixels of each
+ * The mask is width x height bytes, 0 or 1. Every edit (a stroke, a hole fill, a polygon) records
+ * which pixels it flipped, in 64 x 64 tiles of bits; when the edit ends, the flipped pixels of each
  * touched tile are run-length encoded into one undo step. Since an edit only flips pixels, undo
  * and redo are the same operation: flip the step's pixels again. A step for a brush stroke
  * costs a few bytes per run, whatever the image size; the history is bounded by a number of
@@ -726,6 +726,94 @@ rm_mask_editor_fill_holes (RmMaskEditor *self)
           }
       if (x0 >= 0)
         pending_add_rect (self, x0, y, x1 + 1, y + 1);
+    }
+
+  return commit (self);
+}
+
+/* ---- polygons ---------------------------------------------------------------------------- */
+
+static int
+compare_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Sets (@paint) or clears every pixel whose centre lies inside the polygon of @n_points points
+ * @xy (x0, y0, x1, y1, … in image coordinates; closed implicitly), by the even-odd rule, so
+ * that a self-intersecting outline behaves as drawn. One scanline at a time: the crossings of
+ * the edges with the row through the pixel centres, sorted, pair up into spans. One undo step;
+ * FALSE if no pixel changed (or the polygon has fewer than 3 points). */
+gboolean
+rm_mask_editor_fill_polygon (RmMaskEditor *self, const double *xy, guint n_points, gboolean paint)
+{
+  g_autoptr (GArray) crossings = NULL;
+  double min_y = G_MAXDOUBLE, max_y = -G_MAXDOUBLE;
+  guint8 value = paint ? 1 : 0;
+  int y0, y1;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (xy != NULL || n_points == 0, FALSE);
+
+  if (self->in_stroke)
+    rm_mask_editor_end_stroke (self);
+  if (n_points < 3)
+    return FALSE;
+
+  for (guint i = 0; i < n_points; i++)
+    {
+      if (!isfinite (xy[2 * i]) || !isfinite (xy[2 * i + 1]))
+        return FALSE;
+      min_y = MIN (min_y, xy[2 * i + 1]);
+      max_y = MAX (max_y, xy[2 * i + 1]);
+    }
+
+  /* rows whose centre (y + 0.5) can be inside */
+  y0 = (int) MAX (floor (min_y - 0.5), 0);
+  y1 = (int) MIN (ceil (max_y - 0.5), (double) self->height - 1);
+  crossings = g_array_new (FALSE, FALSE, sizeof (double));
+
+  for (int y = y0; y <= y1; y++)
+    {
+      double cy = y + 0.5;
+      int rx0 = G_MAXINT, rx1 = G_MININT;
+
+      g_array_set_size (crossings, 0);
+      for (guint i = 0; i < n_points; i++)
+        {
+          const double *a = xy + 2 * i;
+          const double *b = xy + 2 * ((i + 1) % n_points);
+
+          /* half-open in y, so a vertex on the row counts once */
+          if ((a[1] <= cy) != (b[1] <= cy))
+            {
+              double x = a[0] + (cy - a[1]) * (b[0] - a[0]) / (b[1] - a[1]);
+
+              g_array_append_val (crossings, x);
+            }
+        }
+      g_array_sort (crossings, compare_double);
+
+      for (guint k = 0; k + 1 < crossings->len; k += 2)
+        {
+          /* pixels whose centre x + 0.5 lies in [left, right) */
+          double left = g_array_index (crossings, double, k);
+          double right = g_array_index (crossings, double, k + 1);
+          int px0 = (int) MAX (ceil (left - 0.5), 0);
+          int px1 = (int) MIN (ceil (right - 0.5) - 1, (double) self->width - 1);
+
+          for (int px = px0; px <= px1; px++)
+            set_pixel (self, px, y, value);
+          if (px0 <= px1)
+            {
+              rx0 = MIN (rx0, px0);
+              rx1 = MAX (rx1, px1);
+            }
+        }
+      if (rx0 <= rx1)
+        pending_add_rect (self, rx0, y, rx1 + 1, y + 1);
     }
 
   return commit (self);

@@ -1,5 +1,5 @@
-/* rm-mask-editor.h: a binary mask with brush and eraser strokes, hole filling, and a bounded
- * undo history
+/* rm-mask-editor.h: a binary mask with brush and eraser strokes, hole filling, polygons, and a
+ * bounded undo history
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -40,6 +40,8 @@ void rm_mask_editor_stroke_to (RmMaskEditor *self, double x, double y);
 gboolean rm_mask_editor_end_stroke (RmMaskEditor *self);
 gboolean rm_mask_editor_in_stroke (const RmMaskEditor *self);
 gboolean rm_mask_editor_fill_holes (RmMaskEditor *self);
+gboolean rm_mask_editor_fill_polygon (RmMaskEditor *self, const double *xy, guint n_points,
+                                      gboolean paint);
 
 gboolean rm_mask_editor_can_undo (const RmMaskEditor *self);
 gboolean rm_mask_editor_can_redo (const RmMaskEditor *self);

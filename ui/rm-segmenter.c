@@ -12,6 +12,11 @@
  * The model is immutable and shared: a running query holds a reference on it, so loading
  * another model meanwhile is safe. Sessions (one per thread at a time) are kept for the next
  * query.
+ *
+ * A batch runs one expression over many images in one worker, one image after the other with one
+ * session; each image's result is handed to the main context as soon as it is ready (so a
+ * cancelled batch keeps what it finished), and its progress ("batch-progress") tells which image
+ * it is at. A batch and queries can run at the same time.
  */
 
 #include "rm-segmenter.h"
@@ -111,6 +116,7 @@ static GParamSpec *properties[N_PROPS];
 enum
 {
   PROGRESS,
+  BATCH_PROGRESS,
   N_SIGNALS
 };
 
@@ -154,6 +160,9 @@ typedef struct
   guint serial;
   char stage[32];
   double fraction;
+  gboolean batch;
+  guint index;
+  guint n_images;
 } Report;
 
 typedef struct
@@ -164,6 +173,9 @@ typedef struct
   gint abort; /* atomic: set from the GCancellable's "cancelled" handler */
   char last_stage[32];
   double last_fraction;
+  gboolean batch; /* reports are "batch-progress", for image index of n_images */
+  guint index;
+  guint n_images;
 } Progress;
 
 static gboolean
@@ -171,7 +183,10 @@ deliver_report (gpointer data)
 {
   Report *report = data;
 
-  if (report->serial == report->self->op_serial)
+  if (report->batch)
+    g_signal_emit (report->self, signals[BATCH_PROGRESS], 0, report->index, report->n_images,
+                   report->stage, report->fraction);
+  else if (report->serial == report->self->op_serial)
     g_signal_emit (report->self, signals[PROGRESS], 0, report->stage, report->fraction);
 
   return G_SOURCE_REMOVE;
@@ -206,6 +221,9 @@ progress_report (Progress *progress, const char *stage, double fraction)
   report->serial = progress->serial;
   g_strlcpy (report->stage, stage, sizeof report->stage);
   report->fraction = CLAMP (fraction, 0.0, 1.0);
+  report->batch = progress->batch;
+  report->index = progress->index;
+  report->n_images = progress->n_images;
   g_main_context_invoke_full (progress->context, G_PRIORITY_DEFAULT, deliver_report, report,
                               report_free);
 }
@@ -239,6 +257,17 @@ progress_init (Progress *progress, RmSegmenter *self)
   progress->context = g_main_context_ref_thread_default ();
   progress->serial = ++self->op_serial;
   progress->last_fraction = -1;
+}
+
+/* A batch's reports do not take the "progress" of single operations over. */
+static void
+progress_init_batch (Progress *progress, RmSegmenter *self, guint n_images)
+{
+  progress->self = self;
+  progress->context = g_main_context_ref_thread_default ();
+  progress->last_fraction = -1;
+  progress->batch = TRUE;
+  progress->n_images = n_images;
 }
 
 static void
@@ -440,6 +469,32 @@ segment_data_free (gpointer data)
 }
 
 /* Formats rm_image_load cannot read (TIFF): through GDK, then to RGB (alpha dropped). */
+static RmImage *load_with_gdk (GFile *file, GError **error);
+
+/* Decodes @file to RGB for the engine: rm_image_load, or GDK for what it cannot read (TIFF).
+ * Thread-safe; for workers. */
+RmImage *
+rm_segmenter_load_image (GFile *file, GError **error)
+{
+  g_autofree char *path = g_file_get_path (file);
+  RmImage *image = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+
+  if (path != NULL)
+    image = rm_image_load (path, NULL, &local);
+  if (image == NULL && (path == NULL || g_error_matches (local, RM_ERROR, RM_ERROR_FORMAT)))
+    {
+      g_clear_error (&local);
+      image = load_with_gdk (file, &local);
+    }
+  if (image == NULL)
+    g_propagate_error (error, local);
+
+  return image;
+}
+
 static RmImage *
 load_with_gdk (GFile *file, GError **error)
 {
@@ -486,7 +541,6 @@ segment_thread (GTask *task, gpointer source_object, gpointer task_data, GCancel
   SegmentData *segment = task_data;
   RmSegmentParams params = rm_segment_default_params ();
   g_autoptr (RmImage) image = NULL;
-  g_autofree char *path = g_file_get_path (segment->image);
   const char *texts[] = { segment->expression };
   RmSegmentResult **results;
   RmSegmentResult *result;
@@ -497,13 +551,7 @@ segment_thread (GTask *task, gpointer source_object, gpointer task_data, GCancel
   handler = progress_connect (&segment->progress, cancellable);
 
   progress_report (&segment->progress, "decode", 0.0);
-  if (path != NULL)
-    image = rm_image_load (path, NULL, &error);
-  if (image == NULL && (path == NULL || g_error_matches (error, RM_ERROR, RM_ERROR_FORMAT)))
-    {
-      g_clear_error (&error);
-      image = load_with_gdk (segment->image, &error);
-    }
+  image = rm_segmenter_load_image (segment->image, &error);
   if (image == NULL)
     {
       g_cancellable_disconnect (cancellable, handler);
@@ -604,6 +652,284 @@ rm_segmenter_segment_finish (RmSegmenter *self, GAsyncResult *result, GError **e
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* ---- batches ----------------------------------------------------------------------------- */
+
+/* Where a batch's results go: shared by the worker's deliveries, freed by the last. */
+typedef struct
+{
+  RmSegmenterItemFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+} ItemSink;
+
+static void
+item_sink_clear (gpointer data)
+{
+  ItemSink *sink = data;
+
+  if (sink->destroy != NULL)
+    sink->destroy (sink->data);
+}
+
+static void
+item_sink_unref (ItemSink *sink)
+{
+  g_atomic_rc_box_release_full (sink, item_sink_clear);
+}
+
+typedef struct
+{
+  RmSegmenter *self; /* a reference */
+  ItemSink *sink;    /* a reference */
+  guint index;
+  RmSegmentResult *result;
+  GError *error;
+} Item;
+
+static gboolean
+deliver_item (gpointer data)
+{
+  Item *item = data;
+
+  item->sink->func (item->self, item->index, g_steal_pointer (&item->result), item->error,
+                    item->sink->data);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+item_free (gpointer data)
+{
+  Item *item = data;
+
+  g_object_unref (item->self);
+  item_sink_unref (item->sink);
+  g_clear_pointer (&item->result, rm_segment_result_free);
+  g_clear_error (&item->error);
+  g_free (item);
+}
+
+typedef struct
+{
+  Progress progress;
+  ModelRef *model;
+  GPtrArray *images; /* of GFile */
+  char *expression;
+  int n_threads;
+  ItemSink *sink;
+  guint n_done; /* images with a result (worker, then read when the task returns) */
+} BatchData;
+
+static void
+batch_data_free (gpointer data)
+{
+  BatchData *batch = data;
+
+  progress_clear (&batch->progress);
+  model_ref_unref (batch->model);
+  g_ptr_array_unref (batch->images);
+  g_free (batch->expression);
+  g_clear_pointer (&batch->sink, item_sink_unref);
+  g_free (batch);
+}
+
+static void
+batch_deliver (BatchData *batch, guint index, RmSegmentResult *result, GError *error)
+{
+  Item *item = g_new0 (Item, 1);
+
+  item->self = g_object_ref (batch->progress.self);
+  item->sink = g_atomic_rc_box_acquire (batch->sink);
+  item->index = index;
+  item->result = result;
+  item->error = error;
+  g_main_context_invoke_full (batch->progress.context, G_PRIORITY_DEFAULT, deliver_item, item,
+                              item_free);
+}
+
+static void
+batch_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+  BatchData *batch = task_data;
+  RmSegmentParams params = rm_segment_default_params ();
+  const char *texts[] = { batch->expression };
+  RmSession *session;
+  gulong handler;
+
+  handler = progress_connect (&batch->progress, cancellable);
+  params.progress = on_engine_progress;
+  params.progress_user = &batch->progress;
+  params.abort = on_engine_abort;
+  params.abort_user = &batch->progress;
+  params.want_prior_image = false;
+
+  session = model_ref_take_session (batch->model, batch->n_threads);
+  for (guint i = 0; i < batch->images->len && !on_engine_abort (&batch->progress); i++)
+    {
+      g_autoptr (RmImage) image = NULL;
+      RmSegmentResult **results = NULL;
+      GError *error = NULL;
+
+      batch->progress.index = i;
+      batch->progress.last_stage[0] = '\0';
+      progress_report (&batch->progress, "decode", 0.0);
+      image = rm_segmenter_load_image (batch->images->pdata[i], &error);
+      if (image != NULL && !on_engine_abort (&batch->progress))
+        {
+          progress_report (&batch->progress, "decode", 1.0);
+          results = rm_session_segment (session, image, texts, 1, &params, &error);
+        }
+      if (results != NULL)
+        {
+          RmSegmentResult *result = g_steal_pointer (&results[0]);
+
+          g_free (results);
+          batch->n_done++;
+          batch_deliver (batch, i, result, NULL);
+        }
+      else if (error != NULL && !g_error_matches (error, RM_ERROR, RM_ERROR_CANCELLED))
+        batch_deliver (batch, i, NULL, error); /* that image failed; the others go on */
+      else
+        g_clear_error (&error);
+    }
+  model_ref_give_session (batch->model, session, batch->n_threads);
+  g_cancellable_disconnect (cancellable, handler);
+
+  if (on_engine_abort (&batch->progress))
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "batch cancelled");
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+batch_done (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  RmSegmenter *self = RM_SEGMENTER (object);
+  g_autoptr (GTask) outer = user_data;
+  BatchData *batch = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+
+  set_running (self, self->n_running - 1);
+  /* the worker is done with the sink: let go of it here, in the main context, so that its
+   * destroy notify never runs in a worker (the task may be freed there) */
+  g_clear_pointer (&batch->sink, item_sink_unref);
+  g_task_set_task_data (outer, GUINT_TO_POINTER (batch->n_done), NULL);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (outer, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (outer, TRUE);
+}
+
+/* Segments each of @images with @expression, one after the other in a worker thread with
+ * @n_threads threads. @item_func is called in the main context for each image that was done
+ * (with the result, which it owns) or that failed (with the error; the batch goes on), in order,
+ * before the batch completes; @item_destroy frees @item_data after the last call. Progress is
+ * "batch-progress". Cancelling stops the engine at its next block: the images done so far stay
+ * delivered, and the batch ends with G_IO_ERROR_CANCELLED. The model must be loaded. */
+void
+rm_segmenter_segment_batch_async (RmSegmenter *self, GFile *const *images, guint n_images,
+                                  const char *expression, int n_threads, GCancellable *cancellable,
+                                  RmSegmenterItemFunc item_func, gpointer item_data,
+                                  GDestroyNotify item_destroy, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_autoptr (GTask) inner = NULL;
+  GTask *outer;
+  BatchData *batch;
+  ItemSink *sink;
+
+  g_return_if_fail (RM_IS_SEGMENTER (self));
+  g_return_if_fail (images != NULL || n_images == 0);
+  g_return_if_fail (expression != NULL);
+  g_return_if_fail (item_func != NULL);
+
+  sink = g_atomic_rc_box_new0 (ItemSink);
+  sink->func = item_func;
+  sink->data = item_data;
+  sink->destroy = item_destroy;
+
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, rm_segmenter_segment_batch_async);
+  if (self->model == NULL)
+    {
+      item_sink_unref (sink);
+      g_task_return_new_error (outer, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "%s",
+                               _ ("No model is loaded."));
+      g_object_unref (outer);
+      return;
+    }
+
+  batch = g_new0 (BatchData, 1);
+  progress_init_batch (&batch->progress, self, n_images);
+  batch->model = g_atomic_rc_box_acquire (self->model);
+  batch->images = g_ptr_array_new_full (n_images, g_object_unref);
+  for (guint i = 0; i < n_images; i++)
+    g_ptr_array_add (batch->images, g_object_ref (images[i]));
+  batch->expression = g_strdup (expression);
+  batch->n_threads = n_threads;
+  batch->sink = sink;
+  set_running (self, self->n_running + 1);
+
+  inner = g_task_new (self, cancellable, batch_done, outer);
+  g_task_set_source_tag (inner, rm_segmenter_segment_batch_async);
+  g_task_set_task_data (inner, batch, batch_data_free);
+  g_task_run_in_thread (inner, batch_thread);
+}
+
+/* The number of images that were segmented; with @error G_IO_ERROR_CANCELLED if the batch was
+ * cancelled (the images done before still count). */
+guint
+rm_segmenter_segment_batch_finish (RmSegmenter *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+
+  g_task_propagate_boolean (G_TASK (result), error);
+
+  return GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));
+}
+
+/* ---- stages ------------------------------------------------------------------------------ */
+
+/* The engine's stages, for the user, and where each lies on a query's progress bar. */
+static const struct
+{
+  const char *stage;
+  const char *label;
+  double start;
+  double end;
+} stages[] = {
+  { "config", N_ ("Reading the model configuration"), 0.0, 0.2 },
+  { "weights", N_ ("Loading the weights"), 0.0, 1.0 },
+  { "decode", N_ ("Decoding the image"), 0.0, 0.1 },
+  { "tokenize", N_ ("Reading the expression"), 0.1, 0.12 },
+  { "preprocess", N_ ("Preparing the image"), 0.12, 0.15 },
+  { "BEiT-3", N_ ("Text and image encoder (BEiT-3)"), 0.15, 0.45 },
+  { "Hiera", N_ ("Image encoder (Hiera)"), 0.45, 0.85 },
+  { "decoder", N_ ("Mask decoder"), 0.85, 0.9 },
+  { "postprocess", N_ ("Making the mask"), 0.9, 1.0 },
+};
+
+/* The name of the engine's @stage for the user (translated; the stage itself if unknown), and
+ * in @overall (may be NULL) how far a query is when it is @fraction through that stage. */
+const char *
+rm_segmenter_describe_stage (const char *stage, double fraction, double *overall)
+{
+  g_return_val_if_fail (stage != NULL, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (stages); i++)
+    if (g_str_equal (stages[i].stage, stage))
+      {
+        if (overall != NULL)
+          *overall = CLAMP (stages[i].start + (stages[i].end - stages[i].start) * fraction, 0, 1);
+        return _ (stages[i].label);
+      }
+
+  if (overall != NULL)
+    *overall = CLAMP (fraction, 0, 1);
+
+  return stage;
+}
+
 /* ---- GObject ----------------------------------------------------------------------------- */
 
 static void
@@ -657,6 +983,11 @@ rm_segmenter_class_init (RmSegmenterClass *klass)
    * "decode"), @fraction of the way through it. In the main context. */
   signals[PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                     NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_DOUBLE);
+  /* batch-progress (index, n_images, stage, fraction): a batch is at image @index (from 0) of
+   * @n_images, @fraction of the way through @stage. In the main context. */
+  signals[BATCH_PROGRESS] =
+      g_signal_new ("batch-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 4, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_STRING, G_TYPE_DOUBLE);
 }
 
 static void

@@ -43,6 +43,18 @@ void rm_segmenter_segment_async (RmSegmenter *self, GFile *image, const char *ex
 RmSegmentResult *rm_segmenter_segment_finish (RmSegmenter *self, GAsyncResult *result,
                                               GError **error);
 
+typedef void (*RmSegmenterItemFunc) (RmSegmenter *self, guint index, RmSegmentResult *result,
+                                     const GError *error, gpointer user_data);
+void rm_segmenter_segment_batch_async (RmSegmenter *self, GFile *const *images, guint n_images,
+                                       const char *expression, int n_threads,
+                                       GCancellable *cancellable, RmSegmenterItemFunc item_func,
+                                       gpointer item_data, GDestroyNotify item_destroy,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+guint rm_segmenter_segment_batch_finish (RmSegmenter *self, GAsyncResult *result, GError **error);
+
+RmImage *rm_segmenter_load_image (GFile *file, GError **error);
+const char *rm_segmenter_describe_stage (const char *stage, double fraction, double *overall);
+
 /* For tests: called in the worker on every progress report of the engine, before it is
  * passed on; may block (the abort flag is polled after it returns). */
 typedef void (*RmSegmenterTestHook) (const char *stage, double fraction, gpointer user_data);

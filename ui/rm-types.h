@@ -21,6 +21,7 @@ typedef struct _RmCanvas RmCanvas;
 typedef struct _RmImageItem RmImageItem;
 typedef struct _RmImagePyramid RmImagePyramid;
 typedef struct _RmImageRow RmImageRow;
+typedef struct _RmModelVersion RmModelVersion;
 typedef struct _RmPreferencesWindow RmPreferencesWindow;
 typedef struct _RmSegmenter RmSegmenter;
 typedef struct _RmView RmView;

@@ -4,116 +4,13 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "rm-batch-dialog.h"
+#include "rm-finetune-dialog.h"
 #include "rm-image-pyramid.h"
 #include "rm-window-private.h"
 
 #include <glib/gi18n.h>
 #include <math.h>
-
-static GFile *
-get_last_folder (RmWindow *self)
-{
-  g_autofree char *path = g_settings_get_string (self->settings, "last-folder");
-
-  if (path[0] == '\0' || !g_file_test (path, G_FILE_TEST_IS_DIR))
-    return NULL;
-
-  return g_file_new_for_path (path);
-}
-
-static void
-set_last_folder (RmWindow *self, GFile *folder)
-{
-  g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
-
-  if (path != NULL)
-    g_settings_set_string (self->settings, "last-folder", path);
-}
-
-static GtkFileChooserNative *
-new_chooser (RmWindow *self, const char *title, GtkFileChooserAction action, const char *accept)
-{
-  GtkFileChooserNative *chooser;
-  g_autoptr (GFile) folder = get_last_folder (self);
-
-  chooser = gtk_file_chooser_native_new (title, GTK_WINDOW (self), action, accept, _ ("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  if (folder != NULL)
-    gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), folder, NULL);
-
-  return chooser;
-}
-
-static void
-open_response (GtkNativeDialog *dialog, int response, RmWindow *self)
-{
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-
-      set_last_folder (self, folder);
-      rm_window_add_files (self, &folder, 1, TRUE);
-    }
-  g_object_unref (dialog);
-}
-
-/* A project is a folder of images until the project store lands. */
-static void
-open_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
-{
-  RmWindow *self = RM_WINDOW (widget);
-  GtkFileChooserNative *chooser;
-
-  chooser =
-      new_chooser (self, _ ("Open Project"), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _ ("_Open"));
-  g_signal_connect (chooser, "response", G_CALLBACK (open_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-}
-
-static void
-import_response (GtkNativeDialog *dialog, int response, RmWindow *self)
-{
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GListModel) list = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
-      g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
-
-      for (guint i = 0; i < g_list_model_get_n_items (list); i++)
-        g_ptr_array_add (files, g_list_model_get_item (list, i));
-      if (files->len > 0)
-        {
-          g_autoptr (GFile) parent = g_file_get_parent (files->pdata[0]);
-
-          set_last_folder (self, parent);
-        }
-      rm_window_add_files (self, (GFile **) files->pdata, files->len, FALSE);
-    }
-  g_object_unref (dialog);
-}
-
-static void
-import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
-{
-  RmWindow *self = RM_WINDOW (widget);
-  GtkFileChooserNative *chooser;
-  g_autoptr (GtkFileFilter) images = gtk_file_filter_new ();
-  g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
-
-  chooser = new_chooser (self, _ ("Import Images"), GTK_FILE_CHOOSER_ACTION_OPEN, _ ("_Import"));
-  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
-
-  gtk_file_filter_set_name (images, _ ("Images"));
-  gtk_file_filter_add_mime_type (images, "image/png");
-  gtk_file_filter_add_mime_type (images, "image/jpeg");
-  gtk_file_filter_add_mime_type (images, "image/tiff");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), images);
-  gtk_file_filter_set_name (all, _ ("All Files"));
-  gtk_file_filter_add_pattern (all, "*");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), all);
-
-  g_signal_connect (chooser, "response", G_CALLBACK (import_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-}
 
 static void
 zoom_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -162,10 +59,17 @@ run_query_action (GtkWidget *widget, const char *action_name, GVariant *paramete
   _rm_window_start_query (RM_WINDOW (widget));
 }
 
+/* Esc: the polygon being drawn goes first, then the running query. */
 static void
 cancel_query_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  _rm_window_cancel_query (RM_WINDOW (widget));
+  RmWindow *self = RM_WINDOW (widget);
+
+  if (rm_canvas_get_polygon_n_points (self->canvas) > 0)
+    rm_canvas_polygon_cancel (self->canvas);
+  else
+    _rm_window_cancel_query (self);
+  _rm_window_actions_update (self);
 }
 
 static void
@@ -196,26 +100,24 @@ edit_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   GtkWidget *text = focused_text (self);
   RmCandidate *candidate = self->candidate;
 
-  if (candidate == NULL)
-    return;
-
+  /* one history for the candidate's mask and the annotations (rm-window-annotations.c) */
   if (g_str_equal (action_name, "win.undo"))
     {
       if (text != NULL)
         gtk_widget_activate_action (text, "text.undo", NULL);
       else
-        rm_candidate_undo (candidate);
+        _rm_window_undo (self, FALSE);
     }
   else if (g_str_equal (action_name, "win.redo"))
     {
       if (text != NULL)
         gtk_widget_activate_action (text, "text.redo", NULL);
       else
-        rm_candidate_redo (candidate);
+        _rm_window_undo (self, TRUE);
     }
   else if (g_str_equal (action_name, "win.fill-holes"))
     {
-      if (!rm_candidate_fill_holes (candidate))
+      if (candidate != NULL && !rm_candidate_fill_holes (candidate))
         _rm_window_show_message (self, _ ("The mask has no holes."));
     }
   else
@@ -227,14 +129,84 @@ finish_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   RmWindow *self = RM_WINDOW (widget);
   GtkWidget *text = focused_text (self);
+  gboolean accept = g_str_equal (action_name, "win.accept");
+  RmAnnotationStatus status =
+      accept ? RM_ANNOTATION_STATUS_ACCEPTED : RM_ANNOTATION_STATUS_REJECTED;
 
-  if (g_str_equal (action_name, "win.accept"))
-    _rm_window_finish_candidate (self, RM_ANNOTATION_STATUS_ACCEPTED);
-  else if (text != NULL)
-    /* Delete in the query bar deletes text */
+  if (!accept && text != NULL)
+    /* Delete in the query bar (or an expression being edited) deletes text */
     g_signal_emit_by_name (text, "delete-from-cursor", GTK_DELETE_CHARS, 1);
+  else if (self->candidate != NULL)
+    _rm_window_finish_candidate (self, status);
   else
-    _rm_window_finish_candidate (self, RM_ANNOTATION_STATUS_REJECTED);
+    /* the annotation selected in the panel (the one under review) */
+    _rm_window_decide (self, status);
+}
+
+static void
+annotation_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmWindow *self = RM_WINDOW (widget);
+
+  if (g_str_equal (action_name, "win.delete-annotation"))
+    _rm_window_delete_annotation (self);
+  else if (g_str_equal (action_name, "win.edit-expression"))
+    _rm_window_edit_expression (self);
+  else if (g_str_equal (action_name, "win.edit-annotation"))
+    _rm_window_edit_annotation (self);
+  else
+    g_assert_not_reached ();
+}
+
+static void
+review_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmWindow *self = RM_WINDOW (widget);
+
+  if (g_str_equal (action_name, "win.review"))
+    _rm_window_review_start (self);
+  else if (g_str_equal (action_name, "win.review-next"))
+    _rm_window_review_step (self, TRUE);
+  else if (g_str_equal (action_name, "win.review-prev"))
+    _rm_window_review_step (self, FALSE);
+  else if (g_str_equal (action_name, "win.review-stop"))
+    _rm_window_review_stop (self);
+  else
+    g_assert_not_reached ();
+}
+
+/* The batch labelling and fine-tune dialogs: one of each, presented again while open. */
+static void
+dialog_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmWindow *self = RM_WINDOW (widget);
+  GtkWindow **dialog;
+
+  if (g_str_equal (action_name, "win.batch-label"))
+    dialog = &self->batch_dialog;
+  else if (g_str_equal (action_name, "win.fine-tune"))
+    dialog = &self->finetune_dialog;
+  else
+    g_assert_not_reached ();
+
+  if (*dialog == NULL)
+    {
+      *dialog = dialog == &self->batch_dialog ? GTK_WINDOW (rm_batch_dialog_new (self))
+                                              : GTK_WINDOW (rm_finetune_dialog_new (self));
+      /* cleared when it goes; the window lets go of it when it goes first */
+      g_object_add_weak_pointer (G_OBJECT (*dialog), (gpointer *) dialog);
+    }
+  gtk_window_present (*dialog);
+}
+
+static void
+model_rollback_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RmWindow *self = RM_WINDOW (widget);
+  g_autofree char *dir = g_strdup (_rm_window_get_rollback_dir (self));
+
+  if (dir != NULL)
+    rm_window_load_model (self, dir);
 }
 
 static void
@@ -253,8 +225,7 @@ brush_size_action (GtkWidget *widget, const char *action_name, GVariant *paramet
 void
 _rm_window_class_actions_init (GtkWidgetClass *widget_class)
 {
-  gtk_widget_class_install_action (widget_class, "win.open", NULL, open_action);
-  gtk_widget_class_install_action (widget_class, "win.import", NULL, import_action);
+  _rm_window_project_class_init (widget_class); /* win.open, win.new-project, win.import, … */
   gtk_widget_class_install_action (widget_class, "win.zoom-in", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "win.zoom-out", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "win.zoom-fit", NULL, zoom_action);
@@ -275,6 +246,17 @@ _rm_window_class_actions_init (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "win.redo", NULL, edit_action);
   gtk_widget_class_install_action (widget_class, "win.accept", NULL, finish_action);
   gtk_widget_class_install_action (widget_class, "win.reject", NULL, finish_action);
+  gtk_widget_class_install_action (widget_class, "win.delete-annotation", NULL, annotation_action);
+  gtk_widget_class_install_action (widget_class, "win.edit-expression", NULL, annotation_action);
+  gtk_widget_class_install_action (widget_class, "win.edit-annotation", NULL, annotation_action);
+  gtk_widget_class_install_action (widget_class, "win.review", NULL, review_action);
+  gtk_widget_class_install_action (widget_class, "win.review-next", NULL, review_action);
+  gtk_widget_class_install_action (widget_class, "win.review-prev", NULL, review_action);
+  gtk_widget_class_install_action (widget_class, "win.review-stop", NULL, review_action);
+  gtk_widget_class_install_action (widget_class, "win.batch-label", NULL, dialog_action);
+  gtk_widget_class_install_action (widget_class, "win.fine-tune", NULL, dialog_action);
+  gtk_widget_class_install_property_action (widget_class, "win.model-version", "model-version");
+  gtk_widget_class_install_action (widget_class, "win.model-rollback", NULL, model_rollback_action);
 }
 
 void
@@ -290,6 +272,11 @@ _rm_window_actions_update (RmWindow *self)
   gboolean has_candidate = self->candidate != NULL;
   gboolean has_recent =
       self->recent_menu != NULL && g_menu_model_get_n_items (G_MENU_MODEL (self->recent_menu)) > 0;
+  gboolean polygon = rm_canvas_get_polygon_n_points (self->canvas) > 0;
+  gboolean ready = self->segmenter != NULL &&
+                   rm_segmenter_get_state (self->segmenter) == RM_SEGMENTER_STATE_READY;
+  gboolean loading = self->segmenter != NULL &&
+                     rm_segmenter_get_state (self->segmenter) == RM_SEGMENTER_STATE_LOADING;
   gboolean can_reload = self->segmenter != NULL &&
                         rm_segmenter_get_model_dir (self->segmenter) != NULL &&
                         rm_segmenter_get_state (self->segmenter) != RM_SEGMENTER_STATE_LOADING;
@@ -306,7 +293,8 @@ _rm_window_actions_update (RmWindow *self)
   gtk_widget_action_set_enabled (widget, "win.focus-query", self->model_loaded);
   gtk_widget_action_set_enabled (widget, "win.run-query",
                                  self->model_loaded && has_image && !running);
-  gtk_widget_action_set_enabled (widget, "win.cancel-query", running && !self->query_cancelling);
+  gtk_widget_action_set_enabled (widget, "win.cancel-query",
+                                 (running && !self->query_cancelling) || polygon);
   gtk_widget_action_set_enabled (widget, "win.use-recent",
                                  self->model_loaded && has_image && !running);
   gtk_widget_action_set_enabled (widget, "win.reload-model", can_reload);
@@ -316,12 +304,17 @@ _rm_window_actions_update (RmWindow *self)
   gtk_widget_action_set_enabled (widget, "win.brush-smaller", has_candidate);
   gtk_widget_action_set_enabled (widget, "win.brush-larger", has_candidate);
   gtk_widget_action_set_enabled (widget, "win.fill-holes", has_candidate);
-  gtk_widget_action_set_enabled (widget, "win.undo",
-                                 has_candidate && rm_candidate_can_undo (self->candidate));
-  gtk_widget_action_set_enabled (widget, "win.redo",
-                                 has_candidate && rm_candidate_can_redo (self->candidate));
-  gtk_widget_action_set_enabled (widget, "win.accept", has_candidate);
-  gtk_widget_action_set_enabled (widget, "win.reject", has_candidate);
+  gtk_widget_action_set_enabled (widget, "win.batch-label", ready && n > 0);
+  gtk_widget_action_set_enabled (widget, "win.fine-tune", ready);
+  gtk_widget_action_set_enabled (
+      widget, "win.model-version",
+      self->model_versions != NULL &&
+          g_list_model_get_n_items (G_LIST_MODEL (self->model_versions)) > 0);
+  gtk_widget_action_set_enabled (widget, "win.model-rollback",
+                                 !loading && self->model_versions != NULL &&
+                                     _rm_window_get_rollback_dir (self) != NULL);
+  /* accept, reject, undo, redo, the panel and the review */
+  _rm_window_annotations_update (self);
 
   gtk_widget_set_sensitive (GTK_WIDGET (self->query_entry), self->model_loaded);
   gtk_widget_set_sensitive (GTK_WIDGET (self->recent_button),

@@ -9,7 +9,12 @@
  * progress under the query bar; Esc or Cancel stops it. Its result becomes the candidate:
  * drawn over the image with its prior, corrected with the brush and the eraser, then accepted
  * or rejected into the annotations list. A candidate that was corrected and then left (another
- * query, another image) is kept in the list as a candidate, so no work is lost.
+ * query, another image) is kept in the list as a candidate, so no work is lost. A candidate made
+ * from an annotation (to correct it, e.g. while reviewing) updates that annotation instead.
+ *
+ * Every model folder loaded in the session is a model version in the header bar's switcher, and
+ * so is every model that fine-tuning made (rm_window_add_model_version): choosing one loads it,
+ * and "Roll Back" goes back to the model a fine-tuned one came from.
  */
 
 #include "rm-annotation.h"
@@ -17,29 +22,11 @@
 #include "rm-candidate.h"
 #include "rm-image-item.h"
 #include "rm-image-pyramid.h"
+#include "rm-model-version.h"
 #include "rm-segmenter.h"
 #include "rm-window-private.h"
 
 #include <glib/gi18n.h>
-
-/* The engine's stages, for the user, and where each lies on the progress bar. */
-static const struct
-{
-  const char *stage;
-  const char *label;
-  double start;
-  double end;
-} stages[] = {
-  { "config", N_ ("Reading the model configuration"), 0.0, 0.2 },
-  { "weights", N_ ("Loading the weights"), 0.0, 1.0 },
-  { "decode", N_ ("Decoding the image"), 0.0, 0.1 },
-  { "tokenize", N_ ("Reading the expression"), 0.1, 0.12 },
-  { "preprocess", N_ ("Preparing the image"), 0.12, 0.15 },
-  { "BEiT-3", N_ ("Text and image encoder (BEiT-3)"), 0.15, 0.45 },
-  { "Hiera", N_ ("Image encoder (Hiera)"), 0.45, 0.85 },
-  { "decoder", N_ ("Mask decoder"), 0.85, 0.9 },
-  { "postprocess", N_ ("Making the mask"), 0.9, 1.0 },
-};
 
 static void
 set_status (RmWindow *self, const char *text)
@@ -70,18 +57,10 @@ update_query_buttons (RmWindow *self)
 static void
 on_segmenter_progress (RmSegmenter *segmenter, const char *stage, double fraction, RmWindow *self)
 {
-  const char *label = stage;
-  double overall = fraction;
+  double overall = 0;
+  const char *label = rm_segmenter_describe_stage (stage, fraction, &overall);
 
-  for (guint i = 0; i < G_N_ELEMENTS (stages); i++)
-    if (g_str_equal (stages[i].stage, stage))
-      {
-        label = _ (stages[i].label);
-        overall = stages[i].start + (stages[i].end - stages[i].start) * fraction;
-        break;
-      }
-
-  gtk_progress_bar_set_fraction (self->query_progress, CLAMP (overall, 0, 1));
+  gtk_progress_bar_set_fraction (self->query_progress, overall);
   gtk_progress_bar_set_text (self->query_progress, label);
 }
 
@@ -93,6 +72,141 @@ display_folder (const char *dir)
   g_autoptr (GFile) file = g_file_new_for_path (dir);
 
   return g_file_get_parse_name (file);
+}
+
+/* ---- model versions ---------------------------------------------------------------------- */
+
+static RmModelVersion *
+find_version (RmWindow *self, const char *dir)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->model_versions));
+
+  for (guint i = 0; dir != NULL && i < n; i++)
+    {
+      g_autoptr (RmModelVersion) version =
+          g_list_model_get_item (G_LIST_MODEL (self->model_versions), i);
+
+      if (g_str_equal (rm_model_version_get_dir (version), dir))
+        return version; /* the store holds a reference */
+    }
+
+  return NULL;
+}
+
+static void
+rebuild_version_menu (RmWindow *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->model_versions));
+  g_autoptr (GMenu) versions = g_menu_new ();
+  g_autoptr (GMenu) actions = g_menu_new ();
+
+  g_menu_remove_all (self->version_menu);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (RmModelVersion) version =
+          g_list_model_get_item (G_LIST_MODEL (self->model_versions), i);
+      g_autoptr (GMenuItem) item = NULL;
+      g_auto (GStrv) parts = g_strsplit (rm_model_version_get_name (version), "_", -1);
+      g_autofree char *label = g_strjoinv ("__", parts); /* no mnemonics */
+
+      item = g_menu_item_new (label, NULL);
+      g_menu_item_set_action_and_target_value (
+          item, "win.model-version", g_variant_new_string (rm_model_version_get_dir (version)));
+      g_menu_append_item (versions, item);
+    }
+  g_menu_append (actions, _ ("_Roll Back"), "win.model-rollback");
+  g_menu_append (actions, _ ("_Fine-Tune…"), "win.fine-tune");
+  g_menu_append (actions, _ ("Choose Model _Folder…"), "app.preferences");
+  /* Translators: the heading of the model versions in the model switcher */
+  g_menu_append_section (self->version_menu, n > 0 ? _ ("Model Versions") : NULL,
+                         G_MENU_MODEL (versions));
+  g_menu_append_section (self->version_menu, NULL, G_MENU_MODEL (actions));
+}
+
+static void
+update_model_button (RmWindow *self)
+{
+  const char *dir = rm_segmenter_get_model_dir (self->segmenter);
+  RmModelVersion *version = find_version (self, dir);
+  g_autofree char *tooltip = NULL;
+  g_autofree char *name = NULL;
+
+  if (version != NULL)
+    {
+      name = g_strdup (rm_model_version_get_name (version));
+      tooltip = rm_model_version_describe (version);
+    }
+  else if (dir != NULL && rm_segmenter_get_state (self->segmenter) == RM_SEGMENTER_STATE_LOADING)
+    name = g_path_get_basename (dir);
+  else
+    name = g_strdup (_ ("No Model"));
+
+  gtk_menu_button_set_label (self->model_button, name);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->model_button),
+                               tooltip != NULL ? tooltip
+                                               : _ ("Model versions: switch and roll back"));
+  _rm_window_notify_model_version (self);
+}
+
+/* A folder that loaded becomes a version (named after the folder) if it is not one. */
+static void
+ensure_version (RmWindow *self, const char *dir)
+{
+  g_autoptr (RmModelVersion) version = NULL;
+
+  if (dir == NULL || find_version (self, dir) != NULL)
+    return;
+  version = rm_model_version_new (dir, NULL, NULL);
+  g_list_store_append (self->model_versions, version);
+  rebuild_version_menu (self);
+}
+
+/* Adds @version to the model switcher (replacing one of the same folder); it is not loaded. */
+void
+rm_window_add_model_version (RmWindow *self, RmModelVersion *version)
+{
+  RmModelVersion *old;
+  guint position;
+
+  g_return_if_fail (RM_IS_WINDOW (self));
+  g_return_if_fail (RM_IS_MODEL_VERSION (version));
+
+  old = find_version (self, rm_model_version_get_dir (version));
+  if (old != NULL && g_list_store_find (self->model_versions, old, &position))
+    g_list_store_splice (self->model_versions, position, 1, (gpointer *) &version, 1);
+  else
+    g_list_store_append (self->model_versions, version);
+  rebuild_version_menu (self);
+  update_model_button (self);
+  _rm_window_actions_update (self);
+}
+
+/* The model versions of this session (a GListModel of RmModelVersion). */
+GListModel *
+rm_window_get_model_versions (RmWindow *self)
+{
+  g_return_val_if_fail (RM_IS_WINDOW (self), NULL);
+
+  return G_LIST_MODEL (self->model_versions);
+}
+
+/* The version of the model that is loaded (or loading), or NULL. */
+RmModelVersion *
+rm_window_get_model_version (RmWindow *self)
+{
+  g_return_val_if_fail (RM_IS_WINDOW (self), NULL);
+
+  return find_version (self, rm_segmenter_get_model_dir (self->segmenter));
+}
+
+/* The folder a rollback would load: the parent of the current version, if it is a version. */
+const char *
+_rm_window_get_rollback_dir (RmWindow *self)
+{
+  RmModelVersion *version = rm_window_get_model_version (self);
+  const char *parent = version != NULL ? rm_model_version_get_parent_dir (version) : NULL;
+
+  return parent != NULL && find_version (self, parent) != NULL ? parent : NULL;
 }
 
 static void
@@ -132,8 +246,10 @@ model_load_done (GObject *object, GAsyncResult *result, gpointer user_data)
       set_status (self, text);
       gtk_widget_set_tooltip_text (GTK_WIDGET (self->query_status_label),
                                    rm_segmenter_get_description (segmenter));
+      ensure_version (self, rm_segmenter_get_model_dir (segmenter));
     }
 
+  update_model_button (self);
   _rm_window_actions_update (self);
 }
 
@@ -158,6 +274,7 @@ rm_window_load_model (RmWindow *self, const char *dir)
       rm_segmenter_unload (self->segmenter);
       show_progress (self, FALSE);
       set_status (self, _ ("A model is required to run queries. No model is loaded."));
+      update_model_button (self);
       _rm_window_actions_update (self);
       return;
     }
@@ -171,6 +288,7 @@ rm_window_load_model (RmWindow *self, const char *dir)
   text = g_strdup_printf (_ ("Loading the model in “%s”…"), folder);
   set_status (self, text);
   show_progress (self, self->query_cancellable == NULL);
+  update_model_button (self);
   _rm_window_actions_update (self);
 }
 
@@ -270,7 +388,53 @@ static void
 add_annotation (RmWindow *self, RmAnnotation *annotation)
 {
   g_list_store_append (self->annotations, annotation);
+  _rm_window_annotation_added (self, annotation);
   _rm_window_emit_annotation_added (self, annotation);
+}
+
+/* Adds @annotation to the session's annotations ("annotation-added" is emitted); a candidate
+ * joins the review, if one is going on. Batch labelling adds its results this way. */
+void
+rm_window_add_annotation (RmWindow *self, RmAnnotation *annotation)
+{
+  g_return_if_fail (RM_IS_WINDOW (self));
+  g_return_if_fail (RM_IS_ANNOTATION (annotation));
+
+  add_annotation (self, annotation);
+}
+
+static void
+on_candidate_edited (RmWindow *self, RmCandidate *candidate)
+{
+  rm_history_record_candidate_step (self->history, candidate);
+  _rm_window_actions_update (self);
+}
+
+/* The source of an annotation corrected by hand. */
+static RmAnnotationSource
+corrected_source (RmAnnotation *annotation)
+{
+  return rm_annotation_get_source (annotation) == RM_ANNOTATION_SOURCE_MANUAL
+             ? RM_ANNOTATION_SOURCE_MANUAL
+             : RM_ANNOTATION_SOURCE_MODEL_CORRECTED;
+}
+
+/* Writes a candidate's corrected mask back into the annotation it came from (one undo step),
+ * with @status. */
+static void
+update_origin (RmWindow *self, RmCandidate *candidate, RmAnnotationStatus status)
+{
+  RmAnnotation *origin = rm_candidate_get_origin (candidate);
+  g_autoptr (GBytes) mask = NULL;
+  gboolean corrected = rm_candidate_get_corrected (candidate);
+
+  if (corrected)
+    mask =
+        g_bytes_new (rm_candidate_get_mask (candidate), (gsize) rm_candidate_get_width (candidate) *
+                                                            rm_candidate_get_height (candidate));
+  rm_history_update (self->history, origin, status,
+                     corrected ? corrected_source (origin) : rm_annotation_get_source (origin),
+                     mask);
 }
 
 /* Replaces the candidate. With @keep_corrected, a corrected candidate that is replaced is kept
@@ -288,12 +452,19 @@ replace_candidate (RmWindow *self, RmCandidate *candidate, gboolean keep_correct
   if (old != NULL)
     {
       g_signal_handlers_disconnect_by_func (old, update_candidate, self);
+      g_signal_handlers_disconnect_by_func (old, on_candidate_edited, self);
+      rm_history_forget_candidate (self->history, old);
       if (keep_corrected && rm_candidate_get_corrected (old))
         {
-          g_autoptr (RmAnnotation) annotation =
-              rm_candidate_to_annotation (old, RM_ANNOTATION_STATUS_CANDIDATE);
+          if (rm_candidate_get_origin (old) != NULL)
+            update_origin (self, old, rm_annotation_get_status (rm_candidate_get_origin (old)));
+          else
+            {
+              g_autoptr (RmAnnotation) annotation =
+                  rm_candidate_to_annotation (old, RM_ANNOTATION_STATUS_CANDIDATE);
 
-          add_annotation (self, annotation);
+              add_annotation (self, annotation);
+            }
         }
     }
 
@@ -301,7 +472,9 @@ replace_candidate (RmWindow *self, RmCandidate *candidate, gboolean keep_correct
     {
       self->candidate = g_object_ref (candidate);
       g_signal_connect_swapped (candidate, "notify", G_CALLBACK (update_candidate), self);
+      g_signal_connect_swapped (candidate, "edited", G_CALLBACK (on_candidate_edited), self);
     }
+  _rm_window_candidate_replaced (self, old, candidate);
   update_candidate (self);
 }
 
@@ -309,6 +482,13 @@ void
 _rm_window_set_candidate (RmWindow *self, RmCandidate *candidate)
 {
   replace_candidate (self, candidate, TRUE);
+}
+
+/* Drops the candidate without keeping its corrections. */
+void
+_rm_window_drop_candidate (RmWindow *self)
+{
+  replace_candidate (self, NULL, FALSE);
 }
 
 /* Accepts or rejects the candidate: it joins the annotations with @status. */
@@ -323,9 +503,22 @@ _rm_window_finish_candidate (RmWindow *self, RmAnnotationStatus status)
     return;
 
   rm_canvas_stroke_end (self->canvas);
-  annotation = rm_candidate_to_annotation (self->candidate, status);
-  replace_candidate (self, NULL, FALSE);
-  add_annotation (self, annotation);
+  rm_canvas_polygon_close (self->canvas);
+  if (rm_candidate_get_origin (self->candidate) != NULL)
+    {
+      g_autoptr (RmCandidate) candidate = g_object_ref (self->candidate);
+
+      annotation = g_object_ref (rm_candidate_get_origin (candidate));
+      update_origin (self, candidate, status);
+      replace_candidate (self, NULL, FALSE);
+      _rm_window_review_after_decision (self, annotation);
+    }
+  else
+    {
+      annotation = rm_candidate_to_annotation (self->candidate, status);
+      replace_candidate (self, NULL, FALSE);
+      add_annotation (self, annotation);
+    }
 
   area = rm_annotation_format_area (rm_annotation_get_area (annotation));
   if (status == RM_ANNOTATION_STATUS_ACCEPTED)
@@ -529,10 +722,14 @@ _rm_window_model_init (RmWindow *self)
   const char *override =
       RM_IS_APPLICATION (app) ? rm_application_get_model_dir (RM_APPLICATION (app)) : NULL;
   g_autofree char *dir = NULL;
-  g_autoptr (GtkNoSelection) selection = NULL;
 
   self->segmenter = rm_segmenter_new ();
   g_signal_connect (self->segmenter, "progress", G_CALLBACK (on_segmenter_progress), self);
+
+  self->model_versions = g_list_store_new (RM_TYPE_MODEL_VERSION);
+  self->version_menu = g_menu_new ();
+  gtk_menu_button_set_menu_model (self->model_button, G_MENU_MODEL (self->version_menu));
+  rebuild_version_menu (self);
 
   self->annotations = g_list_store_new (RM_TYPE_ANNOTATION);
   self->image_filter = gtk_custom_filter_new (annotation_is_on_image, self, NULL);
@@ -541,9 +738,8 @@ _rm_window_model_init (RmWindow *self)
                                  GTK_FILTER (g_object_ref (self->image_filter)));
   g_signal_connect_swapped (self->image_annotations, "items-changed",
                             G_CALLBACK (update_annotation_panel), self);
-  selection = gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->image_annotations)));
-  gtk_list_view_set_model (self->annotation_list, GTK_SELECTION_MODEL (selection));
   rm_canvas_set_annotations (self->canvas, G_LIST_MODEL (self->image_annotations));
+  _rm_window_annotations_init (self);
   update_annotation_panel (self);
 
   self->recent_menu = g_menu_new ();
@@ -582,6 +778,9 @@ _rm_window_model_dispose (RmWindow *self)
   if (self->candidate != NULL)
     g_signal_handlers_disconnect_by_data (self->candidate, self);
   g_clear_object (&self->candidate);
+  _rm_window_annotations_dispose (self);
+  g_clear_object (&self->model_versions);
+  g_clear_object (&self->version_menu);
   if (self->image_annotations != NULL)
     g_signal_handlers_disconnect_by_data (self->image_annotations, self);
   g_clear_object (&self->image_annotations);

@@ -24,6 +24,7 @@ enum
   PROP_SETTINGS,
   PROP_TOOL,
   PROP_SHOW_PRIOR,
+  PROP_MODEL_VERSION,
   N_PROPS
 };
 
@@ -32,12 +33,14 @@ static GParamSpec *properties[N_PROPS];
 enum
 {
   ANNOTATION_ADDED,
+  ANNOTATION_REMOVED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
 
-static const char *const tools[] = { "pan", "brush", "eraser" }; /* as RmCanvasTool */
+/* as RmCanvasTool */
+static const char *const tools[] = { "pan", "brush", "eraser", "polygon", "polygon-erase" };
 
 static void
 set_tool (RmWindow *self, const char *tool)
@@ -60,6 +63,18 @@ void
 _rm_window_emit_annotation_added (RmWindow *self, RmAnnotation *annotation)
 {
   g_signal_emit (self, signals[ANNOTATION_ADDED], 0, annotation);
+}
+
+void
+_rm_window_emit_annotation_removed (RmWindow *self, RmAnnotation *annotation)
+{
+  g_signal_emit (self, signals[ANNOTATION_REMOVED], 0, annotation);
+}
+
+void
+_rm_window_notify_model_version (RmWindow *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_VERSION]);
 }
 
 static void
@@ -176,22 +191,9 @@ on_model_banner_close (RmWindow *self)
 }
 
 static void
-on_annotation_row_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, RmWindow *self)
+on_annotation_activate (RmWindow *self, guint position)
 {
-  gtk_list_item_set_child (list_item, rm_annotation_row_new ());
-}
-
-static void
-on_annotation_row_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, RmWindow *self)
-{
-  rm_annotation_row_set_annotation (RM_ANNOTATION_ROW (gtk_list_item_get_child (list_item)),
-                                    gtk_list_item_get_item (list_item));
-}
-
-static void
-on_annotation_row_unbind (GtkSignalListItemFactory *factory, GtkListItem *list_item, RmWindow *self)
-{
-  rm_annotation_row_set_annotation (RM_ANNOTATION_ROW (gtk_list_item_get_child (list_item)), NULL);
+  _rm_window_annotation_activate (self, position);
 }
 
 /* ---- sidebar rows ------------------------------------------------------------------------ */
@@ -390,6 +392,8 @@ rm_window_add_files (RmWindow *self, GFile **files, guint n_files, gboolean repl
   g_return_if_fail (RM_IS_WINDOW (self));
   g_return_if_fail (files != NULL || n_files == 0);
 
+  if (_rm_window_project_add_files (self, files, n_files))
+    return; /* they join the open project */
   if (replace)
     {
       g_cancellable_cancel (self->scan_cancellable);
@@ -403,6 +407,15 @@ rm_window_add_files (RmWindow *self, GFile **files, guint n_files, gboolean repl
   data->replace = replace;
   set_busy (self, self->n_scans + 1, self->loading_image);
   rm_image_scan_async (files, n_files, self->scan_cancellable, scan_done, data);
+}
+
+/* The image list was changed directly (rm-window-project.c). */
+void
+_rm_window_images_changed (RmWindow *self)
+{
+  update_image_count (self);
+  update_content (self);
+  _rm_window_actions_update (self);
 }
 
 static gboolean
@@ -450,6 +463,7 @@ rm_window_constructed (GObject *object)
     gtk_window_maximize (GTK_WINDOW (self));
 
   _rm_window_model_init (self);
+  _rm_window_project_init (self);
   _rm_window_actions_update (self);
 }
 
@@ -465,6 +479,22 @@ rm_window_dispose (GObject *object)
   g_clear_handle_id (&self->message_timeout_id, g_source_remove);
   if (self->selection != NULL)
     g_signal_handlers_disconnect_by_data (self->selection, self);
+  /* the dialogs may outlive the window a moment (their work ends first): no pointer back */
+  if (self->batch_dialog != NULL)
+    {
+      GtkWindow *dialog = g_steal_pointer (&self->batch_dialog);
+
+      g_object_remove_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->batch_dialog);
+      gtk_window_destroy (dialog);
+    }
+  if (self->finetune_dialog != NULL)
+    {
+      GtkWindow *dialog = g_steal_pointer (&self->finetune_dialog);
+
+      g_object_remove_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->finetune_dialog);
+      gtk_window_destroy (dialog);
+    }
+  _rm_window_project_dispose (self);
   _rm_window_model_dispose (self);
   gtk_widget_dispose_template (GTK_WIDGET (self), RM_TYPE_WINDOW);
   g_clear_object (&self->selection);
@@ -504,6 +534,14 @@ rm_window_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
     case PROP_SHOW_PRIOR:
       g_value_set_boolean (value, self->canvas != NULL && rm_canvas_get_show_prior (self->canvas));
       break;
+    case PROP_MODEL_VERSION:
+      {
+        const char *dir =
+            self->segmenter != NULL ? rm_segmenter_get_model_dir (self->segmenter) : NULL;
+
+        g_value_set_string (value, dir != NULL ? dir : "");
+      }
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -528,6 +566,15 @@ rm_window_set_property (GObject *object, guint prop_id, const GValue *value, GPa
           rm_canvas_set_show_prior (self->canvas, g_value_get_boolean (value));
           g_object_notify_by_pspec (object, pspec);
         }
+      break;
+    case PROP_MODEL_VERSION:
+      {
+        const char *dir = g_value_get_string (value);
+
+        if (dir != NULL && dir[0] != '\0' &&
+            g_strcmp0 (dir, rm_segmenter_get_model_dir (self->segmenter)) != 0)
+          rm_window_load_model (self, dir);
+      }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -554,7 +601,8 @@ rm_window_class_init (RmWindowClass *klass)
   properties[PROP_SETTINGS] =
       g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  /* What a primary-button drag on the image does: "pan", "brush" or "eraser" (win.tool). */
+  /* What the primary button does on the image: "pan", "brush", "eraser" (drags), "polygon" or
+   * "polygon-erase" (clicks add corners) (win.tool). */
   properties[PROP_TOOL] =
       g_param_spec_string ("tool", NULL, NULL, "pan",
                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -562,13 +610,24 @@ rm_window_class_init (RmWindowClass *klass)
   properties[PROP_SHOW_PRIOR] =
       g_param_spec_boolean ("show-prior", NULL, NULL, FALSE,
                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The folder of the model loaded (or loading), "" if none; setting it loads that model
+   * (win.model-version, the model switcher's items). */
+  properties[PROP_MODEL_VERSION] =
+      g_param_spec_string ("model-version", NULL, NULL, "",
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* annotation-added (annotation): a candidate was accepted or rejected (or left after being
-   * corrected) and joined the annotations. A project store saves it from here. */
+   * corrected), batch labelling made one, or undoing a deletion brought one back (it keeps its
+   * id); it joined the annotations. A project store saves it from here; later changes (status,
+   * expression, mask) are notified on the annotation. */
   signals[ANNOTATION_ADDED] =
       g_signal_new ("annotation-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 1, RM_TYPE_ANNOTATION);
+  /* annotation-removed (annotation): the user deleted it (or redid a deletion). */
+  signals[ANNOTATION_REMOVED] =
+      g_signal_new ("annotation-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 1, RM_TYPE_ANNOTATION);
 
   g_type_ensure (RM_TYPE_CANVAS);
 
@@ -599,6 +658,11 @@ rm_window_class_init (RmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, RmWindow, annotation_list);
   gtk_widget_class_bind_template_child (widget_class, RmWindow, annotation_count_label);
   gtk_widget_class_bind_template_child (widget_class, RmWindow, annotation_stack);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, review_bar);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, review_counter_label);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, review_label);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, model_button);
+  gtk_widget_class_bind_template_child (widget_class, RmWindow, review_button);
   gtk_widget_class_bind_template_callback (widget_class, on_canvas_zoom_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_message_close);
   gtk_widget_class_bind_template_callback (widget_class, on_query_activate);
@@ -606,9 +670,13 @@ rm_window_class_init (RmWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_row_bind);
   gtk_widget_class_bind_template_callback (widget_class, on_row_unbind);
   gtk_widget_class_bind_template_callback (widget_class, on_model_banner_close);
-  gtk_widget_class_bind_template_callback (widget_class, on_annotation_row_setup);
-  gtk_widget_class_bind_template_callback (widget_class, on_annotation_row_bind);
-  gtk_widget_class_bind_template_callback (widget_class, on_annotation_row_unbind);
+  gtk_widget_class_bind_template_callback_full (widget_class, "on_annotation_row_setup",
+                                                G_CALLBACK (_rm_window_annotation_row_setup));
+  gtk_widget_class_bind_template_callback_full (widget_class, "on_annotation_row_bind",
+                                                G_CALLBACK (_rm_window_annotation_row_bind));
+  gtk_widget_class_bind_template_callback_full (widget_class, "on_annotation_row_unbind",
+                                                G_CALLBACK (_rm_window_annotation_row_unbind));
+  gtk_widget_class_bind_template_callback (widget_class, on_annotation_activate);
 
   _rm_window_class_actions_init (widget_class);
 }

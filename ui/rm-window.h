@@ -29,5 +29,10 @@ RmSegmenter *rm_window_get_segmenter (RmWindow *self);
 gboolean rm_window_get_query_running (RmWindow *self);
 RmCandidate *rm_window_get_candidate (RmWindow *self);
 GListModel *rm_window_get_annotations (RmWindow *self);
+void rm_window_add_annotation (RmWindow *self, RmAnnotation *annotation);
+
+GListModel *rm_window_get_model_versions (RmWindow *self);
+RmModelVersion *rm_window_get_model_version (RmWindow *self);
+void rm_window_add_model_version (RmWindow *self, RmModelVersion *version);
 
 G_END_DECLS

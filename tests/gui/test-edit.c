@@ -1,6 +1,7 @@
 /* test-edit.c: the logic behind the candidate editor and the overlays, without a display:
- * brush and eraser strokes, hole filling, the bounded undo history, overlay texels, the
- * annotation object and the candidate
+ * brush and eraser strokes, hole filling, polygons, the bounded undo history, overlay texels, the
+ * annotation object and the candidate, the window's undo history of annotation changes, and the
+ * review queue's order
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -12,8 +13,10 @@
 
 #include "rm-annotation.h"
 #include "rm-candidate.h"
+#include "rm-history.h"
 #include "rm-mask-editor.h"
 #include "rm-mask-overlay.h"
+#include "rm-review-queue.h"
 
 static gint64
 count (const guint8 *mask, int width, int height)
@@ -409,6 +412,357 @@ test_candidate (void)
   g_assert_cmpint (rm_candidate_get_area (candidate), ==, 100);
 }
 
+/* ---- polygons ---------------------------------------------------------------------------- */
+
+/* Pixels whose centre is inside, by the even-odd rule, computed the slow way. */
+static gboolean
+inside (const double *xy, guint n, double px, double py)
+{
+  gboolean in = FALSE;
+
+  for (guint i = 0, j = n - 1; i < n; j = i++)
+    {
+      double xi = xy[2 * i], yi = xy[2 * i + 1], xj = xy[2 * j], yj = xy[2 * j + 1];
+
+      if ((yi <= py) != (yj <= py) && px < xi + (py - yi) * (xj - xi) / (yj - yi))
+        in = !in;
+    }
+
+  return in;
+}
+
+static void
+check_polygon (RmMaskEditor *editor, const double *xy, guint n, const guint8 *before,
+               gboolean paint)
+{
+  int w = rm_mask_editor_get_width (editor), h = rm_mask_editor_get_height (editor);
+  const guint8 *m = rm_mask_editor_get_data (editor);
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        guint8 expected = inside (xy, n, x + 0.5, y + 0.5) ? (paint ? 1 : 0) : before[y * w + x];
+
+        if (m[y * w + x] != expected)
+          g_error ("pixel (%d, %d) is %d, expected %d", x, y, m[y * w + x], expected);
+      }
+}
+
+/* A rectangle with corners on pixel edges fills exactly its pixels; a triangle, a concave and
+ * a self-intersecting outline (even-odd) match the slow rule; outlines are clipped to the mask;
+ * removing works the same way; each is one undo step, undone exactly. */
+static void
+test_polygon (void)
+{
+  g_autoptr (RmMaskEditor) editor = rm_mask_editor_new (60, 40, NULL);
+  const double rect[] = { 10, 5, 20, 5, 20, 15, 10, 15 };
+  const double triangle[] = { 2.3, 30.7, 40.2, 22.1, 25.8, 39.4 };
+  const double concave[] = { 30, 2, 58, 2, 58, 20, 44, 8, 30, 20 };
+  const double bow_tie[] = { 5, 20, 25, 38, 25, 20, 5, 38 };
+  const double clipped[] = { -10, -10, 15, -10, -10, 15 };
+  const double line[] = { 1, 1, 5, 5 };
+  g_autofree guint8 *before = NULL;
+  g_autofree guint8 *empty = NULL;
+  RmMaskRect dirty;
+
+  empty = dup_mask (editor);
+  g_assert_true (rm_mask_editor_fill_polygon (editor, rect, 4, TRUE));
+  g_assert_cmpint (rm_mask_editor_get_area (editor), ==, 100);
+  g_assert_cmpint (rm_mask_editor_get_data (editor)[5 * 60 + 10], ==, 1);
+  g_assert_cmpint (rm_mask_editor_get_data (editor)[14 * 60 + 19], ==, 1);
+  g_assert_cmpint (rm_mask_editor_get_data (editor)[15 * 60 + 19], ==, 0);
+  g_assert_cmpuint (rm_mask_editor_get_n_undo (editor), ==, 1);
+  g_assert_true (rm_mask_editor_take_dirty (editor, &dirty));
+  g_assert_cmpint (dirty.x, ==, 10);
+  g_assert_cmpint (dirty.y, ==, 5);
+  g_assert_cmpint (dirty.width, ==, 10);
+  g_assert_cmpint (dirty.height, ==, 10);
+  /* the same polygon again changes nothing: no step */
+  g_assert_false (rm_mask_editor_fill_polygon (editor, rect, 4, TRUE));
+  g_assert_cmpuint (rm_mask_editor_get_n_undo (editor), ==, 1);
+
+  before = dup_mask (editor);
+  g_assert_true (rm_mask_editor_fill_polygon (editor, triangle, 3, TRUE));
+  check_polygon (editor, triangle, 3, before, TRUE);
+  g_clear_pointer (&before, g_free);
+
+  before = dup_mask (editor);
+  g_assert_true (rm_mask_editor_fill_polygon (editor, concave, 5, TRUE));
+  check_polygon (editor, concave, 5, before, TRUE);
+  g_clear_pointer (&before, g_free);
+
+  before = dup_mask (editor);
+  g_assert_true (rm_mask_editor_fill_polygon (editor, bow_tie, 4, FALSE));
+  check_polygon (editor, bow_tie, 4, before, FALSE);
+  g_assert_true (rm_mask_editor_undo (editor));
+  g_assert_true (same_mask (editor, before));
+  g_assert_true (rm_mask_editor_redo (editor));
+  check_polygon (editor, bow_tie, 4, before, FALSE);
+  g_clear_pointer (&before, g_free);
+
+  before = dup_mask (editor);
+  g_assert_true (rm_mask_editor_fill_polygon (editor, clipped, 3, TRUE));
+  check_polygon (editor, clipped, 3, before, TRUE);
+  g_clear_pointer (&before, g_free);
+
+  /* fewer than 3 points: nothing */
+  g_assert_false (rm_mask_editor_fill_polygon (editor, line, 2, TRUE));
+
+  /* everything undone is the empty mask again */
+  while (rm_mask_editor_undo (editor))
+    ;
+  g_assert_true (same_mask (editor, empty));
+  g_assert_cmpint (rm_mask_editor_get_area (editor), ==, 0);
+}
+
+static void
+count_edits (RmCandidate *candidate, guint *n)
+{
+  (*n)++;
+}
+
+static RmAnnotation *
+make_annotation (GFile *image, const char *expression, RmAnnotationStatus status, int x0)
+{
+  g_autofree guint8 *mask = g_malloc0 (20 * 10);
+  g_autoptr (GBytes) bytes = NULL;
+
+  for (int y = 2; y < 6; y++)
+    for (int x = x0; x < x0 + 4; x++)
+      mask[y * 20 + x] = 1;
+  bytes = g_bytes_new_take (g_steal_pointer (&mask), 20 * 10);
+
+  return rm_annotation_new (image, expression, 20, 10, bytes, status, RM_ANNOTATION_SOURCE_MODEL);
+}
+
+/* A candidate made from an annotation edits a copy of its mask; polygons are edits ("edited"),
+ * undo is not. */
+static void
+test_candidate_polygon (void)
+{
+  g_autoptr (GFile) image = g_file_new_for_path ("/tmp/tile.png");
+  g_autoptr (RmAnnotation) annotation =
+      make_annotation (image, "the roof", RM_ANNOTATION_STATUS_CANDIDATE, 2);
+  g_autoptr (RmCandidate) candidate = NULL;
+  const double square[] = { 10, 0, 14, 0, 14, 4, 10, 4 };
+  guint n_edits = 0;
+
+  candidate = rm_candidate_new_for_annotation (annotation);
+  g_assert_nonnull (candidate);
+  g_assert_true (rm_candidate_get_origin (candidate) == annotation);
+  g_assert_cmpstr (rm_candidate_get_expression (candidate), ==, "the roof");
+  g_assert_cmpint (rm_candidate_get_area (candidate), ==, 16);
+  g_signal_connect (candidate, "edited", G_CALLBACK (count_edits), &n_edits);
+
+  g_assert_true (rm_candidate_fill_polygon (candidate, square, 4, TRUE));
+  g_assert_cmpuint (n_edits, ==, 1);
+  g_assert_cmpint (rm_candidate_get_area (candidate), ==, 32);
+  g_assert_true (rm_candidate_get_corrected (candidate));
+  g_assert_false (rm_candidate_fill_polygon (candidate, square, 4, TRUE)); /* no change */
+  g_assert_cmpuint (n_edits, ==, 1);
+  g_assert_true (rm_candidate_fill_polygon (candidate, square, 4, FALSE));
+  g_assert_cmpuint (n_edits, ==, 2);
+  g_assert_true (rm_candidate_undo (candidate));
+  g_assert_cmpuint (n_edits, ==, 2);
+  g_assert_cmpint (rm_candidate_get_area (candidate), ==, 32);
+  /* the annotation's own mask is untouched */
+  g_assert_cmpint (rm_annotation_get_area (annotation), ==, 16);
+}
+
+/* ---- the window's undo history ----------------------------------------------------------- */
+
+static void
+count_annotation (RmHistory *history, RmAnnotation *annotation, guint *n)
+{
+  (*n)++;
+}
+
+static void
+test_history (void)
+{
+  g_autoptr (GListStore) store = g_list_store_new (RM_TYPE_ANNOTATION);
+  g_autoptr (RmHistory) history = rm_history_new (store);
+  g_autoptr (GFile) image = g_file_new_for_path ("/tmp/tile.png");
+  g_autoptr (RmAnnotation) a = make_annotation (image, "a", RM_ANNOTATION_STATUS_CANDIDATE, 0);
+  g_autoptr (RmAnnotation) b = make_annotation (image, "b", RM_ANNOTATION_STATUS_ACCEPTED, 8);
+  g_autoptr (RmCandidate) candidate = rm_candidate_new_for_annotation (b);
+  const double square[] = { 0, 0, 3, 0, 3, 3, 0, 3 };
+  RmAnnotation *touched = NULL;
+  GBytes *old_mask;
+  g_autoptr (GBytes) new_mask = NULL;
+  guint n_removed = 0, n_restored = 0;
+  guint position = 0;
+
+  g_list_store_append (store, a);
+  g_list_store_append (store, b);
+  g_signal_connect (history, "removed", G_CALLBACK (count_annotation), &n_removed);
+  g_signal_connect (history, "restored", G_CALLBACK (count_annotation), &n_restored);
+  g_assert_false (rm_history_can_undo (history));
+
+  /* status, expression (stripped; empty and unchanged ones refused) */
+  g_assert_true (rm_history_set_status (history, a, RM_ANNOTATION_STATUS_ACCEPTED));
+  g_assert_false (rm_history_set_status (history, a, RM_ANNOTATION_STATUS_ACCEPTED));
+  g_assert_true (rm_history_set_expression (history, a, "  the left roof "));
+  g_assert_cmpstr (rm_annotation_get_expression (a), ==, "the left roof");
+  g_assert_false (rm_history_set_expression (history, a, "   "));
+  g_assert_false (rm_history_set_expression (history, a, "the left roof"));
+  g_assert_cmpuint (rm_history_get_n_undo (history), ==, 2);
+
+  /* a candidate step sits between them */
+  g_assert_true (rm_candidate_fill_polygon (candidate, square, 4, TRUE));
+  rm_history_record_candidate_step (history, candidate);
+
+  /* a mask, a source and a status in one step */
+  old_mask = g_bytes_ref (rm_annotation_get_mask (b));
+  new_mask = g_bytes_new (rm_candidate_get_mask (candidate), 20 * 10);
+  g_assert_true (rm_history_update (history, b, RM_ANNOTATION_STATUS_REJECTED,
+                                    RM_ANNOTATION_SOURCE_MODEL_CORRECTED, new_mask));
+  g_assert_true (rm_annotation_get_mask (b) == new_mask);
+  g_assert_cmpint (rm_annotation_get_area (b), ==, 25);
+
+  /* deletion, and back */
+  g_assert_true (rm_history_delete (history, a));
+  g_assert_cmpuint (n_removed, ==, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, 1);
+  g_assert_false (rm_history_delete (history, a)); /* not in the list */
+  g_assert_cmpuint (rm_history_get_n_undo (history), ==, 5);
+
+  g_assert_true (rm_history_undo (history, &touched));
+  g_assert_true (touched == a);
+  g_assert_cmpuint (n_restored, ==, 1);
+  g_assert_true (g_list_store_find (store, a, &position));
+  g_assert_cmpuint (position, ==, 0); /* where it was */
+
+  g_assert_true (rm_history_undo (history, &touched));
+  g_assert_true (touched == b);
+  g_assert_true (rm_annotation_get_mask (b) == old_mask);
+  g_assert_cmpint (rm_annotation_get_status (b), ==, RM_ANNOTATION_STATUS_ACCEPTED);
+  g_assert_cmpint (rm_annotation_get_source (b), ==, RM_ANNOTATION_SOURCE_MODEL);
+
+  g_assert_true (rm_history_undo (history, &touched));
+  g_assert_null (touched); /* the candidate's polygon */
+  g_assert_cmpint (rm_candidate_get_area (candidate), ==, 16);
+
+  g_assert_true (rm_history_undo (history, &touched));
+  g_assert_cmpstr (rm_annotation_get_expression (a), ==, "a");
+  g_assert_true (rm_history_undo (history, &touched));
+  g_assert_cmpint (rm_annotation_get_status (a), ==, RM_ANNOTATION_STATUS_CANDIDATE);
+  g_assert_false (rm_history_can_undo (history));
+  g_assert_false (rm_history_undo (history, &touched));
+
+  /* redo all the way */
+  for (guint i = 0; i < 5; i++)
+    g_assert_true (rm_history_redo (history, NULL));
+  g_assert_false (rm_history_can_redo (history));
+  g_assert_cmpint (rm_annotation_get_status (a), ==, RM_ANNOTATION_STATUS_ACCEPTED);
+  g_assert_cmpstr (rm_annotation_get_expression (a), ==, "the left roof");
+  g_assert_cmpint (rm_candidate_get_area (candidate), ==, 25);
+  g_assert_cmpint (rm_annotation_get_status (b), ==, RM_ANNOTATION_STATUS_REJECTED);
+  g_assert_false (g_list_store_find (store, a, NULL));
+  g_assert_cmpuint (n_removed, ==, 2);
+
+  /* a new step forgets the redo; a forgotten candidate's steps go */
+  g_assert_true (rm_history_undo (history, NULL)); /* a is back */
+  g_assert_true (rm_history_set_status (history, b, RM_ANNOTATION_STATUS_CANDIDATE));
+  g_assert_false (rm_history_can_redo (history));
+  rm_history_forget_candidate (history, candidate);
+  g_assert_cmpuint (rm_history_get_n_undo (history), ==, 4);
+
+  /* the limit keeps the newest steps */
+  rm_history_set_max_steps (history, 2);
+  g_assert_cmpuint (rm_history_get_n_undo (history), ==, 2);
+  g_bytes_unref (old_mask);
+}
+
+/* ---- the review queue -------------------------------------------------------------------- */
+
+static void
+test_review_queue (void)
+{
+  g_autoptr (GListStore) store = g_list_store_new (RM_TYPE_ANNOTATION);
+  g_autoptr (RmReviewQueue) queue = rm_review_queue_new ();
+  g_autoptr (GFile) one = g_file_new_for_path ("/tmp/one.png");
+  g_autoptr (GFile) two = g_file_new_for_path ("/tmp/two.png");
+  g_autoptr (GFile) three = g_file_new_for_path ("/tmp/three.png");
+  g_autoptr (GFile) other = g_file_new_for_path ("/tmp/not-listed.png");
+  GFile *images[] = { one, two, three };
+  /* made in this order: the queue goes by image, then by this order */
+  g_autoptr (RmAnnotation) c3 = make_annotation (three, "c3", RM_ANNOTATION_STATUS_CANDIDATE, 0);
+  g_autoptr (RmAnnotation) c1a = make_annotation (one, "c1a", RM_ANNOTATION_STATUS_CANDIDATE, 0);
+  g_autoptr (RmAnnotation) acc = make_annotation (one, "acc", RM_ANNOTATION_STATUS_ACCEPTED, 0);
+  g_autoptr (RmAnnotation) cx = make_annotation (other, "cx", RM_ANNOTATION_STATUS_CANDIDATE, 0);
+  g_autoptr (RmAnnotation) c1b = make_annotation (one, "c1b", RM_ANNOTATION_STATUS_CANDIDATE, 4);
+  g_autoptr (RmAnnotation) c2 = make_annotation (two, "c2", RM_ANNOTATION_STATUS_CANDIDATE, 0);
+  g_autoptr (RmAnnotation) late = make_annotation (one, "late", RM_ANNOTATION_STATUS_CANDIDATE, 8);
+  RmAnnotation *expected[] = { c1a, c1b, c2, c3, cx };
+  g_autofree char *counter = NULL;
+
+  g_list_store_append (store, c3);
+  g_list_store_append (store, c1a);
+  g_list_store_append (store, acc);
+  g_list_store_append (store, cx);
+  g_list_store_append (store, c1b);
+  g_list_store_append (store, c2);
+
+  g_assert_null (rm_review_queue_get_current (queue));
+  g_assert_null (rm_review_queue_format_counter (queue));
+  rm_review_queue_reset (queue, G_LIST_MODEL (store), images, 3);
+  g_assert_cmpuint (rm_review_queue_get_n_items (queue), ==, 5);
+  for (guint i = 0; i < 5; i++)
+    g_assert_true (rm_review_queue_get_item (queue, i) == expected[i]);
+  g_assert_true (rm_review_queue_get_current (queue) == c1a);
+  counter = rm_review_queue_format_counter (queue);
+  g_assert_cmpstr (counter, ==, "1 of 5");
+  g_clear_pointer (&counter, g_free);
+
+  /* stepping */
+  g_assert_false (rm_review_queue_previous (queue));
+  g_assert_true (rm_review_queue_next (queue));
+  g_assert_true (rm_review_queue_next (queue));
+  g_assert_true (rm_review_queue_get_current (queue) == c2);
+  counter = rm_review_queue_format_counter (queue);
+  g_assert_cmpstr (counter, ==, "3 of 5");
+  g_clear_pointer (&counter, g_free);
+  g_assert_true (rm_review_queue_previous (queue));
+  g_assert_true (rm_review_queue_get_current (queue) == c1b);
+
+  /* decisions: the next one still to decide, round to the start; decided ones stay queued */
+  rm_annotation_set_status (c1b, RM_ANNOTATION_STATUS_ACCEPTED);
+  rm_annotation_set_status (c2, RM_ANNOTATION_STATUS_REJECTED);
+  g_assert_true (rm_review_queue_next_pending (queue));
+  g_assert_true (rm_review_queue_get_current (queue) == c3);
+  g_assert_cmpuint (rm_review_queue_get_n_pending (queue), ==, 3);
+  rm_annotation_set_status (c3, RM_ANNOTATION_STATUS_ACCEPTED);
+  rm_annotation_set_status (cx, RM_ANNOTATION_STATUS_ACCEPTED);
+  g_assert_true (rm_review_queue_next_pending (queue));
+  g_assert_true (rm_review_queue_get_current (queue) == c1a);
+  rm_annotation_set_status (c1a, RM_ANNOTATION_STATUS_REJECTED);
+  g_assert_false (rm_review_queue_next_pending (queue));
+  g_assert_true (rm_review_queue_get_current (queue) == c1a);
+  g_assert_cmpuint (rm_review_queue_get_n_pending (queue), ==, 0);
+  g_assert_cmpuint (rm_review_queue_get_n_items (queue), ==, 5);
+
+  /* a later candidate joins at the end; a deleted one leaves (the next takes its place) */
+  g_assert_true (rm_review_queue_append (queue, late));
+  g_assert_false (rm_review_queue_append (queue, late));
+  g_assert_true (rm_review_queue_set_current (queue, c2));
+  g_assert_true (rm_review_queue_remove (queue, c2));
+  g_assert_true (rm_review_queue_get_current (queue) == c3);
+  g_assert_true (rm_review_queue_remove (queue, c1a));
+  g_assert_true (rm_review_queue_get_current (queue) == c3);
+  g_assert_cmpuint (rm_review_queue_get_position (queue), ==, 1);
+  g_assert_true (rm_review_queue_next_pending (queue));
+  g_assert_true (rm_review_queue_get_current (queue) == late);
+  g_assert_true (rm_review_queue_remove (queue, late)); /* the last: the one before */
+  g_assert_true (rm_review_queue_get_current (queue) == cx);
+  g_assert_false (rm_review_queue_set_current (queue, late));
+
+  rm_review_queue_clear (queue);
+  g_assert_null (rm_review_queue_get_current (queue));
+  g_assert_false (rm_review_queue_next (queue));
+  g_assert_false (rm_review_queue_next_pending (queue));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -423,6 +777,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/overlay/render", test_overlay_render);
   g_test_add_func ("/annotation/fields", test_annotation);
   g_test_add_func ("/candidate/edit-and-annotate", test_candidate);
+  g_test_add_func ("/edit/polygon", test_polygon);
+  g_test_add_func ("/candidate/polygon-and-origin", test_candidate_polygon);
+  g_test_add_func ("/history/annotations-and-candidate", test_history);
+  g_test_add_func ("/review/queue-order-and-stepping", test_review_queue);
 
   return g_test_run ();
 }
