@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "cli-common.h"
+#include "rm-export.h"
+#include "rm-project.h"
+
+#include <glib/gstdio.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -44,4 +48,44 @@ rm_cli_print_json (JsonBuilder *b)
   json_generator_set_pretty (gen, TRUE);
   g_autofree char *text = json_generator_to_data (gen, NULL);
   printf ("%s\n", text);
+}
+
+char *
+rm_cli_project_to_refs (const char *project_path, char **tmp_dir, GError **error)
+{
+  g_autoptr (RmProject) project = rm_project_open (project_path, error);
+  if (project == NULL)
+    return NULL;
+  *tmp_dir = g_dir_make_tmp ("refmask-project-XXXXXX", error);
+  if (*tmp_dir == NULL)
+    return NULL;
+  g_autofree char *out = g_build_filename (*tmp_dir, "data", NULL);
+  RmExportOptions options;
+  rm_export_options_init (&options); /* accepted annotations only */
+  options.no_images = TRUE;
+  RmExportReport report = { 0 };
+  gboolean ok = rm_export (project, RM_EXPORT_REFS_JSONL, out, &options, &report, error);
+  rm_export_report_clear (&report);
+  return ok ? g_build_filename (out, "refs.jsonl", NULL) : NULL;
+}
+
+void
+rm_cli_remove_tree (const char *dir)
+{
+  if (dir == NULL)
+    return;
+  g_autoptr (GFile) root = g_file_new_for_path (dir);
+  g_autoptr (GFileEnumerator) e = g_file_enumerate_children (
+      root, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  GFileInfo *info;
+  while (e != NULL && (info = g_file_enumerator_next_file (e, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (dir, g_file_info_get_name (info), NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        rm_cli_remove_tree (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  g_rmdir (dir);
 }

@@ -72,34 +72,13 @@ eval_sample (RmSession *session, const RmSample *s, gboolean original, RmMetrics
   return TRUE;
 }
 
-int
-rm_cli_eval (int argc, char **argv)
+/* Everything after the samples are known; ds may be NULL after a load error (in error). */
+static int
+run_eval (RmDataset *ds, GError *load_error, const char *model_dir, int threads, int limit,
+          gboolean original, gboolean as_json, const char *want, const char *refs)
 {
-  g_autofree char *model_dir = NULL, *refs = NULL, *split = NULL;
-  gboolean as_json = FALSE, original = FALSE;
-  int threads = 0, limit = 0;
-  GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model directory", "DIR" },
-    { "refs", 'r', 0, G_OPTION_ARG_FILENAME, &refs, "refs.jsonl", "FILE" },
-    { "split", 's', 0, G_OPTION_ARG_STRING, &split, "Split to evaluate (default: test)", "NAME" },
-    { "original-resolution", 0, 0, G_OPTION_ARG_NONE, &original, "Also at the image size", NULL },
-    { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "At most N samples", "N" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "JSON with per-sample IoU", NULL },
-    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
-    { NULL },
-  };
-  g_autoptr (GOptionContext) octx =
-      g_option_context_new ("— evaluate a model on a refs.jsonl split");
-  g_option_context_add_main_entries (octx, entries, NULL);
-  g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || model_dir == NULL ||
-      refs == NULL)
-    {
-      fprintf (stderr, "refmask eval: %s\n",
-               error ? error->message : "--model and --refs are required");
-      return 2;
-    }
-  g_autoptr (RmDataset) ds = rm_dataset_load_refs (refs, split ? split : "test", &error);
+  g_autoptr (GError) error = load_error;
+  g_autoptr (RmDataset) dataset = ds;
   g_autoptr (RmModel) model = ds ? rm_model_load (model_dir, NULL, &error) : NULL;
   if (model == NULL)
     {
@@ -108,7 +87,7 @@ rm_cli_eval (int argc, char **argv)
     }
   if (ds->samples->len == 0)
     {
-      fprintf (stderr, "refmask eval: no sample of split '%s' in %s\n", split ? split : "test",
+      fprintf (stderr, "refmask eval: no sample of split '%s' in %s\n", want ? want : "(any)",
                refs);
       return 1;
     }
@@ -160,4 +139,49 @@ rm_cli_eval (int argc, char **argv)
         print_summary ("original resolution", &orig_res);
     }
   return rm_cli_interrupted (NULL) ? 1 : 0;
+}
+
+int
+rm_cli_eval (int argc, char **argv)
+{
+  g_autofree char *model_dir = NULL, *refs = NULL, *split = NULL, *project = NULL,
+                  *project_tmp = NULL;
+  gboolean as_json = FALSE, original = FALSE;
+  int threads = 0, limit = 0;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Model directory", "DIR" },
+    { "refs", 'r', 0, G_OPTION_ARG_FILENAME, &refs, "refs.jsonl", "FILE" },
+    { "project", 'p', 0, G_OPTION_ARG_FILENAME, &project, "Or: a project's accepted annotations",
+      "FILE" },
+    { "split", 's', 0, G_OPTION_ARG_STRING, &split, "Split to evaluate (default: test)", "NAME" },
+    { "original-resolution", 0, 0, G_OPTION_ARG_NONE, &original, "Also at the image size", NULL },
+    { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "At most N samples", "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "JSON with per-sample IoU", NULL },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) octx =
+      g_option_context_new ("— evaluate a model on a refs.jsonl split");
+  g_option_context_add_main_entries (octx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || model_dir == NULL ||
+      (refs == NULL) == (project == NULL))
+    {
+      fprintf (stderr, "refmask eval: %s\n",
+               error ? error->message : "--model and --refs or --project are required");
+      return 2;
+    }
+  if (project != NULL && (refs = rm_cli_project_to_refs (project, &project_tmp, &error)) == NULL)
+    {
+      fprintf (stderr, "refmask eval: %s\n", error->message);
+      rm_cli_remove_tree (project_tmp);
+      return 1;
+    }
+  /* A project's annotations are all in its default split unless they say otherwise. */
+  const char *want = split ? split : project ? NULL : "test";
+  RmDataset *ds = rm_dataset_load_refs (refs, want, &error);
+  int status = run_eval (ds, g_steal_pointer (&error), model_dir, threads, limit, original, as_json,
+                         want, refs);
+  rm_cli_remove_tree (project_tmp);
+  return status;
 }

@@ -27,6 +27,7 @@ rm_cli_train (int argc, char **argv)
 {
   RmTrainParams p = rm_train_default_params ();
   g_autofree char *model = NULL, *refs = NULL, *split = NULL, *val_split = NULL, *out = NULL;
+  g_autofree char *project = NULL, *project_tmp = NULL;
   gint64 steps = 0, seed = (gint64) p.seed, lr_drop = 0;
   int epochs = 0, accum = p.accum, threads = 0, ckpt = p.checkpoint_every, val_limit = 0;
   double lr = p.lr, lr_bifit = p.lr_bifit, wd = p.weight_decay;
@@ -34,6 +35,8 @@ rm_cli_train (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory to start from", "DIR" },
     { "refs", 'r', 0, G_OPTION_ARG_FILENAME, &refs, "refs.jsonl with the samples", "FILE" },
+    { "project", 'p', 0, G_OPTION_ARG_FILENAME, &project, "Or: a project's accepted annotations",
+      "FILE" },
     { "split", 0, 0, G_OPTION_ARG_STRING, &split, "Training split (default: train)", "NAME" },
     { "val-split", 0, 0, G_OPTION_ARG_STRING, &val_split, "Validation split (before and after)",
       "NAME" },
@@ -65,12 +68,19 @@ rm_cli_train (int argc, char **argv)
       g_option_context_new ("— fine-tune a model with the official recipe");
   g_option_context_add_main_entries (octx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 || refs == NULL ||
-      out == NULL || (model == NULL && !resume))
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || argc != 1 ||
+      (refs == NULL) == (project == NULL) || out == NULL || (model == NULL && !resume))
     {
       fprintf (stderr, "refmask train: %s\n",
-               error ? error->message : "--refs, --out and --model (or --resume) are required");
+               error ? error->message
+                     : "--refs or --project, --out and --model (or --resume) are required");
       return 2;
+    }
+  if (project != NULL && (refs = rm_cli_project_to_refs (project, &project_tmp, &error)) == NULL)
+    {
+      fprintf (stderr, "refmask train: %s\n", error->message);
+      rm_cli_remove_tree (project_tmp);
+      return 1;
     }
   p.model_dir = model;
   p.refs = refs;
@@ -96,7 +106,9 @@ rm_cli_train (int argc, char **argv)
   p.abort = rm_cli_interrupted;
   rm_cli_catch_interrupts ();
   RmTrainResult r;
-  if (!rm_train (&p, &r, &error))
+  gboolean trained = rm_train (&p, &r, &error);
+  rm_cli_remove_tree (project_tmp);
+  if (!trained)
     {
       fprintf (stderr, "refmask train: %s\n", error->message);
       return 1;

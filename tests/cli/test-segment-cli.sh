@@ -93,5 +93,18 @@ else
   not_ok "export COCO"
 fi
 
+if "$refmask" project import -q --status accepted "$tmp/p.refmask" "$shared/data/dubai-aerial" \
+    && "$refmask" eval --model "$model" --project "$tmp/p.refmask" --split val --limit 3 | grep -q "n 3"; then
+  ok "eval --project on accepted annotations"
+else
+  not_ok "eval --project"
+fi
+if "$refmask" train --model "$model" --project "$tmp/p.refmask" --out "$tmp/tuned" --steps 1 --accum 1 >/dev/null \
+    && [ -s "$tmp/tuned/model.safetensors" ]; then
+  ok "train --project"
+else
+  not_ok "train --project"
+fi
+
 echo "1..$n"
 [ $fails -eq 0 ]
