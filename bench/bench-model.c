@@ -7,7 +7,11 @@
  */
 #include "rm-config.h"
 #include "rm-forward.h"
+#include "rm-adamw.h"
+#include "rm-autograd.h"
+#include "rm-loss.h"
 #include "rm-roofline.h"
+#include "rm-tape.h"
 
 #include <cblas.h>
 #include <glib.h>
@@ -123,6 +127,102 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
   rm_model_core_clear (&core);
 }
 
+static const RmGrad *grad_for_step;
+
+static void
+register_param (void *user, const RmTensor *leaf, const float *grad)
+{
+  g_autofree char *name = g_strdup_printf ("p%p", (const void *) leaf);
+  rm_adamw_add_param (user, g_intern_string (name), (RmTensor *) leaf, 0);
+}
+
+static const float *
+leaf_grad (void *user, const char *name, const RmTensor *param)
+{
+  return rm_grad_get (grad_for_step, param);
+}
+
+/* One training step of the official recipe at batch 1: forward with the tape, loss, backward,
+ * AdamW on the trainable set. FLOPs: the forward's counted GEMM-class work times 3 (the usual
+ * estimate: the backward costs two forwards; frozen weights need no weight gradient, so the true
+ * count is somewhat lower and the ratio somewhat flattering). */
+static void
+bench_train_step (const char *label, const RmModelConfig *cfg, int runs, int threads,
+                  const RmRoofline *roof)
+{
+  RmWeights *w = rm_weights_new_random (cfg, 7, 0.02f);
+  rm_weights_make_trainable (w);
+  RmModelCore core;
+  rm_model_core_init (&core, cfg, w);
+  RmCtx *ctx = rm_ctx_new (threads);
+  ctx->tape = rm_tape_new ();
+  RmAdamWGroup groups[2] = { rm_adamw_group_default (5e-5f), rm_adamw_group_default (1e-4f) };
+  RmAdamW *opt = rm_adamw_new (2, groups);
+  int64_t s = cfg->sam_image_size, b = cfg->beit_image_size, len = 16;
+  int64_t ids[16];
+  uint8_t pad[16] = { 0 };
+  for (int i = 0; i < len; i++)
+    ids[i] = i == 0 ? 0 : i == len - 1 ? 2 : 4 + 37 * i % (cfg->beit_vocab_size - 10);
+  float *sam = g_new0 (float, 3 * s * s), *beit = g_new0 (float, 3 * b * b), *dz = g_new (float, s * s);
+  uint8_t *target = g_new0 (uint8_t, s * s);
+  for (int64_t i = 0; i < s * s; i++)
+    target[i] = (i / s) < s / 3;
+  double *t = g_new (double, runs), fwd_ms = 0, bwd_ms = 0, opt_ms = 0;
+  uint64_t flops = 0;
+  for (int r = -1; r < runs; r++)
+    {
+      rm_arena_reset (ctx->arena);
+      rm_tape_reset (ctx->tape);
+      ctx->flops = 0;
+      RmForward fw = { .ctx = ctx, .core = &core };
+      RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]) { 1, 3, s, s }),
+                            .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]) { 1, 3, b, b }),
+                            .ids = ids, .pad = pad, .batch = 1, .text_len = (int) len };
+      RmForwardOutput out;
+      gint64 t0 = g_get_monotonic_time ();
+      rm_forward (&fw, &in, &out);
+      flops = ctx->flops;
+      gint64 t1 = g_get_monotonic_time ();
+      RmLossParams lp = rm_loss_default_params ();
+      RmLossTerms terms;
+      float dsen;
+      rm_refseg_loss (&lp, out.pred_masks->data, target, out.text_weight->data, 1, (int) s, (int) s,
+                      &terms, dz, &dsen);
+      const RmTensor *seeds[] = { out.pred_masks, out.text_weight };
+      const float *grads[] = { dz, &dsen };
+      RmGrad *g = rm_backward (ctx, 2, seeds, grads, NULL);
+      gint64 t2 = g_get_monotonic_time ();
+      if (r == -1)
+        rm_grad_foreach_leaf (g, register_param, opt);
+      grad_for_step = g;
+      rm_adamw_step (opt, leaf_grad, NULL);
+      rm_grad_free (g);
+      gint64 t3 = g_get_monotonic_time ();
+      if (r >= 0)
+        {
+          t[r] = (double) (t3 - t0) / 1e6;
+          fwd_ms += (double) (t1 - t0) / 1e3 / runs, bwd_ms += (double) (t2 - t1) / 1e3 / runs;
+          opt_ms += (double) (t3 - t2) / 1e3 / runs;
+        }
+    }
+  qsort (t, (size_t) runs, sizeof *t, compare_doubles);
+  double med = t[runs / 2], gemm_roof = threads > 1 ? roof->gemm_gflops_all : roof->gemm_gflops_1t;
+  double gflops = 3.0 * (double) flops / 1e9;
+  printf ("%-8s training step median %.3f s (forward %.0f ms, backward %.0f ms, AdamW %.0f ms)\n",
+          label, med, fwd_ms, bwd_ms, opt_ms);
+  printf ("%-8s ~%.0f GFLOP/step (3x forward), %.1f GFLOP/s = %.2f of the GEMM roofline; time / "
+          "roofline time = %.2fx; arena peak %.2f GiB, peak RSS %.2f GiB\n",
+          label, gflops, gflops / med, gflops / med / gemm_roof, med / (gflops / gemm_roof),
+          (double) rm_arena_peak_bytes (ctx->arena) / (1 << 30), peak_rss_gib ());
+  fflush (stdout);
+  g_free (t), g_free (sam), g_free (beit), g_free (dz), g_free (target);
+  rm_adamw_free (opt);
+  rm_tape_free (ctx->tape);
+  ctx->tape = NULL;
+  rm_ctx_free (ctx);
+  rm_model_core_clear (&core);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -130,7 +230,7 @@ main (int argc, char **argv)
   g_autofree char *shared = NULL;
   int runs = 3, threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   GOptionEntry entries[] = {
-    { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs, "Which of a, b, c (default ab)", "abc" },
+    { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs, "Which of a, b, c, t (t: a training step of b; default ab)", "abct" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Timed runs each (default 3)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { "shared", 's', 0, G_OPTION_ARG_FILENAME, &shared, "Shared references (for a)", "DIR" },
@@ -166,6 +266,11 @@ main (int argc, char **argv)
         {
           config_small (&cfg);
           bench_one ("(b)", &cfg, runs, threads, &roof);
+        }
+      else if (*c == 't')
+        {
+          config_small (&cfg);
+          bench_train_step ("(b) train", &cfg, runs, threads, &roof);
         }
       else if (*c == 'c')
         {

@@ -373,6 +373,8 @@ test_create_and_reopen (void)
   g_assert_true (rm_import_dialog_get_running (RM_IMPORT_DIALOG (dialog)));
   g_assert_true (wait_for (import_finished, dialog, "the import"));
   g_test_message ("import: %s", rm_import_dialog_get_result (RM_IMPORT_DIALOG (dialog)));
+  wait_for_frame (GTK_WIDGET (dialog));
+  save_window (dialog, "refmask-studio-import.png");
   g_assert_nonnull (
       strstr (rm_import_dialog_get_result (RM_IMPORT_DIALOG (dialog)), "Imported 4 images"));
   gtk_window_close (dialog);
@@ -586,6 +588,8 @@ test_export (void)
   g_test_message ("export: %s", rm_export_dialog_get_result (dialog));
   g_assert_nonnull (strstr (rm_export_dialog_get_result (dialog), "Exported 1 annotation"));
   check_coco (coco);
+  wait_for_frame (GTK_WIDGET (dialog));
+  save_window (dialog, "refmask-studio-export.png");
 
   /* again: it asks first, and "Cancel" leaves the folder as it was */
   before = file_checksum (instances);
@@ -887,6 +891,12 @@ all_saved (gpointer data)
   return TRUE;
 }
 
+static gboolean
+five_images (gpointer data)
+{
+  return g_list_model_get_n_items (rm_window_get_images (data)) == N_SAMPLE_IMAGES + 1;
+}
+
 static void
 test_adopt_folder (void)
 {
@@ -951,7 +961,44 @@ test_adopt_folder (void)
   g_assert_true (wait_for (window_idle, window, "its image"));
   g_assert_cmpuint (g_list_model_get_n_items (rm_window_get_images (window)), ==, N_SAMPLE_IMAGES);
   g_assert_cmpuint (g_list_model_get_n_items (rm_window_get_annotations (window)), ==, 1);
+
+  /* an image dropped on the window joins the project */
+  {
+    g_autofree char *extra_path = g_build_filename (scratch_dir, "extra.png", NULL);
+    g_autoptr (GFile) extra = g_file_new_for_path (extra_path);
+    g_autoptr (GBytes) pixels = g_bytes_new_take (g_malloc0 (40 * 30 * 4), 40 * 30 * 4);
+    g_autoptr (GdkTexture) texture =
+        gdk_memory_texture_new (40, 30, GDK_MEMORY_R8G8B8A8, pixels, 40 * 4);
+    g_autoptr (RmProject) store = NULL;
+    g_autoptr (GPtrArray) images = NULL;
+
+    g_assert_true (gdk_texture_save_to_png (texture, extra_path));
+    rm_window_add_files (window, &extra, 1, FALSE);
+    g_assert_true (wait_for (five_images, window, "the dropped image"));
+    g_assert_true (wait_for (project_open, window, "its write"));
+    store = rm_project_open (project, NULL);
+    images = rm_project_list_images (store, NULL);
+    g_assert_cmpuint (images->len, ==, N_SAMPLE_IMAGES + 1);
+  }
+
+  /* a new project while one is open: an empty window for it */
+  {
+    g_autofree char *empty_path = g_build_filename (scratch_dir, "empty.refmask", NULL);
+    g_autoptr (GFile) empty = g_file_new_for_path (empty_path);
+
+    rm_window_new_project (window, empty);
+    g_assert_true (wait_for (project_open, window, "the empty project"));
+    g_assert_cmpstr (rm_project_session_get_path (rm_window_get_project (window)), ==, empty_path);
+    g_assert_cmpuint (g_list_model_get_n_items (rm_window_get_images (window)), ==, 0);
+    g_assert_cmpuint (g_list_model_get_n_items (rm_window_get_annotations (window)), ==, 0);
+    g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, "empty — Refmask Studio");
+  }
   close_window (window);
+
+  /* the first project kept its annotation through all this */
+  g_clear_pointer (&stored, g_ptr_array_unref);
+  stored = stored_annotations (project);
+  g_assert_cmpuint (stored->len, ==, 1);
 }
 
 /* ---- setup ------------------------------------------------------------------------------- */
