@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The shipped default model (data/model) loads and segments a tile of the validation split that it
+# was never trained on; its IoU there must stay above a bound derived from the measured validation
+# score (data/model/MODEL_CARD.md). Usage: test-default-model.sh REFMASK SOURCE_DIR
+set -u
+refmask=$1
+src=$2
+model="$src/data/model"
+check="$model/check"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+
+# Measured when the model was made (MODEL_CARD.md): IoU of "the unpaved land" on this tile, and
+# the bound: half of it, so that a regression of the engine or of the file shows, while run-to-run
+# float differences (none expected on the same machine) cannot fail it.
+MEASURED_LAND_IOU=@MEASURED_LAND_IOU@
+BOUND=$(awk -v m="$MEASURED_LAND_IOU" 'BEGIN { printf "%.4f", m / 2 }')
+
+if "$refmask" segment --model "$model" --image "$check/tile7_part009.jpg" --text "the unpaved land" \
+    --out-dir "$tmp" --json >"$tmp/seg.json"; then
+  ok "the shipped model loads and segments a validation tile"
+else
+  not_ok "segment with the shipped model"
+fi
+if [ -s "$tmp/tile7_part009-0-mask.png" ] && [ -s "$tmp/tile7_part009-0-prior.png" ]; then
+  ok "mask and prior PNGs written"
+else
+  not_ok "mask and prior PNGs"
+fi
+"$refmask" eval --model "$model" --refs "$check/refs.jsonl" --split val --json >"$tmp/eval.json" 2>/dev/null
+iou=$(awk '/"expression" : "the unpaved land"/ { getline; gsub(/[^0-9.e-]/, ""); print; exit }' "$tmp/eval.json")
+echo "# IoU of \"the unpaved land\": ${iou:-none} (bound $BOUND, measured $MEASURED_LAND_IOU)"
+if [ -n "$iou" ] && awk -v i="$iou" -v b="$BOUND" 'BEGIN { exit !(i >= b) }'; then
+  ok "IoU above the bound"
+else
+  not_ok "IoU ${iou:-none} below the bound $BOUND"
+fi
+echo "1..$n"
+[ $fails -eq 0 ]
