@@ -118,7 +118,8 @@ rm_cli_train (int argc, char **argv)
           r.cancelled ? " (resume with --resume)" : "");
   if (r.have_validation && !r.cancelled)
     {
-      rm_cli_print_metrics ("validation before", &r.val_before);
+      if (r.val_before.n > 0) /* not measured again when a run is resumed */
+        rm_cli_print_metrics ("validation before", &r.val_before);
       rm_cli_print_metrics ("validation after ", &r.val_after);
     }
   return r.cancelled ? 130 : 0;

@@ -227,13 +227,14 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *configs = g_strdup ("ab");
-  g_autofree char *shared = NULL;
+  g_autofree char *shared = NULL, *config_file = NULL;
   int runs = 3, threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   GOptionEntry entries[] = {
     { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs, "Which of a, b, c, t (t: a training step of b; default ab)", "abct" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Timed runs each (default 3)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { "shared", 's', 0, G_OPTION_ARG_FILENAME, &shared, "Shared references (for a)", "DIR" },
+    { "config-file", 'f', 0, G_OPTION_ARG_FILENAME, &config_file, "Also this config.json", "FILE" },
     { NULL },
   };
   g_autoptr (GOptionContext) octx = g_option_context_new ("— engine benchmark");
@@ -249,6 +250,16 @@ main (int argc, char **argv)
         g_strdup (g_getenv ("REFMASK_SHARED_DIR") ? g_getenv ("REFMASK_SHARED_DIR") : "../shared");
   RmRoofline roof;
   rm_roofline_measure (&roof, 1);
+  if (config_file != NULL)
+    {
+      RmModelConfig cfg;
+      if (!rm_model_config_load (&cfg, config_file, &error))
+        {
+          fprintf (stderr, "bench-model: %s\n", error->message);
+          return 1;
+        }
+      bench_one ("(file)", &cfg, runs, threads, &roof);
+    }
   for (const char *c = configs; *c; c++)
     {
       RmModelConfig cfg;
