@@ -185,7 +185,7 @@ cmd_import (int argc, char **argv)
 
   if (!parse ("import", "FILE SOURCE",
               "Import into a project, in one transaction: a bad file imports nothing.\n\n"
-              "SOURCE is a folder of images (searched recursively; JPEG, PNG, BMP, TGA), a\n"
+              "SOURCE is a folder of images (searched recursively; JPEG, PNG, BMP, TGA, TIFF), a\n"
               "refs.jsonl (or a folder holding one), a COCO instances .json, a RefSegRS folder\n"
               "(images/, masks/, output_phrase_*.txt) or an RRSIS-D folder (instances.json +\n"
               "refs(unc).p). Images already in the project (same SHA-256) are not added twice.",

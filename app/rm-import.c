@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <tiffio.h>
 
 #include "rm-image.h"
 #include "rm-pickle.h"
@@ -19,7 +20,7 @@ static const char *const format_names[] = {
 };
 
 /* What the engine decodes (rm-image.h): tried for RefSegRS ids, accepted in image folders. */
-static const char *const image_exts[] = { "png", "jpg", "jpeg", "bmp", "tga" };
+static const char *const image_exts[] = { "png", "jpg", "jpeg", "bmp", "tga", "tif", "tiff" };
 static const char *const tiff_exts[] = { "tif", "tiff" };
 
 typedef struct
@@ -230,25 +231,41 @@ probe_image (const char *path, guint32 *w, guint32 *h, GError **error)
     }
   if (has_ext (path, tiff_exts, G_N_ELEMENTS (tiff_exts)))
     {
-      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_UNSUPPORTED,
-                   "%s: TIFF images are not supported yet (JPEG, PNG, BMP and TGA are); convert "
-                   "them to PNG first",
-                   path);
-      return FALSE;
+      /* libtiff reads only the directory here; its own messages would go to stderr. */
+      TIFFSetErrorHandler (NULL);
+      TIFFSetWarningHandler (NULL);
+      TIFF *tif = TIFFOpen (path, "r");
+      uint32_t tw = 0, th = 0;
+      if (tif != NULL)
+        {
+          TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &tw);
+          TIFFGetField (tif, TIFFTAG_IMAGELENGTH, &th);
+          TIFFClose (tif);
+        }
+      *w = tw, *h = th;
+      if (tw == 0 || th == 0)
+        {
+          g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
+                       "%s is not a readable TIFF, or its header is damaged", path);
+          return FALSE;
+        }
     }
-  /* Header only: the size without decoding (a JPEG's frame header may follow large EXIF
-   * data, hence 64 KiB). */
-  f = fopen (path, "rb");
-  n = f != NULL ? (gssize) fread (head, 1, sizeof head, f) : -1;
-  if (f != NULL)
-    fclose (f);
-  if (n < 0 || !header_size (head, (gsize) n, w, h) || *w == 0 || *h == 0)
+  else
     {
-      g_set_error (
-          error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
-          "%s is not an image this build reads (JPEG, PNG, BMP, TGA), or its header is damaged",
-          path);
-      return FALSE;
+      /* Header only: the size without decoding (a JPEG's frame header may follow large EXIF
+       * data, hence 64 KiB). */
+      f = fopen (path, "rb");
+      n = f != NULL ? (gssize) fread (head, 1, sizeof head, f) : -1;
+      if (f != NULL)
+        fclose (f);
+      if (n < 0 || !header_size (head, (gsize) n, w, h) || *w == 0 || *h == 0)
+        {
+          g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT,
+                       "%s is not an image this build reads (JPEG, PNG, BMP, TGA, TIFF), or its "
+                       "header is damaged",
+                       path);
+          return FALSE;
+        }
     }
   if (*w > RM_IMAGE_DEFAULT_MAX_SIDE || *h > RM_IMAGE_DEFAULT_MAX_SIDE ||
       (gint64) *w * *h > RM_IMAGE_DEFAULT_MAX_PIXELS)
@@ -391,7 +408,7 @@ compare_str_ptr (gconstpointer a, gconstpointer b)
 }
 
 static gboolean
-collect_images (const char *dir, GPtrArray *files, guint *tiffs, guint depth, GError **error)
+collect_images (const char *dir, GPtrArray *files, guint depth, GError **error)
 {
   g_autoptr (GDir) d = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
@@ -413,13 +430,11 @@ collect_images (const char *dir, GPtrArray *files, guint *tiffs, guint depth, GE
         continue; /* no symlinked folders: they can loop */
       if (g_file_test (path, G_FILE_TEST_IS_DIR))
         {
-          if (!collect_images (path, files, tiffs, depth + 1, error))
+          if (!collect_images (path, files, depth + 1, error))
             return FALSE;
         }
       else if (has_ext (path, image_exts, G_N_ELEMENTS (image_exts)))
         g_ptr_array_add (files, g_steal_pointer (&path));
-      else if (has_ext (path, tiff_exts, G_N_ELEMENTS (tiff_exts)))
-        (*tiffs)++;
     }
   return TRUE;
 }
@@ -428,18 +443,13 @@ static gboolean
 import_folder (Import *im, const char *dir, GError **error)
 {
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
-  guint tiffs = 0;
-
-  if (!collect_images (dir, files, &tiffs, 0, error))
+  if (!collect_images (dir, files, 0, error))
     return FALSE;
   if (files->len == 0)
     {
-      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT, "%s holds no images%s", dir,
-                   tiffs > 0 ? " that can be read (TIFF is not supported yet)" : "");
+      g_set_error (error, RM_IMPORT_ERROR, RM_IMPORT_ERROR_FORMAT, "%s holds no images", dir);
       return FALSE;
     }
-  if (tiffs > 0)
-    warn (im, "%u TIFF file(s) skipped: TIFF is not supported yet", tiffs);
   im->total = files->len;
   for (guint i = 0; i < files->len; i++)
     {

@@ -163,7 +163,8 @@ bench_train_step (const char *label, const RmModelConfig *cfg, int runs, int thr
   uint8_t pad[16] = { 0 };
   for (int i = 0; i < len; i++)
     ids[i] = i == 0 ? 0 : i == len - 1 ? 2 : 4 + 37 * i % (cfg->beit_vocab_size - 10);
-  float *sam = g_new0 (float, 3 * s * s), *beit = g_new0 (float, 3 * b * b), *dz = g_new (float, s * s);
+  float *sam = g_new0 (float, 3 * s * s), *beit = g_new0 (float, 3 * b * b),
+        *dz = g_new (float, s *s);
   uint8_t *target = g_new0 (uint8_t, s * s);
   for (int64_t i = 0; i < s * s; i++)
     target[i] = (i / s) < s / 3;
@@ -175,9 +176,12 @@ bench_train_step (const char *label, const RmModelConfig *cfg, int runs, int thr
       rm_tape_reset (ctx->tape);
       ctx->flops = 0;
       RmForward fw = { .ctx = ctx, .core = &core };
-      RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]) { 1, 3, s, s }),
-                            .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]) { 1, 3, b, b }),
-                            .ids = ids, .pad = pad, .batch = 1, .text_len = (int) len };
+      RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]){ 1, 3, s, s }),
+                            .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]){ 1, 3, b, b }),
+                            .ids = ids,
+                            .pad = pad,
+                            .batch = 1,
+                            .text_len = (int) len };
       RmForwardOutput out;
       gint64 t0 = g_get_monotonic_time ();
       rm_forward (&fw, &in, &out);
@@ -230,7 +234,8 @@ main (int argc, char **argv)
   g_autofree char *shared = NULL, *config_file = NULL;
   int runs = 3, threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   GOptionEntry entries[] = {
-    { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs, "Which of a, b, c, t (t: a training step of b; default ab)", "abct" },
+    { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs,
+      "Which of a, b, c, t (t: a training step of b; default ab)", "abct" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Timed runs each (default 3)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { "shared", 's', 0, G_OPTION_ARG_FILENAME, &shared, "Shared references (for a)", "DIR" },

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tiffio.h>
 
 /* stb allocates through these: zero-filled (stb 2.27 can leave parts of a truncated TGA
  * unwritten, which would expose old heap contents), and each allocation is capped per decode
@@ -205,6 +206,130 @@ jpeg_huffman_tables_ok (const uint8_t *d, size_t len)
 #undef BYTE
 }
 
+/* ---- TIFF (libtiff, from memory) ------------------------------------------------------ */
+
+typedef struct
+{
+  const uint8_t *data;
+  toff_t len, pos;
+} TiffMemory;
+
+static tmsize_t
+tiff_read (thandle_t h, void *buf, tmsize_t size)
+{
+  TiffMemory *m = (TiffMemory *) h;
+  if (size < 0 || m->pos >= m->len)
+    return 0;
+  toff_t n = MIN ((toff_t) size, m->len - m->pos);
+  memcpy (buf, m->data + m->pos, (size_t) n);
+  m->pos += n;
+  return (tmsize_t) n;
+}
+
+static tmsize_t
+tiff_write (thandle_t h, void *buf, tmsize_t size)
+{
+  return -1; /* read-only */
+}
+
+static toff_t
+tiff_seek (thandle_t h, toff_t off, int whence)
+{
+  TiffMemory *m = (TiffMemory *) h;
+  toff_t base = whence == SEEK_CUR ? m->pos : whence == SEEK_END ? m->len : 0;
+  if (off > G_MAXUINT64 - base)
+    return (toff_t) -1;
+  m->pos = base + off;
+  return m->pos;
+}
+
+static int
+tiff_close (thandle_t h)
+{
+  return 0;
+}
+
+static toff_t
+tiff_size (thandle_t h)
+{
+  return ((TiffMemory *) h)->len;
+}
+
+static int
+tiff_map (thandle_t h, void **base, toff_t *size)
+{
+  return 0; /* no mapping: libtiff reads through tiff_read */
+}
+
+static void
+tiff_unmap (thandle_t h, void *base, toff_t size)
+{
+}
+
+static gboolean
+is_tiff (const uint8_t *b, size_t len)
+{
+  return len >= 4 && ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0) ||
+                      (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42));
+}
+
+/* TIFF (RefSegRS and GeoTIFF tiles) through libtiff's RGBA interface: 8-bit samples as they are,
+ * 16-bit ones by their high byte, palette and grey expanded, alpha dropped. The size is checked
+ * against the limits before any pixel is read. */
+static RmImage *
+decode_tiff (const uint8_t *data, size_t len, const RmImageLimits *limits, GError **error)
+{
+  static gsize quiet = 0;
+  if (g_once_init_enter (&quiet))
+    {
+      /* libtiff would print to stderr; the GError below says what matters. */
+      TIFFSetErrorHandler (NULL);
+      TIFFSetWarningHandler (NULL);
+      g_once_init_leave (&quiet, 1);
+    }
+  TiffMemory m = { data, (toff_t) len, 0 };
+  TIFF *tif = TIFFClientOpen ("image", "rm", (thandle_t) &m, tiff_read, tiff_write, tiff_seek,
+                              tiff_close, tiff_size, tiff_map, tiff_unmap);
+  if (tif == NULL)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "corrupt TIFF header");
+      return NULL;
+    }
+  uint32_t w = 0, h = 0;
+  TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField (tif, TIFFTAG_IMAGELENGTH, &h);
+  RmImage *img = NULL;
+  if (w == 0 || h == 0)
+    g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "zero-sized image (%ux%u)", w, h);
+  else if (w > (uint32_t) limits->max_width || h > (uint32_t) limits->max_height ||
+           w > RM_IMAGE_MAX_SIDE || h > RM_IMAGE_MAX_SIDE ||
+           (int64_t) w * (int64_t) h > limits->max_pixels)
+    g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE,
+                 "%ux%u image is over the limit (%dx%d, %" G_GINT64_FORMAT " pixels)", w, h,
+                 limits->max_width, limits->max_height, limits->max_pixels);
+  else
+    {
+      uint32_t *raster = g_try_new (uint32_t, (size_t) w * h);
+      if (raster == NULL)
+        g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE, "no memory for a %ux%u image", w, h);
+      else if (!TIFFReadRGBAImageOriented (tif, w, h, raster, ORIENTATION_TOPLEFT, 0))
+        g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "corrupt or unsupported TIFF");
+      else
+        {
+          img = rm_image_new ((int) w, (int) h, 3);
+          for (size_t i = 0; i < (size_t) w * h; i++)
+            {
+              img->pixels[3 * i] = (uint8_t) TIFFGetR (raster[i]);
+              img->pixels[3 * i + 1] = (uint8_t) TIFFGetG (raster[i]);
+              img->pixels[3 * i + 2] = (uint8_t) TIFFGetB (raster[i]);
+            }
+        }
+      g_free (raster);
+    }
+  TIFFClose (tif);
+  return img;
+}
+
 RmImage *
 rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limits, GError **error)
 {
@@ -222,6 +347,9 @@ rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limit
       return NULL;
     }
 
+  if (is_tiff (data, len))
+    return decode_tiff (data, len, limits, error);
+
   const stbi_uc *buf = data;
   int w, h, n;
   if (!jpeg_huffman_tables_ok (buf, len)) /* before stb reads the header: info builds them */
@@ -233,7 +361,7 @@ rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limit
     {
       const char *why = stbi_failure_reason ();
       g_set_error (error, RM_ERROR, RM_ERROR_FORMAT,
-                   "not a readable JPEG, PNG, BMP or TGA image (%s)", why ? why : "?");
+                   "not a readable JPEG, PNG, BMP, TGA or TIFF image (%s)", why ? why : "?");
       return NULL;
     }
   if (w <= 0 || h <= 0)

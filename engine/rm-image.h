@@ -49,9 +49,10 @@ void rm_image_free (RmImage *img);
  *   mode "I" and "I" -> "RGB" clips.
  * The header is read first: a zero-sized image is an RM_ERROR_FORMAT, one over limits
  * (NULL: RM_IMAGE_LIMITS_DEFAULT_INIT) an RM_ERROR_TOO_LARGE, both without decoding.
- * JPEG: stb_image's IDCT and chroma upsampling differ slightly from libjpeg(-turbo), so
- * decoded JPEG pixels can differ from PIL's by a few levels; PNG and 24/32-bit BMP/TGA are
- * exact. */
+ * TIFF (any layout libtiff reads) is decoded through libtiff: 8-bit samples as stored, 16-bit by
+ * their high byte. JPEG: stb_image's IDCT and chroma upsampling differ slightly from
+ * libjpeg(-turbo), so decoded JPEG pixels can differ from PIL's by a few levels; PNG and 24/32-bit
+ * BMP/TGA are exact. */
 RmImage *rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limits,
                                  GError **error);
 /* Same for a file (mapped, not copied); messages name the file. */
