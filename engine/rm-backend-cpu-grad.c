@@ -23,34 +23,6 @@ __m256 _ZGVdN8v_erff (__m256 x);
 #define RM_HAVE_VERFF 0
 #endif
 
-#define RM_GRAIN 16384
-
-static int64_t
-rm_min64 (int64_t a, int64_t b)
-{
-  return a < b ? a : b;
-}
-
-static int64_t
-rm_max64 (int64_t a, int64_t b)
-{
-  return a > b ? a : b;
-}
-
-static int64_t
-rm_row_grain (int64_t row_len)
-{
-  return rm_max64 (1, RM_GRAIN / rm_max64 (1, row_len));
-}
-
-static void *
-rm_scratch (size_t bytes)
-{
-  void *p = aligned_alloc (64, (bytes + 63) / 64 * 64 + 64);
-  RM_CHECK (p != NULL, "out of memory (%zu bytes of scratch)", bytes);
-  return p;
-}
-
 static int
 rm_blas_int (int64_t v)
 {
@@ -177,7 +149,7 @@ rm_cpu_gemm (RmThreadPool *pool, bool trans_a, bool trans_b, int64_t m, int64_t 
       /* A size-determined K split, summed in order: the same bits for any thread count. */
       g.kchunk = (k + n_kparts - 1) / n_kparts;
       const int64_t parts = (k + g.kchunk - 1) / g.kchunk;
-      g.partial = rm_scratch ((size_t) (parts * m * n) * sizeof (float));
+      g.partial = rm_scratch_alloc ((size_t) (parts * m * n) * sizeof (float));
       rm_parallel_for_grain (pool, parts, 1, rm_gemm_range, &g);
       RmGemmSumArgs s = { &g, parts };
       rm_parallel_for_grain (pool, m, rm_row_grain (n * parts), rm_gemm_sum_range, &s);
@@ -515,7 +487,7 @@ rm_cpu_reduce_broadcast (RmThreadPool *pool, float *dst, float alpha, const floa
   if (a.n_out > 4096)
     a.n_chunks = 1;
   a.chunk = (a.n_red + a.n_chunks - 1) / a.n_chunks;
-  a.partial = rm_scratch ((size_t) (a.n_chunks * a.n_out) * sizeof (double));
+  a.partial = rm_scratch_alloc ((size_t) (a.n_chunks * a.n_out) * sizeof (double));
   rm_parallel_for_grain (pool, a.n_blocks * a.n_chunks,
                          rm_max64 (1, RM_GRAIN / rm_max64 (1, RM_RED_BLOCK * a.chunk)),
                          rm_reduce_range, &a);
@@ -691,8 +663,8 @@ rm_cpu_layernorm_backward (RmThreadPool *pool, float *dx, float *dw, float *db, 
   if (rows == 0 || dim == 0)
     return;
   RmLnBwdArgs a = { dx, dw, db, dy, x, w, rows, dim, 1, 1, eps };
-  a.mean = rm_scratch ((size_t) rows * sizeof (double));
-  a.rstd = rm_scratch ((size_t) rows * sizeof (double));
+  a.mean = rm_scratch_alloc ((size_t) rows * sizeof (double));
+  a.rstd = rm_scratch_alloc ((size_t) rows * sizeof (double));
   rm_parallel_for_grain (pool, rows, rm_row_grain (4 * dim), rm_ln_bwd_rows, &a);
   if (dw != NULL || db != NULL)
     {
@@ -700,7 +672,7 @@ rm_cpu_layernorm_backward (RmThreadPool *pool, float *dx, float *dw, float *db, 
       while ((rows + a.chunk_rows - 1) / a.chunk_rows * 2 * dim > ((int64_t) 8 << 20))
         a.chunk_rows *= 2;
       const int64_t chunks = (rows + a.chunk_rows - 1) / a.chunk_rows;
-      a.partial = rm_scratch ((size_t) (chunks * 2 * dim) * sizeof (double));
+      a.partial = rm_scratch_alloc ((size_t) (chunks * 2 * dim) * sizeof (double));
       rm_parallel_for_grain (pool, chunks, 1, rm_ln_bwd_weights, &a);
       for (int64_t i = 0; i < dim; i++)
         {
@@ -808,8 +780,8 @@ rm_cpu_layernorm_nchw_backward (RmThreadPool *pool, float *dx, float *dw, float 
   if (batch == 0 || channels == 0 || pixels == 0)
     return;
   RmLnBwdArgs a = { dx, dw, db, dy, x, w, 0, channels, pixels, batch, eps };
-  a.mean = rm_scratch ((size_t) (batch * pixels) * sizeof (double));
-  a.rstd = rm_scratch ((size_t) (batch * pixels) * sizeof (double));
+  a.mean = rm_scratch_alloc ((size_t) (batch * pixels) * sizeof (double));
+  a.rstd = rm_scratch_alloc ((size_t) (batch * pixels) * sizeof (double));
   const int64_t items = batch * ((pixels + RM_LN_PIX - 1) / RM_LN_PIX);
   rm_parallel_for_grain (pool, items, rm_row_grain (4 * channels * RM_LN_PIX),
                          rm_ln_nchw_bwd_pixels, &a);
@@ -886,7 +858,8 @@ rm_attn_bwd_queries (void *p, int64_t begin, int64_t end, int worker)
     BQ = RM_ABW_BQ,
     BK = RM_ABW_BK
   };
-  float *qt = rm_scratch ((size_t) (dh * BQ + dv * BQ + 2 * BK * BQ + BQ * dh) * sizeof (float));
+  float *qt =
+      rm_scratch_alloc ((size_t) (dh * BQ + dv * BQ + 2 * BK * BQ + BQ * dh) * sizeof (float));
   float *dot = qt + dh * BQ; /* dO^T (dv, BQ) */
   float *s = dot + dv * BQ;  /* (BK, BQ) */
   float *dp = s + BK * BQ;   /* (BK, BQ) */
@@ -1009,8 +982,8 @@ rm_attn_bwd_keys (void *p, int64_t begin, int64_t end, int worker)
     KB = RM_ABW_KB,
     QS = RM_ABW_QS
   };
-  float *qt =
-      rm_scratch ((size_t) (dh * QS + dv * QS + 2 * KB * QS + KB * dh + KB * dv) * sizeof (float));
+  float *qt = rm_scratch_alloc ((size_t) (dh * QS + dv * QS + 2 * KB * QS + KB * dh + KB * dv) *
+                                sizeof (float));
   float *dot = qt + dh * QS;
   float *s = dot + dv * QS; /* P^T (KB, QS) */
   float *dp = s + KB * QS;  /* dP^T, then dS^T (KB, QS) */
@@ -1077,7 +1050,7 @@ rm_cpu_attention_backward (RmThreadPool *pool, float *dq, float *dk, float *dv, 
     return;
   const int64_t rows = d->batch * d->heads * d->nq;
   RmAttnBwdArgs a = { dq, dk, dv, dout, q, k, v, out, d, key_pad };
-  a.m = rm_scratch ((size_t) (3 * rows) * sizeof (float));
+  a.m = rm_scratch_alloc ((size_t) (3 * rows) * sizeof (float));
   a.inv_l = a.m + rows;
   a.delta = a.inv_l + rows;
   a.n_qblocks = (d->nq + RM_ABW_BQ - 1) / RM_ABW_BQ;
@@ -1190,7 +1163,7 @@ rm_cpu_conv2d_backward (RmThreadPool *pool, float *dx, float *dw, float *db, con
     return;
   const bool direct = d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
   const int64_t band = rm_max64 (1, rm_min64 (pix, RM_COL_FLOATS / rm_max64 (1, ck)));
-  float *col = direct ? NULL : rm_scratch ((size_t) (ck * band) * sizeof (float));
+  float *col = direct ? NULL : rm_scratch_alloc ((size_t) (ck * band) * sizeof (float));
   for (int64_t bi = 0; bi < d->batch; bi++)
     {
       const float *xb = x + bi * d->cin * d->h * d->w, *gb = dy + bi * d->cout * pix;
@@ -1268,7 +1241,7 @@ rm_cpu_conv_transpose2x2_backward (RmThreadPool *pool, float *dx, float *dw, flo
     rm_bias_grad (pool, db, dy, batch, cout, 4 * hw);
   if (dx == NULL && dw == NULL)
     return;
-  float *tmp = rm_scratch ((size_t) (4 * cout * hw) * sizeof (float));
+  float *tmp = rm_scratch_alloc ((size_t) (4 * cout * hw) * sizeof (float));
   for (int64_t bi = 0; bi < batch; bi++)
     {
       RmGather2x2Args a = { tmp, dy + bi * cout * 4 * hw, h, width };
@@ -1371,7 +1344,7 @@ rm_resize_bwd_range (void *p, int64_t begin, int64_t end, int worker)
 {
   const RmResizeBwdArgs *a = p;
   const RmCpuTaps *ty = a->ty, *tx = a->tx;
-  float *tmp = rm_scratch ((size_t) (a->oh * a->w) * sizeof (float));
+  float *tmp = rm_scratch_alloc ((size_t) (a->oh * a->w) * sizeof (float));
   for (int64_t plane = begin; plane < end; plane++)
     {
       const float *g = a->dy + plane * a->oh * a->ow;
@@ -1405,10 +1378,10 @@ rm_taps_identity (RmCpuTaps *t, int64_t n)
 {
   t->n_out = n;
   t->taps = 1;
-  t->first = rm_scratch ((size_t) n * sizeof (int64_t));
-  t->count = rm_scratch ((size_t) n * sizeof (int64_t));
-  t->index = rm_scratch ((size_t) n * sizeof (int64_t));
-  t->weight = rm_scratch ((size_t) n * sizeof (float));
+  t->first = rm_scratch_alloc ((size_t) n * sizeof (int64_t));
+  t->count = rm_scratch_alloc ((size_t) n * sizeof (int64_t));
+  t->index = rm_scratch_alloc ((size_t) n * sizeof (int64_t));
+  t->weight = rm_scratch_alloc ((size_t) n * sizeof (float));
   for (int64_t i = 0; i < n; i++)
     {
       t->first[i] = t->index[i] = i;

@@ -6,6 +6,40 @@
 #pragma once
 
 #include "rm-backend.h"
+#include "rm-tensor.h"
+
+#include <stdlib.h>
+
+/* Smallest number of elements worth handing to another thread. */
+#define RM_GRAIN 16384
+
+static inline int64_t
+rm_min64 (int64_t a, int64_t b)
+{
+  return a < b ? a : b;
+}
+
+static inline int64_t
+rm_max64 (int64_t a, int64_t b)
+{
+  return a > b ? a : b;
+}
+
+/* Rows per parallel item so that an item holds about RM_GRAIN elements. */
+static inline int64_t
+rm_row_grain (int64_t row_len)
+{
+  return rm_max64 (1, RM_GRAIN / rm_max64 (1, row_len));
+}
+
+/* 64-byte aligned scratch with one spare line, so vector loops may read a little past the end. */
+static inline void *
+rm_scratch_alloc (size_t bytes)
+{
+  void *p = aligned_alloc (64, (bytes + 63) / 64 * 64 + 64);
+  RM_CHECK (p != NULL, "out of memory (%zu bytes of scratch)", bytes);
+  return p;
+}
 
 /* C (m, n) = (or += when accumulate) A (m, k) B (k, n), single-threaded, for blocks inside a
  * parallel section. A is read at any strides (element (i, p) at a[i*rsa + p*csa]); B and C by

@@ -30,36 +30,6 @@
 #define RM_HAVE_AVX2 0
 #endif
 
-/* Smallest number of elements worth handing to another thread. */
-#define RM_GRAIN 16384
-
-static int64_t
-rm_min64 (int64_t a, int64_t b)
-{
-  return a < b ? a : b;
-}
-
-static int64_t
-rm_max64 (int64_t a, int64_t b)
-{
-  return a > b ? a : b;
-}
-
-/* Rows per parallel item so that an item holds about RM_GRAIN elements. */
-static int64_t
-rm_row_grain (int64_t row_len)
-{
-  return rm_max64 (1, RM_GRAIN / rm_max64 (1, row_len));
-}
-
-static void *
-rm_scratch_alloc (size_t bytes)
-{
-  void *p = aligned_alloc (64, (bytes + 63) / 64 * 64);
-  RM_CHECK (p != NULL, "out of memory (%zu bytes of scratch)", bytes);
-  return p;
-}
-
 /* ---- expf ------------------------------------------------------------------------------- */
 
 /* glibc's expf (the algorithm of sysdeps/ieee754/flt-32/e_expf.c, as its FMA build computes
