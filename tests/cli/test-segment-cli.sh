@@ -77,6 +77,17 @@ long=$(printf 'building %.0s' $(seq 1 200))
 expect_fail "text longer than the position table" "expression 1" "$refmask" segment --model "$model" --image "$image" --text "$long"
 expect_fail "no text" "required" "$refmask" segment --model "$model" --image "$image"
 
+# A diverging run (absurd learning rate) stops at the first non-finite loss and keeps the last
+# good checkpoint.
+"$refmask" train --model "$model" --refs "$shared/data/dubai-aerial/refs.jsonl" --out "$tmp/nan" \
+  --steps 6 --accum 1 --lr 1e30 --lr-bifit 1e30 --checkpoint-every 1 >/dev/null 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "not finite" "$tmp/err" && grep -q '"step":"1"' <(head -c 4096 "$tmp/nan/train-state.safetensors" | tr -d '\0'); then
+  ok "non-finite loss stops training, checkpoint of step 1 kept"
+else
+  not_ok "non-finite loss (rc $rc): $(head -c 200 "$tmp/err")"
+fi
+
 # Batch labelling into a project, then export.
 samples="$(dirname "$0")/../../data/sample"
 if "$refmask" project create "$tmp/p.refmask" >/dev/null && "$refmask" project import -q "$tmp/p.refmask" "$samples"; then
