@@ -13,6 +13,9 @@
  * still pans; a double click, Enter or rm_canvas_polygon_close () closes the polygon, which then
  * adds to the candidate's mask (or removes from it: the "polygon-erase" tool, or Ctrl held on the
  * first vertex), as one undo step. Backspace takes the last vertex back.
+ *
+ * While Space is held (the canvas focused), a primary-button drag pans whatever the tool: no
+ * stroke, no vertex. Releasing Space gives the tool back; a drag under way goes on panning.
  */
 
 #include "rm-annotation.h"
@@ -31,7 +34,7 @@
 #define CLICK_SLOP         4.0 /* widget pixels a click may move and still add a vertex */
 
 /* The candidate, and the annotations (in turn, by position) */
-static const GdkRGBA candidate_colour = { 0.2f, 0.85f, 1.0f, 1.0f };
+#define DEFAULT_CANDIDATE_COLOUR "#33d9ff" /* the candidate-color preference's default */
 static const GdkRGBA highlight_colour = { 1.0f, 0.35f, 0.85f, 1.0f }; /* magenta */
 static const GdkRGBA polygon_add_colour = { 0.35f, 1.0f, 0.45f, 1.0f };
 static const GdkRGBA polygon_erase_colour = { 1.0f, 0.4f, 0.4f, 1.0f };
@@ -90,12 +93,15 @@ struct _RmCanvas
   gboolean show_prior;
   gboolean prior_drawn;
   double overlay_opacity;
+  GdkRGBA candidate_colour;
+  char *candidate_colour_string; /* as set: "#rrggbb" or any gdk_rgba_parse () form */
   guint n_drawn_overlay_tiles;
   GListModel *annotations;
   GHashTable *annotation_overlays; /* RmAnnotation -> AnnotationOverlay */
 
   RmCanvasTool tool;
-  double brush_size; /* image pixels */
+  gboolean space_held; /* Space+drag pans, whatever the tool */
+  double brush_size;   /* image pixels */
   gboolean painting;
   double stroke_origin_x;
   double stroke_origin_y;
@@ -123,6 +129,7 @@ enum
   PROP_FIT,
   PROP_SHOW_PRIOR,
   PROP_OVERLAY_OPACITY,
+  PROP_CANDIDATE_COLOR,
   PROP_BRUSH_SIZE,
   PROP_POLYGON_POINTS,
   N_PROPS
@@ -320,39 +327,42 @@ idle_cursor (RmCanvas *self)
   if (self->image == NULL)
     return NULL;
 
-  return can_paint (self) ? "crosshair" : "grab";
+  return can_paint (self) && !self->space_held ? "crosshair" : "grab";
 }
 
-static void
-on_drag_begin (GtkGestureDrag *gesture, double x, double y, RmCanvas *self)
+/* A drag with @button (primary or middle) starts at a widget point: a brush stroke, or a pan
+ * (the middle button, the pan tool, a polygon tool, or Space held). Returns FALSE, doing
+ * nothing, for other buttons or without an image. The drag gesture calls these; so can tests. */
+gboolean
+rm_canvas_drag_begin (RmCanvas *self, guint button, double widget_x, double widget_y)
 {
-  guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
 
   if (self->image == NULL || (button != GDK_BUTTON_PRIMARY && button != GDK_BUTTON_MIDDLE))
-    {
-      gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_DENIED);
-      return;
-    }
+    return FALSE;
 
-  gtk_widget_grab_focus (GTK_WIDGET (self));
   stop_animation (self);
   self->drag_button = button;
-  self->stroke_origin_x = x;
-  self->stroke_origin_y = y;
-  if (button == GDK_BUTTON_PRIMARY && rm_canvas_stroke_begin (self, x, y))
-    {
-      self->stroke_origin_x = x;
-      self->stroke_origin_y = y;
-      return;
-    }
+  self->stroke_origin_x = widget_x;
+  self->stroke_origin_y = widget_y;
+  if (button == GDK_BUTTON_PRIMARY && !self->space_held &&
+      rm_canvas_stroke_begin (self, widget_x, widget_y))
+    return TRUE;
   self->drag_origin_x = self->view.x;
   self->drag_origin_y = self->view.y;
   gtk_widget_set_cursor_from_name (GTK_WIDGET (self), "grabbing");
+
+  return TRUE;
 }
 
-static void
-on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
+/* The drag has moved by an offset from where it began (widget pixels). */
+void
+rm_canvas_drag_update (RmCanvas *self, double offset_x, double offset_y)
 {
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (self->drag_button == 0)
+    return;
   if (self->painting)
     {
       self->pointer_x = self->stroke_origin_x + offset_x;
@@ -364,22 +374,104 @@ on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCan
                  self->drag_origin_y + offset_y - self->view.y);
 }
 
+/* The drag ends at an offset, at event @time with modifiers @state: the stroke is one undo
+ * step; with a polygon tool, a drag that did not move (and not a Space pan) is a click. */
+void
+rm_canvas_drag_end (RmCanvas *self, double offset_x, double offset_y, guint32 time,
+                    GdkModifierType state)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (self->drag_button == 0)
+    return;
+  if (self->painting)
+    rm_canvas_stroke_end (self);
+  else if (self->drag_button == GDK_BUTTON_PRIMARY && !self->space_held &&
+           is_polygon_tool (self->tool) && hypot (offset_x, offset_y) <= CLICK_SLOP)
+    /* a click (the image moved with the pointer, if at all: the point under it is the same) */
+    rm_canvas_polygon_click (self, self->stroke_origin_x + offset_x,
+                             self->stroke_origin_y + offset_y, time, state);
+  self->drag_button = 0;
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
+}
+
+gboolean
+rm_canvas_get_space_held (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), FALSE);
+
+  return self->space_held;
+}
+
+/* Whether Space is held: primary-button drags then pan, whatever the tool. The canvas's key
+ * controller calls this (released also when the canvas loses the focus); so can tests. */
+void
+rm_canvas_set_space_held (RmCanvas *self, gboolean held)
+{
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  held = !!held;
+  if (self->space_held == held)
+    return;
+  self->space_held = held;
+  if (self->drag_button == 0)
+    gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
+  gtk_widget_queue_draw (GTK_WIDGET (self)); /* the brush outline */
+}
+
+static void
+on_drag_begin (GtkGestureDrag *gesture, double x, double y, RmCanvas *self)
+{
+  guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
+
+  if (!rm_canvas_drag_begin (self, button, x, y))
+    {
+      gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_DENIED);
+      return;
+    }
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+}
+
+static void
+on_drag_update (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
+{
+  rm_canvas_drag_update (self, offset_x, offset_y);
+}
+
 static void
 on_drag_end (GtkGestureDrag *gesture, double offset_x, double offset_y, RmCanvas *self)
 {
   GtkEventController *controller = GTK_EVENT_CONTROLLER (gesture);
 
-  if (self->painting)
-    rm_canvas_stroke_end (self);
-  else if (self->drag_button == GDK_BUTTON_PRIMARY && is_polygon_tool (self->tool) &&
-           hypot (offset_x, offset_y) <= CLICK_SLOP)
-    /* a click (the image moved with the pointer, if at all: the point under it is the same) */
-    rm_canvas_polygon_click (self, self->stroke_origin_x + offset_x,
-                             self->stroke_origin_y + offset_y,
-                             gtk_event_controller_get_current_event_time (controller),
-                             gtk_event_controller_get_current_event_state (controller));
-  self->drag_button = 0;
-  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), idle_cursor (self));
+  rm_canvas_drag_end (self, offset_x, offset_y,
+                      gtk_event_controller_get_current_event_time (controller),
+                      gtk_event_controller_get_current_event_state (controller));
+}
+
+static gboolean
+on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode,
+                GdkModifierType state, RmCanvas *self)
+{
+  if (keyval != GDK_KEY_space ||
+      (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SUPER_MASK | GDK_META_MASK)) != 0)
+    return FALSE;
+  rm_canvas_set_space_held (self, TRUE); /* key repeats too: nothing changes */
+
+  return TRUE;
+}
+
+static void
+on_key_released (GtkEventControllerKey *controller, guint keyval, guint keycode,
+                 GdkModifierType state, RmCanvas *self)
+{
+  if (keyval == GDK_KEY_space)
+    rm_canvas_set_space_held (self, FALSE);
+}
+
+static void
+on_focus_leave (GtkEventControllerFocus *controller, RmCanvas *self)
+{
+  rm_canvas_set_space_held (self, FALSE); /* its release goes elsewhere */
 }
 
 static void
@@ -387,6 +479,7 @@ on_drag_cancel (GtkGesture *gesture, GdkEventSequence *sequence, RmCanvas *self)
 {
   if (self->painting)
     rm_canvas_stroke_end (self);
+  self->drag_button = 0;
 }
 
 static gboolean
@@ -701,13 +794,14 @@ snapshot_overlays (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int s
 
   if (self->candidate_overlay != NULL)
     {
-      rm_mask_overlay_set_style (self->candidate_overlay, &candidate_colour, self->overlay_opacity);
+      rm_mask_overlay_set_style (self->candidate_overlay, &self->candidate_colour,
+                                 self->overlay_opacity);
       self->n_drawn_overlay_tiles +=
           rm_mask_overlay_snapshot (self->candidate_overlay, snapshot,
                                     rm_candidate_get_mask (self->candidate), v, scale_factor);
     }
 
-  if (can_paint (self) && is_brush_tool (self->tool))
+  if (can_paint (self) && is_brush_tool (self->tool) && !self->space_held)
     snapshot_brush (self, snapshot, v);
   if (can_paint (self))
     snapshot_polygon (self, snapshot, v);
@@ -793,6 +887,7 @@ rm_canvas_dispose (GObject *object)
   rm_canvas_set_highlight (self, NULL);
   g_clear_pointer (&self->polygon, g_array_unref);
   g_clear_pointer (&self->annotation_overlays, g_hash_table_unref);
+  g_clear_pointer (&self->candidate_colour_string, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), RM_TYPE_CANVAS);
 
   G_OBJECT_CLASS (rm_canvas_parent_class)->dispose (object);
@@ -820,6 +915,9 @@ rm_canvas_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
     case PROP_OVERLAY_OPACITY:
       g_value_set_double (value, self->overlay_opacity);
       break;
+    case PROP_CANDIDATE_COLOR:
+      g_value_set_string (value, self->candidate_colour_string);
+      break;
     case PROP_BRUSH_SIZE:
       g_value_set_double (value, self->brush_size);
       break;
@@ -846,6 +944,9 @@ rm_canvas_set_property (GObject *object, guint prop_id, const GValue *value, GPa
       break;
     case PROP_OVERLAY_OPACITY:
       rm_canvas_set_overlay_opacity (self, g_value_get_double (value));
+      break;
+    case PROP_CANDIDATE_COLOR:
+      rm_canvas_set_candidate_color (self, g_value_get_string (value));
       break;
     case PROP_BRUSH_SIZE:
       rm_canvas_set_brush_size (self, g_value_get_double (value));
@@ -888,6 +989,11 @@ rm_canvas_class_init (RmCanvasClass *klass)
   properties[PROP_OVERLAY_OPACITY] =
       g_param_spec_double ("overlay-opacity", NULL, NULL, 0, 1, 0.5,
                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The colour of the candidate mask, as gdk_rgba_parse () reads it ("#rrggbb"); alpha is
+   * ignored (the opacity is overlay-opacity). */
+  properties[PROP_CANDIDATE_COLOR] =
+      g_param_spec_string ("candidate-color", NULL, NULL, DEFAULT_CANDIDATE_COLOUR,
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_BRUSH_SIZE] =
       g_param_spec_double ("brush-size", NULL, NULL, MIN_BRUSH_SIZE, MAX_BRUSH_SIZE, 24,
                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -908,6 +1014,9 @@ rm_canvas_class_init (RmCanvasClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_leave);
   gtk_widget_class_bind_template_callback (widget_class, on_pinch_begin);
   gtk_widget_class_bind_template_callback (widget_class, on_pinch_scale_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_key_pressed);
+  gtk_widget_class_bind_template_callback (widget_class, on_key_released);
+  gtk_widget_class_bind_template_callback (widget_class, on_focus_leave);
 
   gtk_widget_class_install_action (widget_class, "canvas.zoom-in", NULL, zoom_action);
   gtk_widget_class_install_action (widget_class, "canvas.zoom-out", NULL, zoom_action);
@@ -966,6 +1075,8 @@ rm_canvas_init (RmCanvas *self)
   self->shown = self->view;
   self->fit = TRUE;
   self->overlay_opacity = 0.5;
+  self->candidate_colour_string = g_strdup (DEFAULT_CANDIDATE_COLOUR);
+  gdk_rgba_parse (&self->candidate_colour, DEFAULT_CANDIDATE_COLOUR);
   self->brush_size = 24;
   self->polygon = g_array_new (FALSE, FALSE, sizeof (double));
   self->annotation_overlays = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref,
@@ -1162,6 +1273,40 @@ rm_canvas_set_overlay_opacity (RmCanvas *self, double opacity)
   self->overlay_opacity = opacity;
   gtk_widget_queue_draw (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OVERLAY_OPACITY]);
+}
+
+const char *
+rm_canvas_get_candidate_color (RmCanvas *self)
+{
+  g_return_val_if_fail (RM_IS_CANVAS (self), NULL);
+
+  return self->candidate_colour_string;
+}
+
+/* The candidate mask's colour, as gdk_rgba_parse () reads it ("#rrggbb"; NULL: the default).
+ * A string it cannot read is ignored with a warning. Its alpha is ignored. */
+void
+rm_canvas_set_candidate_color (RmCanvas *self, const char *color)
+{
+  GdkRGBA rgba;
+
+  g_return_if_fail (RM_IS_CANVAS (self));
+
+  if (color == NULL)
+    color = DEFAULT_CANDIDATE_COLOUR;
+  if (g_strcmp0 (self->candidate_colour_string, color) == 0)
+    return;
+  if (!gdk_rgba_parse (&rgba, color))
+    {
+      g_warning ("Not a colour: “%s”", color);
+      return;
+    }
+  rgba.alpha = 1.0f;
+  self->candidate_colour = rgba;
+  g_free (self->candidate_colour_string);
+  self->candidate_colour_string = g_strdup (color);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CANDIDATE_COLOR]);
 }
 
 RmCanvasTool

@@ -54,11 +54,20 @@ gboolean rm_canvas_get_show_prior (RmCanvas *self);
 void rm_canvas_set_show_prior (RmCanvas *self, gboolean show_prior);
 double rm_canvas_get_overlay_opacity (RmCanvas *self);
 void rm_canvas_set_overlay_opacity (RmCanvas *self, double opacity);
+const char *rm_canvas_get_candidate_color (RmCanvas *self);
+void rm_canvas_set_candidate_color (RmCanvas *self, const char *color);
 RmCanvasTool rm_canvas_get_tool (RmCanvas *self);
 void rm_canvas_set_tool (RmCanvas *self, RmCanvasTool tool);
 double rm_canvas_get_brush_size (RmCanvas *self);
 void rm_canvas_set_brush_size (RmCanvas *self, double size);
 void rm_canvas_set_annotations (RmCanvas *self, GListModel *annotations);
+
+gboolean rm_canvas_drag_begin (RmCanvas *self, guint button, double widget_x, double widget_y);
+void rm_canvas_drag_update (RmCanvas *self, double offset_x, double offset_y);
+void rm_canvas_drag_end (RmCanvas *self, double offset_x, double offset_y, guint32 time,
+                         GdkModifierType state);
+gboolean rm_canvas_get_space_held (RmCanvas *self);
+void rm_canvas_set_space_held (RmCanvas *self, gboolean held);
 
 gboolean rm_canvas_stroke_begin (RmCanvas *self, double widget_x, double widget_y);
 void rm_canvas_stroke_update (RmCanvas *self, double widget_x, double widget_y);

@@ -9,6 +9,7 @@
 #include "rm-preferences-window.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
 
 struct _RmPreferencesWindow
 {
@@ -17,6 +18,7 @@ struct _RmPreferencesWindow
   GSettings *settings;
 
   GtkAdjustment *opacity_adjustment;
+  GtkColorButton *candidate_color_button;
   GtkAdjustment *threads_adjustment;
   GtkDropDown *device_dropdown;
   GtkLabel *model_label;
@@ -61,6 +63,33 @@ device_set_mapping (const GValue *value, const GVariantType *expected_type, gpoi
     return NULL;
 
   return g_variant_new_string (devices[i]);
+}
+
+/* "#rrggbb" in the settings, a GdkRGBA in the colour button */
+static gboolean
+color_get_mapping (GValue *value, GVariant *variant, gpointer user_data)
+{
+  GdkRGBA rgba;
+
+  if (!gdk_rgba_parse (&rgba, g_variant_get_string (variant, NULL)))
+    return FALSE;
+  g_value_set_boxed (value, &rgba);
+
+  return TRUE;
+}
+
+static GVariant *
+color_set_mapping (const GValue *value, const GVariantType *expected_type, gpointer user_data)
+{
+  const GdkRGBA *rgba = g_value_get_boxed (value);
+
+  if (rgba == NULL)
+    return NULL;
+
+  return g_variant_new_take_string (
+      g_strdup_printf ("#%02x%02x%02x", (int) lround (CLAMP (rgba->red, 0, 1) * 255),
+                       (int) lround (CLAMP (rgba->green, 0, 1) * 255),
+                       (int) lround (CLAMP (rgba->blue, 0, 1) * 255)));
 }
 
 static void
@@ -137,6 +166,9 @@ rm_preferences_window_constructed (GObject *object)
   g_assert (G_IS_SETTINGS (self->settings));
   g_settings_bind (self->settings, "overlay-opacity", self->opacity_adjustment, "value",
                    G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (self->settings, "candidate-color", self->candidate_color_button,
+                                "rgba", G_SETTINGS_BIND_DEFAULT, color_get_mapping,
+                                color_set_mapping, NULL, NULL);
   g_settings_bind (self->settings, "threads", self->threads_adjustment, "value",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (self->settings, "device", self->device_dropdown, "selected",
@@ -210,6 +242,7 @@ rm_preferences_window_class_init (RmPreferencesWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RM_RESOURCE_PATH "/rm-preferences-window.ui");
   gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, opacity_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, candidate_color_button);
   gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, threads_adjustment);
   gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, device_dropdown);
   gtk_widget_class_bind_template_child (widget_class, RmPreferencesWindow, model_label);

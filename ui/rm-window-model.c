@@ -750,6 +750,8 @@ _rm_window_model_init (RmWindow *self)
 
   g_settings_bind (self->settings, "overlay-opacity", self->canvas, "overlay-opacity",
                    G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "candidate-color", self->canvas, "candidate-color",
+                   G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "brush-size", self->brush_adjustment, "value",
                    G_SETTINGS_BIND_DEFAULT);
   g_object_bind_property (self->brush_adjustment, "value", self->canvas, "brush-size",

@@ -11,7 +11,9 @@
 #include <gtk/gtk.h>
 #include <math.h>
 
+#include "rm-annotation.h"
 #include "rm-application.h"
+#include "rm-candidate.h"
 #include "rm-canvas.h"
 #include "rm-image-item.h"
 #include "rm-image-pyramid.h"
@@ -279,6 +281,99 @@ test_zoom_and_pan (void)
 }
 
 static gboolean
+mask_is_empty (RmCandidate *candidate)
+{
+  const guint8 *mask = rm_candidate_get_mask (candidate);
+  gsize n = (gsize) rm_candidate_get_width (candidate) * rm_candidate_get_height (candidate);
+
+  for (gsize i = 0; i < n; i++)
+    if (mask[i] != 0)
+      return FALSE;
+
+  return TRUE;
+}
+
+/* Space+drag pans whatever the tool (brush, eraser, polygon), and releasing Space gives the
+ * tool back. */
+static void
+test_space_pan (void)
+{
+  RmWindow *window = open_sample_window ();
+  RmCanvas *canvas = rm_window_get_canvas (window);
+  const RmView *view = rm_canvas_get_view (canvas);
+  RmImagePyramid *image = rm_canvas_get_image (canvas);
+  int width = rm_image_pyramid_get_width (image), height = rm_image_pyramid_get_height (image);
+  g_autoptr (GFile) folder = sample_folder ();
+  g_autoptr (GFile) file = g_file_get_child (folder, "space-pan.png");
+  g_autoptr (GBytes) mask =
+      g_bytes_new_take (g_malloc0 ((gsize) width * height), (gsize) width * height);
+  g_autoptr (RmAnnotation) annotation =
+      rm_annotation_new (file, "nothing", width, height, mask, RM_ANNOTATION_STATUS_CANDIDATE,
+                         RM_ANNOTATION_SOURCE_MODEL);
+  g_autoptr (RmCandidate) candidate = rm_candidate_new_for_annotation (annotation);
+  const RmCanvasTool tools[] = { RM_CANVAS_TOOL_BRUSH, RM_CANVAS_TOOL_ERASER,
+                                 RM_CANVAS_TOOL_POLYGON, RM_CANVAS_TOOL_POLYGON_ERASE };
+  double w = gtk_widget_get_width (GTK_WIDGET (canvas));
+  double h = gtk_widget_get_height (GTK_WIDGET (canvas));
+  double x0, y0;
+
+  rm_canvas_set_candidate (canvas, candidate);
+  rm_canvas_zoom_at (canvas, 4.0, w / 2, h / 2, FALSE);
+  g_assert_false (rm_canvas_get_space_held (canvas));
+
+  for (guint i = 0; i < G_N_ELEMENTS (tools); i++)
+    {
+      rm_canvas_set_tool (canvas, tools[i]);
+      rm_canvas_set_space_held (canvas, TRUE);
+      x0 = view->x;
+      y0 = view->y;
+      g_assert_true (rm_canvas_drag_begin (canvas, GDK_BUTTON_PRIMARY, w / 2, h / 2));
+      rm_canvas_drag_update (canvas, -20, -10);
+      rm_canvas_drag_update (canvas, -40, -25);
+      rm_canvas_drag_end (canvas, -40, -25, 1000 * (i + 1), 0);
+      g_assert_cmpfloat_with_epsilon (view->x, x0 - 40, 1e-6);
+      g_assert_cmpfloat_with_epsilon (view->y, y0 - 25, 1e-6);
+      /* a Space click with a polygon tool adds no vertex either */
+      g_assert_true (rm_canvas_drag_begin (canvas, GDK_BUTTON_PRIMARY, w / 2, h / 2));
+      rm_canvas_drag_end (canvas, 0, 0, 1000 * (i + 1) + 500, 0);
+      g_assert_cmpuint (rm_canvas_get_polygon_n_points (canvas), ==, 0);
+      g_assert_true (mask_is_empty (candidate));
+      g_assert_false (rm_candidate_can_undo (candidate));
+      rm_canvas_set_space_held (canvas, FALSE);
+      g_assert_cmpint (rm_canvas_get_tool (canvas), ==, tools[i]);
+    }
+
+  /* Space released: the polygon tool takes vertices again… */
+  x0 = view->x;
+  y0 = view->y;
+  g_assert_true (rm_canvas_drag_begin (canvas, GDK_BUTTON_PRIMARY, w / 2, h / 2));
+  rm_canvas_drag_end (canvas, 0, 0, 9000, 0);
+  g_assert_cmpuint (rm_canvas_get_polygon_n_points (canvas), ==, 1);
+  rm_canvas_polygon_cancel (canvas);
+
+  /* … and the brush paints, without panning */
+  rm_canvas_set_tool (canvas, RM_CANVAS_TOOL_BRUSH);
+  g_assert_true (rm_canvas_drag_begin (canvas, GDK_BUTTON_PRIMARY, w / 2, h / 2));
+  rm_canvas_drag_update (canvas, 30, 0);
+  rm_canvas_drag_end (canvas, 30, 0, 10000, 0);
+  g_assert_cmpfloat_with_epsilon (view->x, x0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (view->y, y0, 1e-6);
+  g_assert_false (mask_is_empty (candidate));
+  g_assert_true (rm_candidate_can_undo (candidate));
+
+  /* the middle button still pans with the brush */
+  g_assert_true (rm_canvas_drag_begin (canvas, GDK_BUTTON_MIDDLE, w / 2, h / 2));
+  rm_canvas_drag_update (canvas, 15, 12);
+  rm_canvas_drag_end (canvas, 15, 12, 11000, 0);
+  g_assert_cmpfloat_with_epsilon (view->x, x0 + 15, 1e-6);
+  g_assert_cmpfloat_with_epsilon (view->y, y0 + 12, 1e-6);
+
+  rm_canvas_set_candidate (canvas, NULL);
+  rm_canvas_set_tool (canvas, RM_CANVAS_TOOL_PAN);
+  close_window (window);
+}
+
+static gboolean
 canvas_shows_width (gpointer data)
 {
   RmWindow *window = data;
@@ -454,6 +549,8 @@ test_dialogs (void)
     GtkWidget *spin = NULL;
     GtkWidget *dropdown = NULL;
     GtkWidget *scale = NULL;
+    GtkWidget *color = NULL;
+    GdkRGBA rgba;
 
     for (GtkWidget *w = gtk_widget_get_first_child (gtk_window_get_child (dialog)); w != NULL;
          w = gtk_widget_get_next_sibling (w))
@@ -464,10 +561,13 @@ test_dialogs (void)
           dropdown = w;
         else if (GTK_IS_SCALE (w))
           scale = w;
+        else if (GTK_IS_COLOR_BUTTON (w))
+          color = w;
       }
     g_assert_nonnull (spin);
     g_assert_nonnull (dropdown);
     g_assert_nonnull (scale);
+    g_assert_nonnull (color);
 
     gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), 3);
     g_assert_cmpint (g_settings_get_int (settings, "threads"), ==, 3);
@@ -482,6 +582,23 @@ test_dialogs (void)
     g_settings_reset (settings, "device");
     g_settings_reset (settings, "threads");
     g_settings_reset (settings, "overlay-opacity");
+
+    /* the candidate colour: the button shows the setting and writes it; the canvas follows */
+    gtk_color_chooser_get_rgba (GTK_COLOR_CHOOSER (color), &rgba);
+    g_assert_cmpfloat_with_epsilon (rgba.blue, 1.0, 1e-6); /* #33d9ff */
+    gtk_color_chooser_set_rgba (GTK_COLOR_CHOOSER (color), &(GdkRGBA){ 1.0f, 0.5f, 0.0f, 1.0f });
+    {
+      g_autofree char *value = g_settings_get_string (settings, "candidate-color");
+
+      g_assert_cmpstr (value, ==, "#ff8000");
+    }
+    g_assert_cmpstr (rm_canvas_get_candidate_color (rm_window_get_canvas (window)), ==, "#ff8000");
+    g_settings_set_string (settings, "candidate-color", "#102030");
+    gtk_color_chooser_get_rgba (GTK_COLOR_CHOOSER (color), &rgba);
+    g_assert_cmpfloat_with_epsilon (rgba.red, 0x10 / 255.0, 1e-6);
+    g_assert_cmpfloat_with_epsilon (rgba.blue, 0x30 / 255.0, 1e-6);
+    g_settings_reset (settings, "candidate-color");
+    g_assert_cmpstr (rm_canvas_get_candidate_color (rm_window_get_canvas (window)), ==, "#33d9ff");
   }
   gtk_window_destroy (dialog);
 
@@ -649,6 +766,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/window/sidebar", test_sidebar);
   g_test_add_func ("/window/zoom-and-pan", test_zoom_and_pan);
+  g_test_add_func ("/window/space-pan", test_space_pan);
   g_test_add_func ("/window/navigation", test_navigation);
   g_test_add_func ("/window/query-bar-needs-model", test_query_bar_needs_model);
   g_test_add_func ("/window/accelerators", test_accelerators);
