@@ -694,3 +694,12 @@ rm_image_save_heatmap_png (const float *map, int width, int height, const char *
   g_autoptr (RmImage) img = rm_image_new_heatmap (map, width, height);
   return rm_image_save_png (img, path, error);
 }
+
+float *
+rm_image_preprocess_nchw (const RmImage *img, int side)
+{
+  g_autoptr (RmImage) resized = rm_image_resize_bilinear_pil (img, side, side);
+  float *out = g_new (float, 3 * (size_t) side * side);
+  rm_image_to_normalized_nchw (resized, out);
+  return out;
+}

@@ -72,6 +72,10 @@ RmImage *rm_image_resize_nearest (const RmImage *src, int width, int height);
  * img must have 3 channels; out holds 3 * width * height floats (CHW = NCHW with N = 1). */
 void rm_image_to_normalized_nchw (const RmImage *img, float *out);
 
+/* The official preprocessing of one branch: PIL bilinear to side x side, then to_tensor and
+ * normalize as above. Returns 3 * side * side floats (g_free). */
+float *rm_image_preprocess_nchw (const RmImage *img, int side);
+
 /* Writes an 8-bit PNG (grey for 1 channel, RGB for 3, ...) atomically (temporary file in the
  * same folder, fsync, rename). */
 gboolean rm_image_save_png (const RmImage *img, const char *path, GError **error);

@@ -234,16 +234,6 @@ ms_since (gint64 t0)
   return (double) (g_get_monotonic_time () - t0) / 1000.0;
 }
 
-/* The image through PIL bilinear to side x side, ToTensor and ImageNet Normalize. */
-static float *
-preprocess (const RmImage *image, int side)
-{
-  g_autoptr (RmImage) resized = rm_image_resize_bilinear_pil (image, side, side);
-  float *out = g_new (float, 3 * (size_t) side * side);
-  rm_image_to_normalized_nchw (resized, out);
-  return out;
-}
-
 static float *
 copy_out (const RmTensor *t)
 {
@@ -318,8 +308,8 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
   double ms_tok = ms_since (t0) / n;
 
   gint64 t1 = g_get_monotonic_time ();
-  g_autofree float *sam_in = preprocess (image, cfg->sam_image_size);
-  g_autofree float *beit_in = preprocess (image, cfg->beit_image_size);
+  g_autofree float *sam_in = rm_image_preprocess_nchw (image, cfg->sam_image_size);
+  g_autofree float *beit_in = rm_image_preprocess_nchw (image, cfg->beit_image_size);
   double ms_pre = ms_since (t1);
 
   RmSegmentResult **results = g_new0 (RmSegmentResult *, n);

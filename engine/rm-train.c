@@ -101,15 +101,6 @@ example_clear (Example *e)
   memset (e, 0, sizeof *e);
 }
 
-static float *
-normalized (const RmImage *img, int side)
-{
-  g_autoptr (RmImage) r = rm_image_resize_bilinear_pil (img, side, side);
-  float *out = g_new (float, 3 * (size_t) side * side);
-  rm_image_to_normalized_nchw (r, out);
-  return out;
-}
-
 /* One training example as the official dataset builds it (spec §1.1), after augmentation. */
 static gboolean
 make_example (Trainer *t, guint index, Example *e, GError **error)
@@ -146,8 +137,8 @@ make_example (Trainer *t, guint index, Example *e, GError **error)
     rm_augment_black_squares (img, &t->rng, 20, 60, 32);
 
   const RmModelConfig *cfg = &t->core->cfg;
-  e->sam = normalized (img, cfg->sam_image_size);
-  e->beit = normalized (img, cfg->beit_image_size);
+  e->sam = rm_image_preprocess_nchw (img, cfg->sam_image_size);
+  e->beit = rm_image_preprocess_nchw (img, cfg->beit_image_size);
   g_autoptr (RmImage) m = rm_image_new (mw, mh, 1);
   memcpy (m->pixels, mask, (size_t) mw * mh);
   g_autoptr (RmImage) small = rm_image_resize_nearest (m, cfg->sam_image_size, cfg->sam_image_size);
@@ -277,19 +268,6 @@ copy_file_atomic (const char *from, const char *to, GError **error)
          g_file_set_contents (to, data, (gssize) len, error); /* temp file + rename */
 }
 
-static void
-collect_state (void *user, const char *name, const RmTensor *t)
-{
-  RmStTensor st = { .name = g_strdup (name),
-                    .dtype = RM_ST_F32,
-                    .ndim = t->ndim,
-                    .data = t->data,
-                    .nbytes = (size_t) rm_tensor_numel (t) * sizeof (float) };
-  for (int i = 0; i < t->ndim; i++)
-    st.shape[i] = t->shape[i];
-  g_array_append_val ((GArray *) user, st);
-}
-
 static gboolean
 write_checkpoint (Trainer *t, GError **error)
 {
@@ -320,7 +298,7 @@ write_checkpoint (Trainer *t, GError **error)
                        .data = t->order->data,
                        .nbytes = t->order->len * sizeof (guint) };
   g_array_append_val (tensors, order);
-  rm_adamw_foreach_state (t->opt, collect_state, tensors);
+  rm_adamw_foreach_state (t->opt, rm_weights_collect_st, tensors);
   gboolean ok = rm_safetensors_write (state_path, tensors->len, (const RmStTensor *) tensors->data,
                                       meta, error);
   for (guint i = 1; i < tensors->len; i++)

@@ -322,8 +322,8 @@ rm_weights_foreach (const RmWeights *w, const RmModelConfig *cfg, RmWeightFunc f
   rm_model_foreach_key (cfg, foreach_relay, &r);
 }
 
-static void
-collect_st_tensor (void *user, const char *key, const RmTensor *t)
+void
+rm_weights_collect_st (void *user, const char *key, const RmTensor *t)
 {
   GArray *arr = user;
   RmStTensor st = { .name = g_strdup (key),
@@ -340,7 +340,7 @@ gboolean
 rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path, GError **error)
 {
   g_autoptr (GArray) arr = g_array_new (FALSE, TRUE, sizeof (RmStTensor));
-  rm_weights_foreach (w, cfg, collect_st_tensor, arr);
+  rm_weights_foreach (w, cfg, rm_weights_collect_st, arr);
   const char *metadata[] = { "format", "pt", "producer", "refmask", NULL };
   gboolean ok =
       rm_safetensors_write (path, arr->len, (const RmStTensor *) arr->data, metadata, error);

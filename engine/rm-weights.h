@@ -38,6 +38,9 @@ void rm_weights_make_trainable (RmWeights *w);
  * pretrained SAM2). The prompt encoder's Fourier matrix stays a buffer. The Hiera position tables
  * are folded into a precomputed embedding at load, so they stay as initialised. */
 void rm_weights_set_all_trainable (RmWeights *w);
+/* A RmWeightFunc (and RmAdamWStateFunc) appending t as an F32 RmStTensor to the GArray user; the
+ * name is g_strdup'ed (the caller frees it), the data is not copied. */
+void rm_weights_collect_st (void *user, const char *key, const RmTensor *t);
 /* Writes the weights as an F32 safetensors file (atomically). */
 gboolean rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path,
                           GError **error);
