@@ -77,6 +77,21 @@ long=$(printf 'building %.0s' $(seq 1 200))
 expect_fail "text longer than the position table" "expression 1" "$refmask" segment --model "$model" --image "$image" --text "$long"
 expect_fail "no text" "required" "$refmask" segment --model "$model" --image "$image"
 
+# Resume is exact: 2 steps + resume to 4 gives the same weights as 4 steps in one go (epoch
+# order, random state for flips and black squares, optimizer state and step all restored).
+refs="$shared/data/dubai-aerial/refs.jsonl"
+targs=(--refs "$refs" --accum 2 --flips --black-squares --checkpoint-every 0)
+if "$refmask" train --model "$model" --out "$tmp/r4" --steps 4 "${targs[@]}" >/dev/null \
+    && "$refmask" train --model "$model" --out "$tmp/r22" --steps 2 "${targs[@]}" >/dev/null \
+    && "$refmask" train --resume --out "$tmp/r22" --steps 4 "${targs[@]}" >/dev/null \
+    && cmp -s "$tmp/r4/model.safetensors" "$tmp/r22/model.safetensors"; then
+  ok "train 2 + resume 2 == train 4, bit for bit"
+else
+  not_ok "resume is not exact"
+fi
+expect_fail "train refuses to overwrite a model" "already holds a model" \
+  "$refmask" train --model "$model" --out "$tmp/r4" --steps 1 "${targs[@]}"
+
 # A diverging run (absurd learning rate) stops at the first non-finite loss and keeps the last
 # good checkpoint.
 "$refmask" train --model "$model" --refs "$shared/data/dubai-aerial/refs.jsonl" --out "$tmp/nan" \
