@@ -92,6 +92,19 @@ fi
 expect_fail "train refuses to overwrite a model" "already holds a model" \
   "$refmask" train --model "$model" --out "$tmp/r4" --steps 1 "${targs[@]}"
 
+# Ctrl+C: the run stops after the current step, writes a checkpoint and says how to resume.
+"$refmask" train --model "$model" --out "$tmp/sig" --steps 100000 "${targs[@]}" >"$tmp/sig.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q "^step 2/" "$tmp/sig.out" && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && [ -s "$tmp/sig/train-state.safetensors" ] && grep -q "resume with --resume" "$tmp/sig.out"; then
+  ok "SIGINT writes a checkpoint and exits 130"
+else
+  not_ok "SIGINT (rc $rc)"
+fi
+
 # A diverging run (absurd learning rate) stops at the first non-finite loss and keeps the last
 # good checkpoint.
 "$refmask" train --model "$model" --refs "$shared/data/dubai-aerial/refs.jsonl" --out "$tmp/nan" \
