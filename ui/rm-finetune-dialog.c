@@ -29,6 +29,7 @@
 #include "rm-model-version.h"
 #include "rm-segmenter.h"
 #include "rm-train.h"
+#include "rm-window-project.h"
 #include "rm-window.h"
 
 #include <errno.h>
@@ -40,6 +41,8 @@
 #define DEFAULT_EPOCHS 2.0
 #define SPLIT_SEED     2401
 #define LR_UNIT        1e-5
+/* The project's training run gets the loss curve this often (steps), and at the end. */
+#define RUN_WRITE_STEPS 25
 
 /* ---- the job: what the worker needs, shared with the reports ------------------------------ */
 
@@ -65,6 +68,11 @@ typedef struct
   char *refs;
   RmTrainParams params;
   RmTrainResult result;
+
+  /* main context only: the project's record of the run; released in train_done */
+  RmProjectSession *session; /* or NULL: no project */
+  RmProjectRun *run;
+  GString *losses; /* the loss curve's points, as JSON objects separated by commas */
 } Job;
 
 static void
@@ -108,6 +116,10 @@ job_clear (gpointer data)
   g_free (job->out_dir);
   g_free (job->data_dir);
   g_free (job->refs);
+  g_clear_object (&job->session);
+  g_clear_pointer (&job->run, rm_project_run_unref);
+  if (job->losses != NULL)
+    g_string_free (job->losses, TRUE);
 }
 
 static void
@@ -657,6 +669,95 @@ update_metrics (RmFinetuneDialog *self)
     }
 }
 
+/* ---- the project's record of the run ------------------------------------------------------- */
+
+static char *
+builder_to_json (JsonBuilder *builder)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+
+  json_generator_set_root (generator, root);
+
+  return json_generator_to_data (generator, NULL);
+}
+
+static char *
+run_params_json (const Job *job, guint n_train, guint n_val)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "steps");
+  json_builder_add_int_value (builder, job->params.steps);
+  json_builder_set_member_name (builder, "accum");
+  json_builder_add_int_value (builder, job->params.accum);
+  json_builder_set_member_name (builder, "lr");
+  json_builder_add_double_value (builder, job->params.lr);
+  json_builder_set_member_name (builder, "lr_bifit");
+  json_builder_add_double_value (builder, job->params.lr_bifit);
+  json_builder_set_member_name (builder, "flips");
+  json_builder_add_boolean_value (builder, job->params.flips);
+  json_builder_set_member_name (builder, "n_train");
+  json_builder_add_int_value (builder, n_train);
+  json_builder_set_member_name (builder, "n_val");
+  json_builder_add_int_value (builder, n_val);
+  json_builder_set_member_name (builder, "model_dir");
+  json_builder_add_string_value (builder, job->model_dir);
+  json_builder_set_member_name (builder, "out_dir");
+  json_builder_add_string_value (builder, job->out_dir);
+  json_builder_end_object (builder);
+
+  return builder_to_json (builder);
+}
+
+static void
+add_loss_point (Job *job, const RmTrainProgress *progress)
+{
+  char step[G_ASCII_DTOSTR_BUF_SIZE], loss[G_ASCII_DTOSTR_BUF_SIZE];
+  char ce[G_ASCII_DTOSTR_BUF_SIZE], dice[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (job->losses == NULL || !isfinite (progress->loss.total))
+    return;
+  g_ascii_dtostr (step, sizeof step, (double) progress->step);
+  g_ascii_formatd (loss, sizeof loss, "%.6g", progress->loss.total);
+  g_ascii_formatd (ce, sizeof ce, "%.6g", isfinite (progress->loss.ce) ? progress->loss.ce : 0);
+  g_ascii_formatd (dice, sizeof dice, "%.6g",
+                   isfinite (progress->loss.dice) ? progress->loss.dice : 0);
+  g_string_append_printf (job->losses, "%s{\"step\":%s,\"loss\":%s,\"ce\":%s,\"dice\":%s}",
+                          job->losses->len > 0 ? "," : "", step, loss, ce, dice);
+}
+
+/* Writes the run's status, loss curve and (with @result) its metrics. */
+static void
+write_run (Job *job, RmRunStatus status, gboolean result)
+{
+  g_autofree char *losses = NULL;
+  g_autofree char *metrics = NULL;
+
+  if (job->session == NULL || job->run == NULL)
+    return;
+  losses = g_strdup_printf ("[%s]", job->losses->str);
+  if (result)
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "steps_done");
+      json_builder_add_int_value (builder, job->result.steps_done);
+      json_builder_set_member_name (builder, "seconds");
+      json_builder_add_double_value (builder, job->result.seconds);
+      if (job->result.have_validation)
+        {
+          rm_metrics_summary_add_json (builder, "before", &job->result.val_before);
+          rm_metrics_summary_add_json (builder, "after", &job->result.val_after);
+        }
+      json_builder_end_object (builder);
+      metrics = builder_to_json (builder);
+    }
+  rm_project_session_update_training_run (job->session, job->run, status, losses, metrics);
+}
+
 static void
 show_progress (RmFinetuneDialog *self, const RmTrainProgress *progress)
 {
@@ -670,6 +771,9 @@ show_progress (RmFinetuneDialog *self, const RmTrainProgress *progress)
 
       self->steps_done = progress->step;
       self->total_steps = progress->total_steps;
+      add_loss_point (self->job, progress);
+      if (progress->step % RUN_WRITE_STEPS == 0 && progress->step < progress->total_steps)
+        write_run (self->job, RM_RUN_RUNNING, FALSE);
       rm_loss_curve_set_total_steps (self->loss_curve, (double) progress->total_steps);
       rm_loss_curve_add_point (self->loss_curve, (double) progress->step, progress->loss.total);
       gtk_progress_bar_set_fraction (
@@ -718,6 +822,15 @@ train_done (GObject *object, GAsyncResult *result, gpointer user_data)
   gboolean ok;
 
   ok = g_task_propagate_boolean (G_TASK (result), &error);
+  if (!ok)
+    write_run (job,
+               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? RM_RUN_CANCELLED
+                                                                         : RM_RUN_FAILED,
+               FALSE);
+  else
+    write_run (job, job->result.cancelled ? RM_RUN_CANCELLED : RM_RUN_FINISHED, TRUE);
+  g_clear_object (&job->session);
+  g_clear_pointer (&job->run, rm_project_run_unref);
   if (self == NULL)
     {
       job_unref (job);
@@ -877,6 +990,16 @@ rm_finetune_dialog_start (RmFinetuneDialog *self)
   job->params.progress_user = job;
   job->params.abort = on_train_abort;
   job->params.abort_user = job;
+  job->session = rm_window_get_project (self->window);
+  if (job->session != NULL)
+    {
+      g_autofree char *params = run_params_json (job, n_train, n_val);
+
+      g_object_ref (job->session);
+      job->losses = g_string_new (NULL);
+      job->run =
+          rm_project_session_add_training_run (job->session, job->model_dir, job->out_dir, params);
+    }
   self->job = job;
 
   self->steps_done = 0;

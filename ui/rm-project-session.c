@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -47,6 +48,7 @@ struct _RmProjectSession
   RmProject *project;
   gint busy_budget;      /* ms, 0: the store's default; atomic */
   GHashTable *model_ids; /* model folder -> model_versions id (gint64 *) */
+  GHashTable *run_ids;   /* fine-tuned model folder -> training_runs id (gint64 *) */
 
   /* Main thread. */
   GQueue queue; /* GTask, waiting */
@@ -666,6 +668,11 @@ ensure_model_version (RmProjectSession *self, const RmProjectModel *model, GErro
   version.weights_path = dir;
   version.parent_id = parent_id;
   version.metrics_json = model->metrics_json;
+  {
+    gint64 *run_id = g_hash_table_lookup (self->run_ids, dir);
+
+    version.training_run_id = run_id != NULL ? *run_id : 0;
+  }
   if (!rm_project_add_model_version (self->project, &version, error))
     return -1;
   g_hash_table_insert (self->model_ids, g_strdup (dir), g_memdup2 (&version.id, sizeof version.id));
@@ -1452,6 +1459,206 @@ rm_project_session_record_model (RmProjectSession *self, const RmProjectModel *m
   enqueue (self, job, NULL, rm_project_session_record_model);
 }
 
+/* ---- training runs ------------------------------------------------------------------------- */
+
+/* Shared by the jobs of one run; the jobs run one at a time, so only the running one's thread
+ * touches the fields that the threads set. */
+struct _RmProjectRun
+{
+  char *base_dir; /* or NULL */
+  char *out_dir;  /* canonical */
+  char *params_json;
+  /* set by the thread that adds the run */
+  gint64 id; /* 0: not added (no project, or the add failed) */
+  gint64 base_model_id;
+};
+
+static void
+project_run_clear (gpointer data)
+{
+  RmProjectRun *run = data;
+
+  g_free (run->base_dir);
+  g_free (run->out_dir);
+  g_free (run->params_json);
+}
+
+RmProjectRun *
+rm_project_run_ref (RmProjectRun *run)
+{
+  return g_atomic_rc_box_acquire (run);
+}
+
+void
+rm_project_run_unref (RmProjectRun *run)
+{
+  g_atomic_rc_box_release_full (run, project_run_clear);
+}
+
+/* @params_json with "base_model_version_id" set to @id (the text as it is if it is no object). */
+static char *
+params_with_base (const char *params_json, gint64 id)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = NULL;
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, params_json, -1, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return g_strdup (params_json);
+  if (id > 0)
+    json_object_set_int_member (json_node_get_object (root), "base_model_version_id", id);
+  else
+    json_object_set_null_member (json_node_get_object (root), "base_model_version_id");
+  generator = json_generator_new ();
+  json_generator_set_root (generator, root);
+
+  return json_generator_to_data (generator, NULL);
+}
+
+static void
+run_add_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+  RmProjectSession *self = source_object;
+  Job *job = task_data;
+  RmProjectRun *run = job->data;
+  RmTrainingRun row = { 0 };
+  g_autofree char *params = NULL;
+  GError *error = NULL;
+
+  if (self->project == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (run->base_dir != NULL)
+    {
+      RmProjectModel base = { .dir = run->base_dir };
+
+      run->base_model_id = ensure_model_version (self, &base, &error);
+      if (run->base_model_id < 0)
+        {
+          run->base_model_id = 0;
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+  params = params_with_base (run->params_json, run->base_model_id);
+  g_free (run->params_json);
+  run->params_json = g_steal_pointer (&params);
+  row.base_model_id = run->base_model_id;
+  row.params_json = run->params_json;
+  row.status = RM_RUN_RUNNING;
+  if (!rm_project_add_training_run (self->project, &row, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  run->id = row.id;
+  g_hash_table_insert (self->run_ids, g_strdup (run->out_dir), g_memdup2 (&row.id, sizeof row.id));
+  g_free (row.created_at);
+  g_free (row.updated_at);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Records a fine-tune run from the model folder @base_dir (or NULL) into the new folder @out_dir
+ * with @params_json (an object; "base_model_version_id" is added), as running. The model version
+ * of @out_dir, when it is recorded, points to the run. NULL once the project is closed. */
+RmProjectRun *
+rm_project_session_add_training_run (RmProjectSession *self, const char *base_dir,
+                                     const char *out_dir, const char *params_json)
+{
+  RmProjectRun *run;
+  Job *job;
+
+  g_return_val_if_fail (RM_IS_PROJECT_SESSION (self), NULL);
+  g_return_val_if_fail (out_dir != NULL && params_json != NULL, NULL);
+
+  if (self->closed)
+    return NULL;
+  run = g_atomic_rc_box_new0 (RmProjectRun);
+  run->base_dir = g_strdup (base_dir);
+  run->out_dir = g_canonicalize_filename (out_dir, NULL);
+  run->params_json = g_strdup (params_json);
+  job = job_new (run_add_thread, rm_project_run_ref (run), (GDestroyNotify) rm_project_run_unref);
+  job->done = plain_done;
+  enqueue (self, job, NULL, rm_project_session_add_training_run);
+
+  return run;
+}
+
+typedef struct
+{
+  RmProjectRun *run;
+  RmRunStatus status;
+  char *loss_curve_json;
+  char *metrics_json;
+} RunUpdate;
+
+static void
+run_update_free (RunUpdate *update)
+{
+  rm_project_run_unref (update->run);
+  g_free (update->loss_curve_json);
+  g_free (update->metrics_json);
+  g_free (update);
+}
+
+static void
+run_update_thread (GTask *task, gpointer source_object, gpointer task_data,
+                   GCancellable *cancellable)
+{
+  RmProjectSession *self = source_object;
+  Job *job = task_data;
+  RunUpdate *update = job->data;
+  RmTrainingRun row = { 0 };
+  GError *error = NULL;
+
+  if (self->project == NULL || update->run->id == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  row.id = update->run->id;
+  row.base_model_id = update->run->base_model_id;
+  row.params_json = update->run->params_json;
+  row.loss_curve_json = update->loss_curve_json;
+  row.metrics_json = update->metrics_json;
+  row.status = update->status;
+  if (!rm_project_update_training_run (self->project, &row, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_free (row.updated_at);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Stores the run's status, loss curve (a JSON array) and metrics (a JSON object, or NULL), in the
+ * background. */
+void
+rm_project_session_update_training_run (RmProjectSession *self, RmProjectRun *run,
+                                        RmRunStatus status, const char *loss_curve_json,
+                                        const char *metrics_json)
+{
+  RunUpdate *update;
+  Job *job;
+
+  g_return_if_fail (RM_IS_PROJECT_SESSION (self));
+  g_return_if_fail (run != NULL);
+
+  if (self->closed)
+    return;
+  update = g_new0 (RunUpdate, 1);
+  update->run = rm_project_run_ref (run);
+  update->status = status;
+  update->loss_curve_json = g_strdup (loss_curve_json);
+  update->metrics_json = g_strdup (metrics_json);
+  job = job_new (run_update_thread, update, (GDestroyNotify) run_update_free);
+  job->done = plain_done;
+  enqueue (self, job, NULL, rm_project_session_update_training_run);
+}
+
 /* ---- importing ----------------------------------------------------------------------------- */
 
 typedef struct
@@ -1952,6 +2159,7 @@ rm_project_session_finalize (GObject *object)
   g_assert (self->running == NULL && g_queue_is_empty (&self->queue));
   g_clear_pointer (&self->project, rm_project_close);
   g_clear_pointer (&self->model_ids, g_hash_table_unref);
+  g_clear_pointer (&self->run_ids, g_hash_table_unref);
   g_clear_pointer (&self->image_ids, g_hash_table_unref);
   g_clear_pointer (&self->settings, g_hash_table_unref);
   g_clear_pointer (&self->entries, g_hash_table_unref);
@@ -2005,6 +2213,7 @@ rm_project_session_init (RmProjectSession *self)
   self->context = g_main_context_ref_thread_default ();
   g_queue_init (&self->queue);
   self->model_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->run_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->image_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->settings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->entries = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) entry_free);

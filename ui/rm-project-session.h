@@ -10,6 +10,7 @@
 
 #include "rm-export.h"
 #include "rm-import.h"
+#include "rm-project.h"
 #include "rm-types.h"
 
 G_BEGIN_DECLS
@@ -102,6 +103,19 @@ void rm_project_session_retry (RmProjectSession *self);
 
 void rm_project_session_set_setting (RmProjectSession *self, const char *key, const char *value);
 void rm_project_session_record_model (RmProjectSession *self, const RmProjectModel *model);
+
+/* A fine-tune run recorded in the project's training_runs table. */
+typedef struct _RmProjectRun RmProjectRun;
+
+RmProjectRun *rm_project_run_ref (RmProjectRun *run);
+void rm_project_run_unref (RmProjectRun *run);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmProjectRun, rm_project_run_unref)
+
+RmProjectRun *rm_project_session_add_training_run (RmProjectSession *self, const char *base_dir,
+                                                   const char *out_dir, const char *params_json);
+void rm_project_session_update_training_run (RmProjectSession *self, RmProjectRun *run,
+                                             RmRunStatus status, const char *loss_curve_json,
+                                             const char *metrics_json);
 
 void rm_project_session_import_async (RmProjectSession *self, RmImportFormat format,
                                       const char *path, const RmImportOptions *options,

@@ -467,8 +467,10 @@ update_title (RmWindow *self)
 
 /* ---- model versions ------------------------------------------------------------------------ */
 
-static void
-add_summary (JsonBuilder *builder, const char *name, const RmMetricsSummary *summary)
+/* Adds the member @name: @summary as an object (mIoU, oIoU, precision, n). */
+void
+rm_metrics_summary_add_json (JsonBuilder *builder, const char *name,
+                             const RmMetricsSummary *summary)
 {
   json_builder_set_member_name (builder, name);
   json_builder_begin_object (builder);
@@ -507,8 +509,8 @@ version_metrics_json (RmModelVersion *version)
   json_builder_add_boolean_value (builder, rm_model_version_get_complete (version));
   if (validated)
     {
-      add_summary (builder, "before", &before);
-      add_summary (builder, "after", &after);
+      rm_metrics_summary_add_json (builder, "before", &before);
+      rm_metrics_summary_add_json (builder, "after", &after);
     }
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);

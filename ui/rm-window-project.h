@@ -7,7 +7,9 @@
 #pragma once
 
 #include <gtk/gtk.h>
+#include <json-glib/json-glib.h>
 
+#include "rm-metrics.h"
 #include "rm-project-session.h"
 #include "rm-types.h"
 
@@ -23,6 +25,9 @@ RmProjectSession *rm_window_get_project (RmWindow *self);
 gboolean rm_window_get_project_loading (RmWindow *self);
 GtkWindow *rm_window_get_import_dialog (RmWindow *self);
 GtkWindow *rm_window_get_export_dialog (RmWindow *self);
+
+void rm_metrics_summary_add_json (JsonBuilder *builder, const char *name,
+                                  const RmMetricsSummary *summary);
 
 /* What rm-window.c calls. */
 void _rm_window_project_class_init (GtkWidgetClass *widget_class);

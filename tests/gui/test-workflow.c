@@ -31,6 +31,7 @@
 #include "rm-image-item.h"
 #include "rm-loss-curve.h"
 #include "rm-model-version.h"
+#include "rm-project.h"
 #include "rm-review-queue.h"
 #include "rm-segmenter.h"
 #include "rm-window-private.h"
@@ -1109,6 +1110,84 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
+static gboolean
+project_settled (gpointer data)
+{
+  RmWindow *window = data;
+
+  return !rm_window_get_project_loading (window) && rm_window_get_project (window) != NULL &&
+         !rm_project_session_get_busy (rm_window_get_project (window));
+}
+
+/* With a project open, a run is recorded in training_runs and the new version points to it. */
+static void
+test_finetune_project (void)
+{
+  g_autofree char *path = g_build_filename (scratch_dir, "runs.refmask", NULL);
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFile) folder = NULL;
+  g_autoptr (RmProject) project = NULL;
+  g_autoptr (GPtrArray) runs = NULL;
+  g_autoptr (GPtrArray) versions = NULL;
+  g_autoptr (GError) error = NULL;
+  RmTrainingRun *run;
+  RmFinetuneDialog *dialog;
+  RmWindow *window;
+  gboolean linked = FALSE;
+
+  if (!have_model ())
+    return;
+
+  window = rm_window_new (app);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 760);
+  gtk_window_present (GTK_WINDOW (window));
+  rm_window_new_project (window, file);
+  g_assert_true (wait_for (project_settled, window, "the new project"));
+  folder = g_file_new_build_filename (g_getenv ("REFMASK_SOURCE_DIR"), "data", "sample", NULL);
+  rm_window_add_files (window, &folder, 1, FALSE);
+  g_assert_true (wait_for (window_idle, window, "the sample images"));
+  g_assert_true (wait_for (project_settled, window, "the images to be added"));
+  rm_window_load_model (window, model_dir);
+  g_assert_true (wait_for (model_settled, window, "the model"));
+  run_query (window, "the large building");
+  activate (window, "win.accept", NULL);
+  select_image (window, 1);
+  run_query (window, "the road");
+  activate (window, "win.accept", NULL);
+
+  dialog = open_finetune_dialog (window);
+  rm_finetune_dialog_set_validation (dialog, RM_FINETUNE_VALIDATION_FRACTION, 0.5);
+  rm_finetune_dialog_set_steps (dialog, 2);
+  rm_finetune_dialog_set_accum (dialog, 1);
+  g_assert_true (rm_finetune_dialog_start (dialog));
+  g_assert_true (wait_for (training_finished, dialog, "the training"));
+  g_assert_nonnull (rm_finetune_dialog_get_new_version (dialog));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_assert_true (wait_for (project_settled, window, "the run to be stored"));
+  close_window (window);
+
+  project = rm_project_open (path, &error);
+  g_assert_no_error (error);
+  runs = rm_project_list_training_runs (project, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (runs->len, ==, 1);
+  run = runs->pdata[0];
+  g_assert_cmpint (run->status, ==, RM_RUN_FINISHED);
+  g_assert_cmpint (run->base_model_id, >, 0);
+  g_assert_nonnull (strstr (run->params_json, "\"steps\":2"));
+  g_assert_nonnull (strstr (run->params_json, "\"n_train\":1"));
+  g_assert_nonnull (strstr (run->params_json, "\"base_model_version_id\""));
+  g_assert_nonnull (strstr (run->loss_curve_json, "\"step\":2"));
+  g_assert_nonnull (run->metrics_json);
+  g_assert_nonnull (strstr (run->metrics_json, "\"before\""));
+  g_assert_nonnull (strstr (run->metrics_json, "\"after\""));
+  versions = rm_project_list_model_versions (project, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < versions->len; i++)
+    linked |= ((RmStoreModelVersion *) versions->pdata[i])->training_run_id == run->id;
+  g_assert_true (linked);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1139,6 +1218,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workflow/batch-and-review", test_batch_and_review);
   g_test_add_func ("/workflow/batch-cancel", test_batch_cancel);
   g_test_add_func ("/workflow/finetune", test_finetune);
+  g_test_add_func ("/workflow/finetune-project", test_finetune_project);
 
   status = g_test_run ();
 
