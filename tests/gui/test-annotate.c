@@ -12,6 +12,8 @@
  */
 
 #include <gtk/gtk.h>
+
+#include "gui-test-util.h"
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -32,25 +34,9 @@ static char *scratch_dir; /* bad model folders */
 /* ---- helpers ----------------------------------------------------------------------------- */
 
 static gboolean
-wake_up (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
 wait_for (gboolean (*done) (gpointer), gpointer data, const char *what)
 {
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  guint wake = g_timeout_add (10, wake_up, NULL);
-  gboolean ok;
-
-  while (!(ok = done (data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (wake);
-  if (!ok)
-    g_test_message ("timed out waiting for %s", what);
-
-  return ok;
+  return gui_wait_for (done, data, what, 30);
 }
 
 static gboolean
@@ -71,58 +57,6 @@ model_settled (gpointer data)
   RmSegmenterState state = rm_segmenter_get_state (rm_window_get_segmenter (window));
 
   return state == RM_SEGMENTER_STATE_READY || state == RM_SEGMENTER_STATE_FAILED;
-}
-
-static gboolean
-query_finished (gpointer data)
-{
-  return !rm_window_get_query_running (data);
-}
-
-static void
-on_after_paint (GdkFrameClock *clock, gboolean *painted)
-{
-  *painted = TRUE;
-}
-
-static gboolean
-is_true (gpointer data)
-{
-  return *(gboolean *) data;
-}
-
-static void
-wait_for_frame (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id;
-
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (widget);
-  g_assert_true (wait_for (is_true, &painted, "a frame"));
-  g_signal_handler_disconnect (clock, id);
-}
-
-/* Whether a button bound to @name would be sensitive. */
-static gboolean
-action_enabled (RmWindow *window, const char *name)
-{
-  GtkWidget *probe = gtk_button_new ();
-  gboolean enabled;
-
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (probe), name);
-  gtk_box_append (GTK_BOX (window->zoom_box), probe);
-  enabled = gtk_widget_get_sensitive (probe);
-  gtk_box_remove (GTK_BOX (window->zoom_box), probe);
-
-  return enabled;
-}
-
-static void
-activate (RmWindow *window, const char *action, GVariant *parameter)
-{
-  g_assert_true (gtk_widget_activate_action_variant (GTK_WIDGET (window), action, parameter));
 }
 
 static gboolean
@@ -158,12 +92,6 @@ open_window (const char *dir)
   return window;
 }
 
-static gboolean
-is_null (gpointer data)
-{
-  return *(gpointer *) data == NULL;
-}
-
 /* Destroys @window and checks that it, its model runner and its candidate are finalized (no
  * reference is left behind by a task, a signal handler or a binding). */
 static void
@@ -192,21 +120,6 @@ run_query (RmWindow *window, const char *expression)
   activate (window, "win.run-query", NULL);
   g_assert_true (rm_window_get_query_running (window));
   g_assert_true (wait_for (query_finished, window, "the query"));
-}
-
-static guint8 *
-copy_mask (RmCandidate *candidate)
-{
-  return g_memdup2 (rm_candidate_get_mask (candidate), (gsize) rm_candidate_get_width (candidate) *
-                                                           rm_candidate_get_height (candidate));
-}
-
-static gboolean
-mask_equals (RmCandidate *candidate, const guint8 *expected)
-{
-  return memcmp (rm_candidate_get_mask (candidate), expected,
-                 (gsize) rm_candidate_get_width (candidate) *
-                     rm_candidate_get_height (candidate)) == 0;
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
@@ -671,27 +584,6 @@ test_large_overlay (void)
 }
 
 /* ---- the screenshot ---------------------------------------------------------------------- */
-
-static void
-save_window (gpointer window, const char *name)
-{
-  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  g_autofree char *path = NULL;
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
-  int width = gtk_widget_get_width (GTK_WIDGET (window));
-  int height = gtk_widget_get_height (GTK_WIDGET (window));
-
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s (%d x %d)", path, width, height);
-}
 
 static void
 test_screenshot (void)

@@ -9,6 +9,8 @@
  */
 
 #include <gtk/gtk.h>
+
+#include "gui-test-util.h"
 #include <math.h>
 
 #include "rm-annotation.h"
@@ -28,25 +30,9 @@ static RmApplication *app;
 /* ---- helpers ----------------------------------------------------------------------------- */
 
 static gboolean
-wake_up (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
 wait_for (gboolean (*done) (gpointer), gpointer data, const char *what)
 {
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  guint wake = g_timeout_add (10, wake_up, NULL);
-  gboolean ok;
-
-  while (!(ok = done (data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (wake);
-  if (!ok)
-    g_test_message ("timed out waiting for %s", what);
-
-  return ok;
+  return gui_wait_for (done, data, what, 20);
 }
 
 static gboolean
@@ -75,32 +61,6 @@ thumbnails_done (gpointer data)
     }
 
   return TRUE;
-}
-
-static void
-on_after_paint (GdkFrameClock *clock, gboolean *painted)
-{
-  *painted = TRUE;
-}
-
-static gboolean
-is_true (gpointer data)
-{
-  return *(gboolean *) data;
-}
-
-/* Redraws @widget and waits until the frame is painted. */
-static void
-wait_for_frame (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id;
-
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (widget);
-  g_assert_true (wait_for (is_true, &painted, "a frame"));
-  g_signal_handler_disconnect (clock, id);
 }
 
 static GFile *
@@ -134,21 +94,6 @@ close_window (RmWindow *window)
   gtk_window_destroy (GTK_WINDOW (window));
   while (g_main_context_iteration (NULL, FALSE))
     ;
-}
-
-/* Whether a button bound to @name would be sensitive, which is what the user sees. */
-static gboolean
-action_enabled (RmWindow *window, const char *name)
-{
-  GtkWidget *probe = gtk_button_new ();
-  gboolean enabled;
-
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (probe), name);
-  gtk_box_append (GTK_BOX (window->zoom_box), probe);
-  enabled = gtk_widget_get_sensitive (probe);
-  gtk_box_remove (GTK_BOX (window->zoom_box), probe);
-
-  return enabled;
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Helpers the GUI tests share: waiting on the main loop, frames, actions, masks, screenshots.
+ */
+#include "gui-test-util.h"
+
+#include <string.h>
+
+gboolean
+gui_wait_for (gboolean (*done) (gpointer), gpointer data, const char *what, int seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+  guint wake = g_timeout_add (10, wake_up, NULL);
+  gboolean ok;
+
+  while (!(ok = done (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (wake);
+  if (!ok)
+    g_test_message ("timed out waiting for %s", what);
+
+  return ok;
+}
+
+gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+void
+on_after_paint (GdkFrameClock *clock, gboolean *painted)
+{
+  *painted = TRUE;
+}
+
+gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+/* Redraws @widget and waits until the frame is painted. */
+void
+wait_for_frame (GtkWidget *widget)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
+  gboolean painted = FALSE;
+  gulong id;
+
+  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
+  gtk_widget_queue_draw (widget);
+  g_assert_true (gui_wait_for (is_true, &painted, "a frame", 60));
+  g_signal_handler_disconnect (clock, id);
+}
+
+gboolean
+query_finished (gpointer data)
+{
+  return !rm_window_get_query_running (data);
+}
+
+/* Whether a button bound to @name would be sensitive, which is what the user sees. */
+gboolean
+action_enabled (RmWindow *window, const char *name)
+{
+  GtkWidget *probe = gtk_button_new ();
+  gboolean enabled;
+
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (probe), name);
+  gtk_box_append (GTK_BOX (window->zoom_box), probe);
+  enabled = gtk_widget_get_sensitive (probe);
+  gtk_box_remove (GTK_BOX (window->zoom_box), probe);
+
+  return enabled;
+}
+
+void
+activate (RmWindow *window, const char *action, GVariant *parameter)
+{
+  g_assert_true (gtk_widget_activate_action_variant (GTK_WIDGET (window), action, parameter));
+}
+
+guint8 *
+copy_mask (RmCandidate *candidate)
+{
+  return g_memdup2 (rm_candidate_get_mask (candidate), (gsize) rm_candidate_get_width (candidate) *
+                                                           rm_candidate_get_height (candidate));
+}
+
+gboolean
+mask_equals (RmCandidate *candidate, const guint8 *expected)
+{
+  return memcmp (rm_candidate_get_mask (candidate), expected,
+                 (gsize) rm_candidate_get_width (candidate) *
+                     rm_candidate_get_height (candidate)) == 0;
+}
+
+void
+save_window (gpointer window, const char *name)
+{
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autofree char *path = NULL;
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  int width = gtk_widget_get_width (GTK_WIDGET (window));
+  int height = gtk_widget_get_height (GTK_WIDGET (window));
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  path = g_test_build_filename (G_TEST_BUILT, name, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s (%d x %d)", path, width, height);
+}
