@@ -3,6 +3,7 @@
  */
 #include "gui-test-util.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 gboolean
@@ -120,4 +121,60 @@ save_window (gpointer window, const char *name)
   path = g_test_build_filename (G_TEST_BUILT, name, NULL);
   g_assert_true (gdk_texture_save_to_png (texture, path));
   g_test_message ("screenshot: %s (%d x %d)", path, width, height);
+}
+
+/* A model folder in `scratch` made from the golden set by `refmask model-init` (REFMASK_EXE,
+ * REFMASK_SHARED_DIR), or NULL when either is missing. */
+char *
+make_model_dir (const char *scratch_dir)
+{
+  const char *exe = g_getenv ("REFMASK_EXE");
+  const char *shared = g_getenv ("REFMASK_SHARED_DIR");
+  g_autofree char *golden = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *weights = NULL;
+  g_autofree char *tokenizer = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  if (exe == NULL || shared == NULL)
+    return NULL;
+  golden = g_build_filename (shared, "golden", NULL);
+  config = g_build_filename (golden, "manifest.json", NULL);
+  weights = g_build_filename (golden, "weights.safetensors", NULL);
+  tokenizer = g_build_filename (golden, "tiny.spm", NULL);
+  if (!g_file_test (config, G_FILE_TEST_EXISTS) || !g_file_test (exe, G_FILE_TEST_IS_EXECUTABLE))
+    return NULL;
+
+  out = g_build_filename (scratch_dir, "model", NULL);
+  {
+    const char *argv[] = { exe,           "model-init", "--config", config, "--weights", weights,
+                           "--tokenizer", tokenizer,    "--out",    out,    NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                 NULL, NULL, &status, &error));
+  }
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+
+  return g_steal_pointer (&out);
+}
+
+void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_remove (child);
+    }
+  g_rmdir (path);
 }

@@ -21,3 +21,5 @@ void activate (RmWindow *window, const char *action, GVariant *parameter);
 guint8 *copy_mask (RmCandidate *candidate);
 gboolean mask_equals (RmCandidate *candidate, const guint8 *expected);
 void save_window (gpointer window, const char *name);
+char *make_model_dir (const char *scratch_dir);
+void remove_tree (const char *path);

@@ -926,42 +926,6 @@ test_adopt_folder (void)
 /* ---- setup ------------------------------------------------------------------------------- */
 
 static char *
-make_model_dir (void)
-{
-  const char *exe = g_getenv ("REFMASK_EXE");
-  const char *shared = g_getenv ("REFMASK_SHARED_DIR");
-  g_autofree char *golden = NULL;
-  g_autofree char *config = NULL;
-  g_autofree char *weights = NULL;
-  g_autofree char *tokenizer = NULL;
-  g_autofree char *out = NULL;
-  g_autoptr (GError) error = NULL;
-  int status = 0;
-
-  if (exe == NULL || shared == NULL)
-    return NULL;
-  golden = g_build_filename (shared, "golden", NULL);
-  config = g_build_filename (golden, "manifest.json", NULL);
-  weights = g_build_filename (golden, "weights.safetensors", NULL);
-  tokenizer = g_build_filename (golden, "tiny.spm", NULL);
-  if (!g_file_test (config, G_FILE_TEST_EXISTS) || !g_file_test (exe, G_FILE_TEST_IS_EXECUTABLE))
-    return NULL;
-
-  out = g_build_filename (scratch_dir, "model", NULL);
-  {
-    const char *argv[] = { exe,           "model-init", "--config", config, "--weights", weights,
-                           "--tokenizer", tokenizer,    "--out",    out,    NULL };
-
-    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                                 NULL, NULL, &status, &error));
-  }
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-
-  return g_steal_pointer (&out);
-}
-
-static char *
 copy_samples (void)
 {
   g_autofree char *from =
@@ -984,24 +948,6 @@ copy_samples (void)
   return to;
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int argc, char *argv[])
 {
@@ -1012,7 +958,7 @@ main (int argc, char *argv[])
 
   scratch_dir = g_dir_make_tmp ("refmask-project-XXXXXX", &error);
   g_assert_no_error (error);
-  model_dir = make_model_dir ();
+  model_dir = make_model_dir (scratch_dir);
   images_dir = copy_samples ();
 
   app = rm_application_new (G_APPLICATION_NON_UNIQUE);
