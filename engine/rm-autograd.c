@@ -3,6 +3,7 @@
  * every RmOpKind expressed with the backend's backward kernels.
  */
 #include "rm-autograd.h"
+#include "rm-ops.h"
 
 #include "rm-backend.h"
 #include "rm-error.h"
@@ -81,37 +82,6 @@ contiguous_strides (const RmTensor *t, int64_t *stride)
       stride[i] = s;
       s *= t->shape[i];
     }
-}
-
-/* b broadcast against a, dims merged as rm_binary does (b's strides, 0 where it broadcasts). */
-static int
-broadcast_layout (const RmTensor *a, const RmTensor *b, int64_t *shape, int64_t *bs)
-{
-  int nd = 0;
-  const int lead = a->ndim - b->ndim;
-  for (int i = 0; i < a->ndim; i++)
-    {
-      int64_t bdim = i < lead ? 1 : b->shape[i - lead];
-      if (a->shape[i] == 1)
-        continue;
-      int64_t stride = bdim == 1 ? 0 : b->stride[i - lead];
-      if (nd > 0 && bs[nd - 1] == stride * a->shape[i])
-        {
-          shape[nd - 1] *= a->shape[i];
-          bs[nd - 1] = stride;
-          continue;
-        }
-      shape[nd] = a->shape[i];
-      bs[nd] = stride;
-      nd++;
-    }
-  if (nd == 0)
-    {
-      shape[0] = 1;
-      bs[0] = 0;
-      nd = 1;
-    }
-  return nd;
 }
 
 /* ---- the backward of one op --------------------------------------------------------------- */
@@ -197,7 +167,7 @@ backward_node (RmGrad *g, const RmTapeNode *node, const float *dy)
       {
         const RmTensor *a = node->in[0], *b = node->in[1];
         int64_t shape[RM_MAX_DIMS], bs[RM_MAX_DIMS];
-        const int nd = broadcast_layout (a, b, shape, bs);
+        const int nd = rm_broadcast_layout (a, b, shape, bs);
         float *da = grad_of (g, a), *db = grad_of (g, b);
         if (n_out == 0)
           break;

@@ -186,25 +186,16 @@ rm_embedding (RmCtx *ctx, const RmTensor *table, const int64_t *ids, int64_t n)
 
 /* ---- element-wise ----------------------------------------------------------------------- */
 
-static RmTensor *
-rm_binary (RmCtx *ctx, RmBinaryOp op, RmOpKind kind, const RmTensor *a, const RmTensor *b)
+/* b's strides in a's dims (0 where it broadcasts), then dims merged where both sides run on
+ * contiguously, so that the kernel's rows are as long as possible. Returns the merged rank. */
+int
+rm_broadcast_layout (const RmTensor *a, const RmTensor *b, int64_t *shape, int64_t *bs)
 {
-  const char *name = rm_op_kind_name (kind);
-  rm_check_contiguous (a, "a", name);
-  rm_check_contiguous (b, "b", name);
-  RM_CHECK (b->ndim <= a->ndim, "%s: b %s has more dims than a %s", name, RM_SHAPE (b),
-            RM_SHAPE (a));
-
-  /* b's strides in a's dims (0 where it broadcasts), then dims merged where both sides
-   * run on contiguously, so that the kernel's rows are as long as possible. */
-  int64_t shape[RM_MAX_DIMS], bs[RM_MAX_DIMS];
   int nd = 0;
   const int lead = a->ndim - b->ndim;
   for (int i = 0; i < a->ndim; i++)
     {
       int64_t bdim = i < lead ? 1 : b->shape[i - lead];
-      RM_CHECK (bdim == a->shape[i] || bdim == 1, "%s: %s does not broadcast to %s", name,
-                RM_SHAPE (b), RM_SHAPE (a));
       if (a->shape[i] == 1)
         continue;
       int64_t stride = bdim == 1 ? 0 : b->stride[i - lead];
@@ -224,6 +215,27 @@ rm_binary (RmCtx *ctx, RmBinaryOp op, RmOpKind kind, const RmTensor *a, const Rm
       bs[0] = 0;
       nd = 1;
     }
+  return nd;
+}
+
+static RmTensor *
+rm_binary (RmCtx *ctx, RmBinaryOp op, RmOpKind kind, const RmTensor *a, const RmTensor *b)
+{
+  const char *name = rm_op_kind_name (kind);
+  rm_check_contiguous (a, "a", name);
+  rm_check_contiguous (b, "b", name);
+  RM_CHECK (b->ndim <= a->ndim, "%s: b %s has more dims than a %s", name, RM_SHAPE (b),
+            RM_SHAPE (a));
+
+  const int lead = a->ndim - b->ndim;
+  for (int i = 0; i < a->ndim; i++)
+    {
+      int64_t bdim = i < lead ? 1 : b->shape[i - lead];
+      RM_CHECK (bdim == a->shape[i] || bdim == 1, "%s: %s does not broadcast to %s", name,
+                RM_SHAPE (b), RM_SHAPE (a));
+    }
+  int64_t shape[RM_MAX_DIMS], bs[RM_MAX_DIMS];
+  const int nd = rm_broadcast_layout (a, b, shape, bs);
 
   RmTensor *out = rm_new_like (ctx, a);
   if (rm_tensor_numel (a) > 0)

@@ -32,6 +32,10 @@ RmTensor *rm_embedding (RmCtx *ctx, const RmTensor *table, const int64_t *ids, i
 
 /* ---- element-wise (numpy broadcasting of b against a; output has a's shape) ----------- */
 
+/* For the op layer and the backward pass: the layout rm_add/sub/mul hand to the kernel (b's
+ * strides in a's dims, 0 where it broadcasts, contiguous runs merged); returns the rank. */
+int rm_broadcast_layout (const RmTensor *a, const RmTensor *b, int64_t *shape, int64_t *bs);
+
 RmTensor *rm_add (RmCtx *ctx, const RmTensor *a, const RmTensor *b);
 RmTensor *rm_sub (RmCtx *ctx, const RmTensor *a, const RmTensor *b);
 RmTensor *rm_mul (RmCtx *ctx, const RmTensor *a, const RmTensor *b);
