@@ -1074,25 +1074,6 @@ typedef struct
   int64_t p0, np;
 } RmColArgs;
 
-static void
-rm_im2col_rows (void *p, int64_t begin, int64_t end, int worker)
-{
-  const RmColArgs *a = p;
-  const RmConvDims *d = a->d;
-  for (int64_t row = begin; row < end; row++)
-    {
-      const int64_t kj = row % d->kw, ki = (row / d->kw) % d->kh, c = row / (d->kw * d->kh);
-      const float *xc = a->x + c * d->h * d->w;
-      float *dst = a->col + row * a->np;
-      for (int64_t t = 0; t < a->np; t++)
-        {
-          const int64_t pix = a->p0 + t, oy = pix / d->ow, ox = pix % d->ow;
-          const int64_t iy = oy * d->stride - d->pad + ki, ix = ox * d->stride - d->pad + kj;
-          dst[t] = (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w) ? xc[iy * d->w + ix] : 0.0f;
-        }
-    }
-}
-
 /* Parallel over input channels: the taps of one channel only touch that channel's plane. */
 static void
 rm_col2im_channels (void *p, int64_t begin, int64_t end, int worker)
@@ -1184,7 +1165,8 @@ rm_cpu_conv2d_backward (RmThreadPool *pool, float *dx, float *dw, float *db, con
           RmColArgs a = { col, xb, dxb, d, p0, np };
           if (dw != NULL)
             {
-              rm_parallel_for_grain (pool, ck, rm_row_grain (np), rm_im2col_rows, &a);
+              RmIm2colArgs ia = { col, xb, d, p0, np };
+              rm_parallel_for_grain (pool, ck, rm_row_grain (np), rm_cpu_im2col_range, &ia);
               rm_cpu_gemm (pool, false, true, d->cout, ck, np, 1.0f, gb + p0, pix, col, np, 1.0f,
                            dw, ck);
             }

@@ -41,6 +41,18 @@ rm_scratch_alloc (size_t bytes)
   return p;
 }
 
+/* im2col of one image for a band of output pixels, as a parallel range over the rows
+ * (c, ki, kj) of col (ck x np). Shared by conv2d's forward and its weight gradient. */
+typedef struct
+{
+  float *col;
+  const float *x; /* one image (cin, h, w) */
+  const RmConvDims *d;
+  int64_t p0, np; /* band of output pixels */
+} RmIm2colArgs;
+
+void rm_cpu_im2col_range (void *p, int64_t begin, int64_t end, int worker);
+
 /* C (m, n) = (or += when accumulate) A (m, k) B (k, n), single-threaded, for blocks inside a
  * parallel section. A is read at any strides (element (i, p) at a[i*rsa + p*csa]); B and C by
  * rows (leading dimensions ldb, ldc). */

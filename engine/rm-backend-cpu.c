@@ -1075,16 +1075,8 @@ rm_cpu_attention (RmThreadPool *pool, float *dst, const float *q, const float *k
 /* Columns of im2col go in bands of output pixels so that the buffer stays bounded. */
 #define RM_IM2COL_FLOATS ((int64_t) 4 << 20)
 
-typedef struct
-{
-  float *col;
-  const float *x; /* one image (cin, h, w) */
-  const RmConvDims *d;
-  int64_t p0, np; /* band of output pixels */
-} RmIm2colArgs;
-
-static void
-rm_im2col_range (void *p, int64_t begin, int64_t end, int worker)
+void
+rm_cpu_im2col_range (void *p, int64_t begin, int64_t end, int worker)
 {
   const RmIm2colArgs *a = p;
   const RmConvDims *d = a->d;
@@ -1141,7 +1133,7 @@ rm_cpu_conv2d (RmThreadPool *pool, float *dst, const float *x, const float *w, c
         {
           const int64_t np = rm_min64 (band, pix - p0);
           RmIm2colArgs a = { col, xb, d, p0, np };
-          rm_parallel_for_grain (pool, ck, rm_row_grain (np), rm_im2col_range, &a);
+          rm_parallel_for_grain (pool, ck, rm_row_grain (np), rm_cpu_im2col_range, &a);
           rm_par_sgemm (pool, CblasNoTrans, CblasNoTrans, d->cout, np, ck, w, ck, col, np, yb + p0,
                         pix, NULL);
         }
