@@ -848,20 +848,23 @@ rm_project_session_load_async (RmProjectSession *self, gboolean create, GCancell
   enqueue (self, job, cancellable, rm_project_session_load_async);
 }
 
-RmProjectContents *
-rm_project_session_load_finish (RmProjectSession *self, GAsyncResult *result, GError **error)
+/* The data of a finished job, or NULL (with error) when it failed or was cancelled. */
+static gpointer
+job_finish_data (RmProjectSession *self, GAsyncResult *result, GError **error)
 {
-  Job *job;
-  LoadData *data;
-
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
   if (!g_task_propagate_boolean (G_TASK (result), error))
     return NULL;
-  job = g_task_get_task_data (G_TASK (result));
-  data = job->data;
+  return ((Job *) g_task_get_task_data (G_TASK (result)))->data;
+}
 
-  return g_steal_pointer (&data->contents);
+RmProjectContents *
+rm_project_session_load_finish (RmProjectSession *self, GAsyncResult *result, GError **error)
+{
+  LoadData *data = job_finish_data (self, result, error);
+
+  return data != NULL ? g_steal_pointer (&data->contents) : NULL;
 }
 
 /* ---- saving annotations ------------------------------------------------------------------ */
@@ -1847,17 +1850,9 @@ rm_project_session_import_async (RmProjectSession *self, RmImportFormat format, 
 static RmProjectContents *
 contents_finish (RmProjectSession *self, GAsyncResult *result, GError **error)
 {
-  Job *job;
-  ImportData *data;
+  ImportData *data = job_finish_data (self, result, error);
 
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  job = g_task_get_task_data (G_TASK (result));
-  data = job->data;
-
-  return g_steal_pointer (&data->contents);
+  return data != NULL ? g_steal_pointer (&data->contents) : NULL;
 }
 
 RmProjectContents *
@@ -2088,17 +2083,9 @@ rm_project_session_export_async (RmProjectSession *self, const char *dir,
 RmProjectExportResult *
 rm_project_session_export_finish (RmProjectSession *self, GAsyncResult *result, GError **error)
 {
-  Job *job;
-  ExportData *data;
+  ExportData *data = job_finish_data (self, result, error);
 
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  job = g_task_get_task_data (G_TASK (result));
-  data = job->data;
-
-  return g_steal_pointer (&data->result);
+  return data != NULL ? g_steal_pointer (&data->result) : NULL;
 }
 
 /* ---- closing -------------------------------------------------------------------------------- */
