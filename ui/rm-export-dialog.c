@@ -12,6 +12,8 @@
 
 #include "rm-export-dialog.h"
 
+#include "rm-dialog-util.h"
+
 #include <glib/gi18n.h>
 
 struct _RmExportDialog
@@ -128,20 +130,9 @@ update (RmExportDialog *self)
 }
 
 static void
-show_result (RmExportDialog *self, const char *text, gboolean error)
-{
-  gtk_label_set_label (self->result_label, text);
-  gtk_widget_set_visible (GTK_WIDGET (self->result_label), text != NULL);
-  if (error)
-    gtk_widget_add_css_class (GTK_WIDGET (self->result_label), "error");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (self->result_label), "error");
-}
-
-static void
 on_option_changed (RmExportDialog *self)
 {
-  show_result (self, NULL, FALSE);
+  rm_dialog_show_result (self->result_label, NULL, FALSE);
   update (self);
 }
 
@@ -182,14 +173,10 @@ static void
 on_progress (double fraction, gpointer user_data)
 {
   RmExportDialog *self = user_data;
-  g_autofree char *text = NULL;
 
   if (self->cancellable == NULL)
     return;
-  /* Translators: export progress in percent */
-  text = g_strdup_printf (_ ("%.0f %%"), fraction * 100);
-  gtk_progress_bar_set_fraction (self->progress_bar, fraction);
-  gtk_progress_bar_set_text (self->progress_bar, text);
+  rm_dialog_show_percent (self->progress_bar, fraction);
 }
 
 static void
@@ -203,15 +190,18 @@ export_done (GObject *object, GAsyncResult *result, gpointer user_data)
   g_clear_object (&self->cancellable);
 
   if (exported == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    show_result (self, _ ("Stopped. The folder being written was removed."), FALSE);
+    rm_dialog_show_result (self->result_label, _ ("Stopped. The folder being written was removed."),
+                           FALSE);
   else if (exported == NULL && g_error_matches (error, RM_EXPORT_ERROR, RM_EXPORT_ERROR_EMPTY))
-    show_result (self, _ ("No annotation has the chosen status, so nothing was written."), TRUE);
+    rm_dialog_show_result (self->result_label,
+                           _ ("No annotation has the chosen status, so nothing was written."),
+                           TRUE);
   else if (exported == NULL)
     {
       /* Translators: the reason an export failed */
       g_autofree char *text = g_strdup_printf (_ ("The export failed: %s"), error->message);
 
-      show_result (self, text, TRUE);
+      rm_dialog_show_result (self->result_label, text, TRUE);
     }
   else
     {
@@ -236,7 +226,7 @@ export_done (GObject *object, GAsyncResult *result, gpointer user_data)
               text, ngettext ("and %u more warning", "and %u more warnings", n_warnings - 5),
               n_warnings - 5);
         }
-      show_result (self, text->str, FALSE);
+      rm_dialog_show_result (self->result_label, text->str, FALSE);
       g_string_free (text, TRUE);
     }
   update (self);
@@ -257,7 +247,7 @@ run_export (RmExportDialog *self, gboolean replace)
   self->cancellable = g_cancellable_new ();
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
   gtk_progress_bar_set_text (self->progress_bar, _ ("Waiting for the project…"));
-  show_result (self, NULL, FALSE);
+  rm_dialog_show_result (self->result_label, NULL, FALSE);
   rm_project_session_export_async (self->session, self->destination, get_formats (self), &options,
                                    on_progress, self, self->cancellable, export_done,
                                    g_object_ref (self));
@@ -271,7 +261,7 @@ confirm_response (GtkDialog *dialog, int response, RmExportDialog *self)
   if (response == GTK_RESPONSE_ACCEPT)
     run_export (self, TRUE);
   else
-    show_result (self, _ ("Nothing was written."), FALSE);
+    rm_dialog_show_result (self->result_label, _ ("Nothing was written."), FALSE);
 }
 
 /* Starts the export (Export); a folder that is there already is replaced only when the user
@@ -472,7 +462,7 @@ rm_export_dialog_set_destination (RmExportDialog *self, const char *dir)
 
   g_free (self->destination);
   self->destination = g_strdup (dir);
-  show_result (self, NULL, FALSE);
+  rm_dialog_show_result (self->result_label, NULL, FALSE);
   update (self);
 }
 

@@ -23,6 +23,8 @@
  */
 
 #include "rm-finetune-dialog.h"
+
+#include "rm-main-context.h"
 #include "rm-annotation.h"
 #include "rm-image-item.h"
 #include "rm-loss-curve.h"
@@ -539,8 +541,7 @@ on_train_progress (void *user, const RmTrainProgress *progress)
   report->job = g_atomic_rc_box_acquire (job);
   report->progress = *progress;
   report->progress.event = g_intern_string (progress->event);
-  g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT, deliver_report, report,
-                              report_free);
+  rm_main_context_post (job->context, deliver_report, report, report_free);
 }
 
 static bool

@@ -10,6 +10,8 @@
 
 #include "rm-import-dialog.h"
 
+#include "rm-dialog-util.h"
+
 #include <glib/gi18n.h>
 
 /* The order of the format drop-down. */
@@ -140,24 +142,13 @@ update (RmImportDialog *self)
 }
 
 static void
-show_result (RmImportDialog *self, const char *text, gboolean error)
-{
-  gtk_label_set_label (self->result_label, text);
-  gtk_widget_set_visible (GTK_WIDGET (self->result_label), text != NULL);
-  if (error)
-    gtk_widget_add_css_class (GTK_WIDGET (self->result_label), "error");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (self->result_label), "error");
-}
-
-static void
 on_format_changed (RmImportDialog *self)
 {
   /* a folder is not a file of the new format, nor the other way round */
   if (self->source != NULL &&
       format_is_folder (get_format (self)) != g_file_test (self->source, G_FILE_TEST_IS_DIR))
     g_clear_pointer (&self->source, g_free);
-  show_result (self, NULL, FALSE);
+  rm_dialog_show_result (self->result_label, NULL, FALSE);
   update (self);
 }
 
@@ -278,14 +269,10 @@ static void
 on_progress (double fraction, gpointer user_data)
 {
   RmImportDialog *self = user_data;
-  g_autofree char *text = NULL;
 
   if (self->cancellable == NULL)
     return;
-  /* Translators: import progress in percent */
-  text = g_strdup_printf (_ ("%.0f %%"), fraction * 100);
-  gtk_progress_bar_set_fraction (self->progress_bar, fraction);
-  gtk_progress_bar_set_text (self->progress_bar, text);
+  rm_dialog_show_percent (self->progress_bar, fraction);
 }
 
 static char *
@@ -339,17 +326,17 @@ import_done (GObject *object, GAsyncResult *result, gpointer user_data)
   g_clear_object (&self->cancellable);
 
   if (contents == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    show_result (self, _ ("Stopped. Nothing was imported."), FALSE);
+    rm_dialog_show_result (self->result_label, _ ("Stopped. Nothing was imported."), FALSE);
   else if (contents == NULL)
     {
       /* Translators: the reason an import failed */
       text = g_strdup_printf (_ ("Nothing was imported: %s"), error->message);
-      show_result (self, text, TRUE);
+      rm_dialog_show_result (self->result_label, text, TRUE);
     }
   else
     {
       text = describe_report (&contents->report);
-      show_result (self, text, FALSE);
+      rm_dialog_show_result (self->result_label, text, FALSE);
       g_signal_emit (self, signals[IMPORTED], 0, contents);
     }
   update (self);
@@ -376,7 +363,7 @@ rm_import_dialog_start (RmImportDialog *self)
   self->cancellable = g_cancellable_new ();
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
   gtk_progress_bar_set_text (self->progress_bar, _ ("Waiting for the project…"));
-  show_result (self, NULL, FALSE);
+  rm_dialog_show_result (self->result_label, NULL, FALSE);
   rm_project_session_import_async (self->session, get_format (self), self->source, &options,
                                    on_progress, self, self->cancellable, import_done,
                                    g_object_ref (self));
@@ -542,7 +529,7 @@ rm_import_dialog_set_source (RmImportDialog *self, RmImportFormat format, const 
       gtk_drop_down_set_selected (self->format_dropdown, i);
   g_free (self->source);
   self->source = g_strdup (path);
-  show_result (self, NULL, FALSE);
+  rm_dialog_show_result (self->result_label, NULL, FALSE);
   update (self);
 }
 

@@ -18,6 +18,8 @@
 
 #include "rm-project-session.h"
 
+#include "rm-main-context.h"
+
 #include "rm-annotation.h"
 #include "rm-project.h"
 #include "rm-rle.h"
@@ -457,8 +459,8 @@ thread_progress (guint done, guint total, gpointer user_data)
   message->task = g_object_ref (task);
   message->fraction =
       job->progress_base + job->progress_scale * (total > 0 ? (double) done / total : 0);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, deliver_progress, message,
-                              (GDestroyNotify) progress_message_free);
+  rm_main_context_post (self->context, deliver_progress, message,
+                        (GDestroyNotify) progress_message_free);
 }
 
 /* ---- in the thread: reading the store ----------------------------------------------------- */

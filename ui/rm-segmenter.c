@@ -5,7 +5,7 @@
  *
  * Loading a model and segmenting an image both run in GTask worker threads; the main thread
  * only sees the results. The engine's progress callback is called in the worker: reports are
- * thinned out there and handed to the main context (g_main_context_invoke), where the
+ * thinned out there and handed to the main context (rm_main_context_post), where the
  * "progress" signal is emitted. Cancelling the GCancellable sets an atomic flag that the
  * engine's abort callback polls between blocks, so a cancelled query stops within a block.
  *
@@ -20,6 +20,8 @@
  */
 
 #include "rm-segmenter.h"
+
+#include "rm-main-context.h"
 
 #include <gdk/gdk.h>
 #include <glib/gi18n.h>
@@ -224,8 +226,7 @@ progress_report (Progress *progress, const char *stage, double fraction)
   report->batch = progress->batch;
   report->index = progress->index;
   report->n_images = progress->n_images;
-  g_main_context_invoke_full (progress->context, G_PRIORITY_DEFAULT, deliver_report, report,
-                              report_free);
+  rm_main_context_post (progress->context, deliver_report, report, report_free);
 }
 
 static void
@@ -743,8 +744,7 @@ batch_deliver (BatchData *batch, guint index, RmSegmentResult *result, GError *e
   item->index = index;
   item->result = result;
   item->error = error;
-  g_main_context_invoke_full (batch->progress.context, G_PRIORITY_DEFAULT, deliver_item, item,
-                              item_free);
+  rm_main_context_post (batch->progress.context, deliver_item, item, item_free);
 }
 
 static void
