@@ -229,6 +229,15 @@ rm_rle_from_string_len (const char *counts, gsize len, guint32 h, guint32 w, GEr
 }
 
 RmRle *
+rm_rle_from_bytes (GBytes *counts, guint32 h, guint32 w, GError **error)
+{
+  gsize len = 0;
+  const char *data = g_bytes_get_data (counts, &len);
+
+  return rm_rle_from_string_len (data, len, h, w, error);
+}
+
+RmRle *
 rm_rle_from_counts (guint32 h, guint32 w, const guint32 *cnts, gsize m, GError **error)
 {
   g_autoptr (RmRle) rle = rm_rle_new (h, w, cnts, m);

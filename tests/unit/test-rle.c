@@ -415,6 +415,14 @@ test_from_string_len (void)
     g_assert_true (rm_rle_equal (back, rle));
   }
   {
+    g_autoptr (GBytes) blob = g_bytes_new_static (padded, len);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (RmRle) back = rm_rle_from_bytes (blob, 7, 9, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (rm_rle_equal (back, rle));
+  }
+  {
     g_autoptr (GError) error = NULL;
     g_autoptr (RmRle) back = rm_rle_from_string_len (s, len - 1, 7, 9, &error);
 
