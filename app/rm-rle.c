@@ -153,7 +153,13 @@ static void normalize (RmRle *rle);
 RmRle *
 rm_rle_from_string (const char *counts, guint32 h, guint32 w, GError **error)
 {
-  gsize len = strlen (counts), m = 0, p = 0;
+  return rm_rle_from_string_len (counts, strlen (counts), h, w, error);
+}
+
+RmRle *
+rm_rle_from_string_len (const char *counts, gsize len, guint32 h, guint32 w, GError **error)
+{
+  gsize m = 0, p = 0;
   g_autofree guint32 *cnts = NULL;
   guint64 total = (guint64) h * w, sum = 0;
 
@@ -220,6 +226,15 @@ rm_rle_from_string (const char *counts, guint32 h, guint32 w, GError **error)
     normalize (rle);
     return rle;
   }
+}
+
+RmRle *
+rm_rle_from_bytes (GBytes *counts, guint32 h, guint32 w, GError **error)
+{
+  gsize len = 0;
+  const char *data = g_bytes_get_data (counts, &len);
+
+  return rm_rle_from_string_len (data, len, h, w, error);
 }
 
 RmRle *

@@ -56,6 +56,11 @@ gchar *rm_rle_to_string (const RmRle *rle);
 /* Parses a compressed string (rleFrString) and validates the result. Zero-length runs inside
  * the sequence (which pycocotools never writes) are folded away, so area and bbox are sound. */
 RmRle *rm_rle_from_string (const char *counts, guint32 h, guint32 w, GError **error);
+/* The same for `len` bytes that need not end with a NUL (a blob; NULL when `len` is 0); a NUL
+ * inside them is an invalid character. */
+RmRle *rm_rle_from_string_len (const char *counts, gsize len, guint32 h, guint32 w, GError **error);
+/* The same for the bytes of `counts`. */
+RmRle *rm_rle_from_bytes (GBytes *counts, guint32 h, guint32 w, GError **error);
 
 /* Uncompressed COCO counts (a JSON list) with validation; folded like rm_rle_from_string. */
 RmRle *rm_rle_from_counts (guint32 h, guint32 w, const guint32 *cnts, gsize m, GError **error);

@@ -5,16 +5,27 @@
  *
  * What a project stores for an annotation, and nothing of how it is edited: the image, the
  * expression, the status (candidate, accepted, rejected), the source (the model, the model
- * then corrected by hand, or drawn by hand), the mask (width x height bytes, 0 or 1), its area
- * and bounding box, the model's prior when there is one, which model made it, and when. The
- * id is 0 until a store gives it one. Every field is a property with notification, so a store
- * can save on "notify".
+ * then corrected by hand, or drawn by hand), the mask, its area and bounding box, the model's
+ * prior when there is one, which model made it, and when. The id is 0 until a store gives it
+ * one. Every field is a property with notification, so a store can save on "notify".
+ *
+ * The mask is kept as the store keeps it: COCO compressed RLE (rm-rle.h), a few kB where the
+ * decoded mask of a large tile is megabytes, so a project of hundreds of annotations opens
+ * without decoding any. Area and bounding box come from the runs. The pixels (width x height
+ * bytes, 0 or 1) are decoded when something asks for them (rm_annotation_get_mask (): the
+ * canvas, the mask editor) and kept until rm_annotation_drop_mask (): the window drops them
+ * when another image is selected, so only the current image's masks are held decoded. A new
+ * mask is encoded at once; the RLE is an immutable GBytes, so the undo history and the store's
+ * writer share it instead of copying pixels.
  */
 
 #include "rm-annotation.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
+
+/* How many masks were decoded, by all annotations (rm_annotation_get_n_decodes ()). */
+static guint n_decodes;
 
 struct _RmAnnotation
 {
@@ -27,7 +38,8 @@ struct _RmAnnotation
   RmAnnotationSource source;
   int width;
   int height;
-  GBytes *mask;
+  GBytes *rle;  /* COCO compressed counts (rm_rle_to_string (), no NUL); never NULL once built */
+  GBytes *mask; /* the decoded pixels, or NULL: not decoded (or empty) */
   gint64 area;
   int bbox[4];
   GBytes *prior; /* prior_size x prior_size floats, or NULL */
@@ -215,33 +227,59 @@ touch (RmAnnotation *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODIFIED]);
 }
 
+/* Area and bounding box from the runs: no pixel is decoded for them. */
 static void
-measure_mask (RmAnnotation *self)
+measure (RmAnnotation *self, const RmRle *rle)
 {
-  const guint8 *m = self->mask != NULL ? g_bytes_get_data (self->mask, NULL) : NULL;
-  int x0 = self->width, y0 = self->height, x1 = -1, y1 = -1;
+  double bbox[4];
 
-  self->area = 0;
-  for (int y = 0; m != NULL && y < self->height; y++)
-    for (int x = 0; x < self->width; x++)
-      if (m[(gsize) y * self->width + x])
-        {
-          self->area++;
-          x0 = MIN (x0, x);
-          x1 = MAX (x1, x);
-          y0 = MIN (y0, y);
-          y1 = MAX (y1, y);
-        }
+  self->area = (gint64) rm_rle_area (rle);
+  rm_rle_to_bbox (rle, bbox);
+  for (guint i = 0; i < 4; i++)
+    self->bbox[i] = (int) bbox[i];
+}
 
-  if (self->area > 0)
+static GBytes *
+rle_to_bytes (const RmRle *rle)
+{
+  char *text = rm_rle_to_string (rle);
+
+  return g_bytes_new_take (text, strlen (text));
+}
+
+/* Takes @rle (the compressed form of @parsed) as the mask; the decoded pixels go. */
+static void
+replace_rle (RmAnnotation *self, GBytes *rle, const RmRle *parsed)
+{
+  g_clear_pointer (&self->rle, g_bytes_unref);
+  self->rle = rle;
+  g_clear_pointer (&self->mask, g_bytes_unref);
+  measure (self, parsed);
+}
+
+/* An empty mask of this annotation's size: one run of zeros. */
+static RmRle *
+new_empty_rle (RmAnnotation *self)
+{
+  guint32 all = (guint32) self->width * (guint32) self->height;
+
+  return rm_rle_new ((guint32) self->height, (guint32) self->width, &all, 1);
+}
+
+/* After construction, an annotation without a mask has an empty one. */
+static void
+rm_annotation_constructed (GObject *object)
+{
+  RmAnnotation *self = (RmAnnotation *) object;
+
+  G_OBJECT_CLASS (rm_annotation_parent_class)->constructed (object);
+
+  if (self->rle == NULL && self->width > 0 && self->height > 0)
     {
-      self->bbox[0] = x0;
-      self->bbox[1] = y0;
-      self->bbox[2] = x1 - x0 + 1;
-      self->bbox[3] = y1 - y0 + 1;
+      g_autoptr (RmRle) empty = new_empty_rle (self);
+
+      replace_rle (self, rle_to_bytes (empty), empty);
     }
-  else
-    memset (self->bbox, 0, sizeof self->bbox);
 }
 
 static void
@@ -251,6 +289,7 @@ rm_annotation_finalize (GObject *object)
 
   g_clear_object (&self->image);
   g_clear_pointer (&self->expression, g_free);
+  g_clear_pointer (&self->rle, g_bytes_unref);
   g_clear_pointer (&self->mask, g_bytes_unref);
   g_clear_pointer (&self->prior, g_bytes_unref);
   g_clear_pointer (&self->model, g_free);
@@ -289,7 +328,7 @@ rm_annotation_get_property (GObject *object, guint prop_id, GValue *value, GPara
       g_value_set_int (value, self->height);
       break;
     case PROP_MASK:
-      g_value_set_boxed (value, self->mask);
+      g_value_set_boxed (value, rm_annotation_get_mask (self));
       break;
     case PROP_AREA:
       g_value_set_int64 (value, self->area);
@@ -358,6 +397,7 @@ rm_annotation_class_init (RmAnnotationClass *klass)
   const GParamFlags construct = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
 
+  object_class->constructed = rm_annotation_constructed;
   object_class->finalize = rm_annotation_finalize;
   object_class->get_property = rm_annotation_get_property;
   object_class->set_property = rm_annotation_set_property;
@@ -372,6 +412,7 @@ rm_annotation_class_init (RmAnnotationClass *klass)
                                                RM_ANNOTATION_STATUS_CANDIDATE, rw);
   properties[PROP_SOURCE] = g_param_spec_enum ("source", NULL, NULL, RM_TYPE_ANNOTATION_SOURCE,
                                                RM_ANNOTATION_SOURCE_MODEL, rw);
+  /* The decoded pixels (reading it decodes them); "notify::mask" says the mask changed. */
   properties[PROP_MASK] = g_param_spec_boxed ("mask", NULL, NULL, G_TYPE_BYTES, rw);
   properties[PROP_AREA] = g_param_spec_int64 ("area", NULL, NULL, 0, G_MAXINT64, 0, ro);
   properties[PROP_MODEL] = g_param_spec_string ("model", NULL, NULL, NULL, rw);
@@ -389,7 +430,7 @@ rm_annotation_init (RmAnnotation *self)
 }
 
 /* An annotation of @image (width x height pixels) with @mask (width * height bytes, 0 or 1;
- * NULL: empty). */
+ * NULL: empty), which is encoded (the annotation keeps no reference to it). */
 RmAnnotation *
 rm_annotation_new (GFile *image, const char *expression, int width, int height, GBytes *mask,
                    RmAnnotationStatus status, RmAnnotationSource source)
@@ -401,6 +442,40 @@ rm_annotation_new (GFile *image, const char *expression, int width, int height, 
   return g_object_new (RM_TYPE_ANNOTATION, "width", width, "height", height, "image", image,
                        "expression", expression != NULL ? expression : "", "mask", mask, "status",
                        status, "source", source, NULL);
+}
+
+/* An annotation whose mask is @rle (a valid RLE: see rm_rle_validate ()), at its size, as a
+ * store loads one: nothing is decoded. */
+RmAnnotation *
+rm_annotation_new_from_rle (GFile *image, const char *expression, const RmRle *rle,
+                            RmAnnotationStatus status, RmAnnotationSource source)
+{
+  RmAnnotation *self;
+
+  g_return_val_if_fail (image == NULL || G_IS_FILE (image), NULL);
+  g_return_val_if_fail (rle != NULL && rle->w > 0 && rle->h > 0, NULL);
+  g_return_val_if_fail (rle->w <= G_MAXINT && rle->h <= G_MAXINT, NULL);
+
+  self = g_object_new (RM_TYPE_ANNOTATION, "width", (int) rle->w, "height", (int) rle->h, "image",
+                       image, "expression", expression != NULL ? expression : "", "status", status,
+                       "source", source, NULL);
+  replace_rle (self, rle_to_bytes (rle), rle);
+
+  return self;
+}
+
+/* The compressed form (see rm_annotation_get_rle ()) of @mask: @width x @height bytes, nonzero
+ * foreground, row-major. */
+GBytes *
+rm_annotation_encode_mask (const guint8 *mask, int width, int height)
+{
+  g_autoptr (RmRle) rle = NULL;
+
+  g_return_val_if_fail (mask != NULL && width > 0 && height > 0, NULL);
+
+  rle = rm_rle_encode (mask, (guint32) height, (guint32) width, (gsize) width);
+
+  return rle_to_bytes (rle);
 }
 
 /* The store's id; 0 until stored. */
@@ -510,29 +585,132 @@ rm_annotation_get_height (RmAnnotation *self)
   return self->height;
 }
 
-/* width x height bytes, 0 or 1, row-major; NULL when empty. */
+/* The mask's pixels: width x height bytes, 0 or 1, row-major; NULL when empty. Decoded on the
+ * first call and kept (the same GBytes) until the mask changes or rm_annotation_drop_mask ();
+ * take a reference to keep it longer. */
 GBytes *
 rm_annotation_get_mask (RmAnnotation *self)
 {
+  g_autoptr (RmRle) rle = NULL;
+  gsize size;
+  guint8 *pixels;
+
   g_return_val_if_fail (RM_IS_ANNOTATION (self), NULL);
+
+  if (self->mask != NULL || self->area == 0)
+    return self->mask;
+
+  rle = rm_annotation_dup_rle (self);
+  size = (gsize) self->width * self->height;
+  pixels = g_malloc (size);
+  rm_rle_decode (rle, pixels, (gsize) self->width, 1);
+  self->mask = g_bytes_new_take (pixels, size);
+  g_atomic_int_inc (&n_decodes);
 
   return self->mask;
 }
 
+/* Replaces the mask with @mask (width * height bytes, 0 or 1; NULL: empty), which is encoded
+ * at once (the annotation keeps no reference to it). Nothing is notified when the mask is the
+ * same. */
 void
 rm_annotation_set_mask (RmAnnotation *self, GBytes *mask)
 {
+  g_autoptr (GBytes) rle = NULL;
+
   g_return_if_fail (RM_IS_ANNOTATION (self));
   g_return_if_fail (mask == NULL || g_bytes_get_size (mask) == (gsize) self->width * self->height);
 
-  if (mask == self->mask)
+  if (mask != NULL && mask == self->mask)
     return;
-  g_clear_pointer (&self->mask, g_bytes_unref);
-  self->mask = mask != NULL ? g_bytes_ref (mask) : NULL;
-  measure_mask (self);
+  if (mask != NULL)
+    rle = rm_annotation_encode_mask (g_bytes_get_data (mask, NULL), self->width, self->height);
+  else
+    {
+      g_autoptr (RmRle) empty = new_empty_rle (self);
+
+      rle = rle_to_bytes (empty);
+    }
+  rm_annotation_set_rle (self, rle);
+}
+
+/* The mask as COCO compressed counts (the `counts` string of pycocotools, without a NUL; size
+ * height x width): what a store writes. Immutable; never NULL. */
+GBytes *
+rm_annotation_get_rle (RmAnnotation *self)
+{
+  g_return_val_if_fail (RM_IS_ANNOTATION (self), NULL);
+
+  return self->rle;
+}
+
+/* Replaces the mask with @rle (compressed counts of this annotation's size, as
+ * rm_annotation_get_rle () gives them; a reference is taken). Nothing is notified when the
+ * mask is the same. */
+void
+rm_annotation_set_rle (RmAnnotation *self, GBytes *rle)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RmRle) parsed = NULL;
+
+  g_return_if_fail (RM_IS_ANNOTATION (self));
+  g_return_if_fail (rle != NULL);
+
+  if (rle == self->rle || (self->rle != NULL && g_bytes_equal (rle, self->rle)))
+    return;
+  parsed = rm_rle_from_bytes (rle, (guint32) self->height, (guint32) self->width, &error);
+  if (parsed == NULL)
+    {
+      g_critical ("%s: not a mask of %d x %d pixels: %s", G_STRFUNC, self->width, self->height,
+                  error->message);
+      return;
+    }
+  replace_rle (self, g_bytes_ref (rle), parsed);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MASK]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AREA]);
   touch (self);
+}
+
+/* The mask's runs, parsed (free with rm_rle_free ()): what the store's API takes. */
+RmRle *
+rm_annotation_dup_rle (RmAnnotation *self)
+{
+  RmRle *rle;
+
+  g_return_val_if_fail (RM_IS_ANNOTATION (self), NULL);
+
+  /* set_rle () and the constructors only keep RLE that parses at this size */
+  rle = rm_rle_from_bytes (self->rle, (guint32) self->height, (guint32) self->width, NULL);
+  g_assert (rle != NULL);
+
+  return rle;
+}
+
+/* Whether the pixels are decoded now (for tests and the window's memory policy). */
+gboolean
+rm_annotation_get_mask_decoded (RmAnnotation *self)
+{
+  g_return_val_if_fail (RM_IS_ANNOTATION (self), FALSE);
+
+  return self->mask != NULL;
+}
+
+/* Lets the decoded pixels go (they are decoded again when asked for); the mask is unchanged
+ * and nothing is notified. */
+void
+rm_annotation_drop_mask (RmAnnotation *self)
+{
+  g_return_if_fail (RM_IS_ANNOTATION (self));
+
+  g_clear_pointer (&self->mask, g_bytes_unref);
+}
+
+/* How many times any annotation decoded its mask in this process: what tests measure to know
+ * that opening a project decodes nothing. */
+guint
+rm_annotation_get_n_decodes (void)
+{
+  return (guint) g_atomic_int_get (&n_decodes);
 }
 
 /* Foreground pixels of the mask. */

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "rm-rle.h"
 #include "rm-types.h"
 
 G_BEGIN_DECLS
@@ -49,6 +50,9 @@ G_DECLARE_FINAL_TYPE (RmAnnotation, rm_annotation, RM, ANNOTATION, GObject)
 RmAnnotation *rm_annotation_new (GFile *image, const char *expression, int width, int height,
                                  GBytes *mask, RmAnnotationStatus status,
                                  RmAnnotationSource source);
+RmAnnotation *rm_annotation_new_from_rle (GFile *image, const char *expression, const RmRle *rle,
+                                          RmAnnotationStatus status, RmAnnotationSource source);
+GBytes *rm_annotation_encode_mask (const guint8 *mask, int width, int height);
 
 gint64 rm_annotation_get_id (RmAnnotation *self);
 void rm_annotation_set_id (RmAnnotation *self, gint64 id);
@@ -63,6 +67,12 @@ int rm_annotation_get_width (RmAnnotation *self);
 int rm_annotation_get_height (RmAnnotation *self);
 GBytes *rm_annotation_get_mask (RmAnnotation *self);
 void rm_annotation_set_mask (RmAnnotation *self, GBytes *mask);
+GBytes *rm_annotation_get_rle (RmAnnotation *self);
+void rm_annotation_set_rle (RmAnnotation *self, GBytes *rle);
+RmRle *rm_annotation_dup_rle (RmAnnotation *self);
+gboolean rm_annotation_get_mask_decoded (RmAnnotation *self);
+void rm_annotation_drop_mask (RmAnnotation *self);
+guint rm_annotation_get_n_decodes (void);
 gint64 rm_annotation_get_area (RmAnnotation *self);
 void rm_annotation_get_bbox (RmAnnotation *self, int *x, int *y, int *width, int *height);
 GBytes *rm_annotation_get_prior (RmAnnotation *self, int *size);

@@ -190,9 +190,10 @@ rm_candidate_new (GFile *image, const char *expression, const RmSegmentResult *r
   return self;
 }
 
-/* A candidate to correct @annotation's mask (a copy), with its expression, prior and model. The
- * annotation is the candidate's origin: accepting the candidate updates it instead of adding
- * another. NULL if the annotation has no mask. */
+/* A candidate to correct @annotation's mask (a copy, decoded here if it was not; an empty mask
+ * gives an empty candidate to paint on), with its expression, prior and model. The annotation
+ * is the candidate's origin: accepting the candidate updates it instead of adding another. NULL
+ * if the annotation has no image. */
 RmCandidate *
 rm_candidate_new_for_annotation (RmAnnotation *annotation)
 {
@@ -203,19 +204,19 @@ rm_candidate_new_for_annotation (RmAnnotation *annotation)
 
   g_return_val_if_fail (RM_IS_ANNOTATION (annotation), NULL);
 
-  mask = rm_annotation_get_mask (annotation);
-  if (mask == NULL || rm_annotation_get_width (annotation) <= 0 ||
-      rm_annotation_get_height (annotation) <= 0 || rm_annotation_get_image (annotation) == NULL)
+  if (rm_annotation_get_width (annotation) <= 0 || rm_annotation_get_height (annotation) <= 0 ||
+      rm_annotation_get_image (annotation) == NULL)
     return NULL;
+  mask = rm_annotation_get_mask (annotation); /* NULL: empty */
 
   self = g_object_new (RM_TYPE_CANDIDATE, NULL);
   self->image = g_object_ref (rm_annotation_get_image (annotation));
   self->expression = g_strdup (rm_annotation_get_expression (annotation));
   self->model = g_strdup (rm_annotation_get_model (annotation));
   self->origin = g_object_ref (annotation);
-  self->editor =
-      rm_mask_editor_new (rm_annotation_get_width (annotation),
-                          rm_annotation_get_height (annotation), g_bytes_get_data (mask, NULL));
+  self->editor = rm_mask_editor_new (rm_annotation_get_width (annotation),
+                                     rm_annotation_get_height (annotation),
+                                     mask != NULL ? g_bytes_get_data (mask, NULL) : NULL);
   self->area = rm_mask_editor_get_area (self->editor);
   prior = rm_annotation_get_prior (annotation, &prior_size);
   if (prior != NULL && prior_size > 0 &&

@@ -648,13 +648,16 @@ snapshot_annotations (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, in
   for (guint i = 0; i < n; i++)
     {
       g_autoptr (RmAnnotation) annotation = g_list_model_get_item (self->annotations, i);
-      GBytes *mask = rm_annotation_get_mask (annotation);
+      GBytes *mask;
       AnnotationOverlay *entry;
 
-      if (rm_annotation_get_status (annotation) != RM_ANNOTATION_STATUS_ACCEPTED || mask == NULL ||
+      /* only what is drawn is decoded (rm_annotation_get_mask () decodes on first use) */
+      if (rm_annotation_get_status (annotation) != RM_ANNOTATION_STATUS_ACCEPTED ||
+          rm_annotation_get_area (annotation) == 0 ||
           rm_annotation_get_width (annotation) != (int) v->image_width ||
           rm_annotation_get_height (annotation) != (int) v->image_height)
         continue;
+      mask = rm_annotation_get_mask (annotation);
 
       entry = g_hash_table_lookup (self->annotation_overlays, annotation);
       if (entry == NULL || entry->mask != mask)
@@ -702,14 +705,16 @@ static void
 snapshot_highlight (RmCanvas *self, GtkSnapshot *snapshot, const RmView *v, int scale_factor)
 {
   RmAnnotation *annotation = self->highlight;
-  GBytes *mask = annotation != NULL ? rm_annotation_get_mask (annotation) : NULL;
+  GBytes *mask;
 
-  if (mask == NULL || rm_annotation_get_width (annotation) != (int) v->image_width ||
+  if (annotation == NULL || rm_annotation_get_area (annotation) == 0 ||
+      rm_annotation_get_width (annotation) != (int) v->image_width ||
       rm_annotation_get_height (annotation) != (int) v->image_height)
     return;
   /* being corrected: the candidate shows it */
   if (self->candidate != NULL && rm_candidate_get_origin (self->candidate) == annotation)
     return;
+  mask = rm_annotation_get_mask (annotation);
 
   if (self->highlight_overlay == NULL || self->highlight_mask != mask)
     {

@@ -52,7 +52,8 @@ typedef struct
 {
   GFile *image;
   char *expression;
-  GBytes *mask; /* width x height, 0/1 */
+  GBytes *rle; /* the mask, compressed (rm_annotation_get_rle ()): decoded one at a time when
+                * the worker writes it, so a large project is never all in memory decoded */
   int width;
   int height;
   gboolean val;
@@ -84,7 +85,7 @@ sample_clear (gpointer data)
 
   g_clear_object (&sample->image);
   g_clear_pointer (&sample->expression, g_free);
-  g_clear_pointer (&sample->mask, g_bytes_unref);
+  g_clear_pointer (&sample->rle, g_bytes_unref);
 }
 
 static void
@@ -448,7 +449,7 @@ write_data (Job *job, GError **error)
       g_autofree char *mask_name = g_strdup_printf ("masks/%s.png", id);
       g_autofree char *mask_path = g_build_filename (job->data_dir, mask_name, NULL);
       g_autoptr (RmImage) mask = NULL;
-      const guint8 *bits = g_bytes_get_data (sample->mask, NULL);
+      g_autoptr (RmRle) rle = NULL;
       const char *image_path = g_hash_table_lookup (image_paths, sample->image);
 
       if (g_atomic_int_get (&job->abort))
@@ -480,9 +481,12 @@ write_data (Job *job, GError **error)
           image_path = path;
         }
 
+      rle =
+          rm_rle_from_bytes (sample->rle, (guint32) sample->height, (guint32) sample->width, error);
+      if (rle == NULL)
+        return FALSE;
       mask = rm_image_new (sample->width, sample->height, 1);
-      for (gsize k = 0; k < (gsize) sample->width * sample->height; k++)
-        mask->pixels[k] = bits[k] ? 255 : 0;
+      rm_rle_decode (rle, mask->pixels, (gsize) sample->width, 255);
       if (!rm_image_save_png (mask, mask_path, error))
         return FALSE;
 
@@ -965,7 +969,7 @@ rm_finetune_dialog_start (RmFinetuneDialog *self)
       const Sample *from = &g_array_index (self->samples, Sample, i);
       Sample copy = { g_object_ref (from->image),
                       g_strdup (from->expression),
-                      g_bytes_ref (from->mask),
+                      g_bytes_ref (from->rle),
                       from->width,
                       from->height,
                       from->val };
@@ -1261,15 +1265,15 @@ collect (RmFinetuneDialog *self)
   for (guint i = 0; i < g_list_model_get_n_items (annotations); i++)
     {
       g_autoptr (RmAnnotation) annotation = g_list_model_get_item (annotations, i);
-      GBytes *mask = rm_annotation_get_mask (annotation);
       Sample sample = { 0 };
 
-      if (rm_annotation_get_status (annotation) != RM_ANNOTATION_STATUS_ACCEPTED || mask == NULL ||
+      if (rm_annotation_get_status (annotation) != RM_ANNOTATION_STATUS_ACCEPTED ||
+          rm_annotation_get_area (annotation) == 0 ||
           rm_annotation_get_image (annotation) == NULL || rm_annotation_get_width (annotation) <= 0)
         continue;
       sample.image = g_object_ref (rm_annotation_get_image (annotation));
       sample.expression = g_strdup (rm_annotation_get_expression (annotation));
-      sample.mask = g_bytes_ref (mask);
+      sample.rle = g_bytes_ref (rm_annotation_get_rle (annotation));
       sample.width = rm_annotation_get_width (annotation);
       sample.height = rm_annotation_get_height (annotation);
       g_array_append_val (self->samples, sample);

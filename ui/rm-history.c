@@ -12,7 +12,8 @@
  *     (rm-mask-editor.c keeps the pixels); undoing it undoes the candidate's last edit. When the
  *     candidate goes (accepted, rejected, replaced), its steps are forgotten.
  *   - an annotation change keeps the annotation's expression, status, source and mask before
- *     and after (masks are shared GBytes, so this costs nothing), and applies one or the other.
+ *     and after, and applies one or the other. Masks are kept compressed (the annotation's RLE,
+ *     a shared immutable GBytes), so a step costs a few kB at most and decodes nothing.
  *   - a deletion keeps the annotation and where it was in the list; undoing it puts it back.
  *
  * A new step forgets what could be redone. At most RM_HISTORY_DEFAULT_MAX_STEPS steps are kept.
@@ -36,7 +37,7 @@ typedef struct
   char *expression;
   RmAnnotationStatus status;
   RmAnnotationSource source;
-  GBytes *mask;
+  GBytes *rle; /* rm_annotation_get_rle () */
 } State;
 
 typedef struct
@@ -87,25 +88,23 @@ static void
 state_clear (State *state)
 {
   g_clear_pointer (&state->expression, g_free);
-  g_clear_pointer (&state->mask, g_bytes_unref);
+  g_clear_pointer (&state->rle, g_bytes_unref);
 }
 
 static void
 state_read (State *state, RmAnnotation *annotation)
 {
-  GBytes *mask = rm_annotation_get_mask (annotation);
-
   state->expression = g_strdup (rm_annotation_get_expression (annotation));
   state->status = rm_annotation_get_status (annotation);
   state->source = rm_annotation_get_source (annotation);
-  state->mask = mask != NULL ? g_bytes_ref (mask) : NULL;
+  state->rle = g_bytes_ref (rm_annotation_get_rle (annotation));
 }
 
 static gboolean
 state_equal (const State *a, const State *b)
 {
   return g_strcmp0 (a->expression, b->expression) == 0 && a->status == b->status &&
-         a->source == b->source && a->mask == b->mask;
+         a->source == b->source && g_bytes_equal (a->rle, b->rle);
 }
 
 /* Sets what differs, so that only real changes are notified. */
@@ -119,8 +118,7 @@ state_apply (const State *state, RmAnnotation *annotation)
     rm_annotation_set_status (annotation, state->status);
   if (state->source != rm_annotation_get_source (annotation))
     rm_annotation_set_source (annotation, state->source);
-  if (state->mask != rm_annotation_get_mask (annotation))
-    rm_annotation_set_mask (annotation, state->mask);
+  rm_annotation_set_rle (annotation, state->rle); /* does nothing when it is the same */
   g_object_thaw_notify (G_OBJECT (annotation));
 }
 
@@ -303,11 +301,12 @@ rm_history_new (GListStore *annotations)
 
 /* ---- recording --------------------------------------------------------------------------- */
 
-/* Changes @annotation's status, source and mask (NULL: unchanged) as one step. FALSE if nothing
+/* Changes @annotation's status, source and mask (@rle: compressed, as rm_annotation_get_rle ()
+ * and rm_annotation_encode_mask () give it; NULL: unchanged) as one step. FALSE if nothing
  * changed. */
 gboolean
 rm_history_update (RmHistory *self, RmAnnotation *annotation, RmAnnotationStatus status,
-                   RmAnnotationSource source, GBytes *mask)
+                   RmAnnotationSource source, GBytes *rle)
 {
   Op *op;
 
@@ -321,10 +320,10 @@ rm_history_update (RmHistory *self, RmAnnotation *annotation, RmAnnotationStatus
   state_read (&op->after, annotation);
   op->after.status = status;
   op->after.source = source;
-  if (mask != NULL)
+  if (rle != NULL)
     {
-      g_clear_pointer (&op->after.mask, g_bytes_unref);
-      op->after.mask = g_bytes_ref (mask);
+      g_clear_pointer (&op->after.rle, g_bytes_unref);
+      op->after.rle = g_bytes_ref (rle);
     }
   if (state_equal (&op->before, &op->after))
     {

@@ -28,7 +28,7 @@ gboolean rm_history_set_expression (RmHistory *self, RmAnnotation *annotation,
 gboolean rm_history_set_status (RmHistory *self, RmAnnotation *annotation,
                                 RmAnnotationStatus status);
 gboolean rm_history_update (RmHistory *self, RmAnnotation *annotation, RmAnnotationStatus status,
-                            RmAnnotationSource source, GBytes *mask);
+                            RmAnnotationSource source, GBytes *rle);
 gboolean rm_history_delete (RmHistory *self, RmAnnotation *annotation);
 
 void rm_history_record_candidate_step (RmHistory *self, RmCandidate *candidate);

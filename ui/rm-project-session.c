@@ -466,20 +466,6 @@ thread_progress (guint done, guint total, gpointer user_data)
 /* ---- in the thread: reading the store ----------------------------------------------------- */
 
 static GBytes *
-decode_mask (const RmRle *rle)
-{
-  gsize size = (gsize) rle->w * rle->h;
-  guint8 *pixels;
-
-  if (rm_rle_area (rle) == 0)
-    return NULL;
-  pixels = g_malloc (size);
-  rm_rle_decode (rle, pixels, rle->w, 1);
-
-  return g_bytes_new_take (pixels, size);
-}
-
-static GBytes *
 decode_prior (const RmStoreAnnotation *a, int *size)
 {
   *size = 0;
@@ -496,9 +482,7 @@ decode_prior (const RmStoreAnnotation *a, int *size)
     }
   if (a->prior_kind == RM_PRIOR_RLE)
     {
-      g_autofree char *text =
-          g_strndup (g_bytes_get_data (a->prior, NULL), g_bytes_get_size (a->prior));
-      g_autoptr (RmRle) rle = rm_rle_from_string (text, a->prior_height, a->prior_width, NULL);
+      g_autoptr (RmRle) rle = rm_rle_from_bytes (a->prior, a->prior_height, a->prior_width, NULL);
       gsize n = (gsize) a->prior_width * a->prior_height;
       g_autofree guint8 *bits = NULL;
       float *values;
@@ -574,13 +558,13 @@ store_index_load (RmProject *project, StoreIndex *index, GError **error)
   return TRUE;
 }
 
-/* An RmAnnotation for a stored one (with its mask). */
+/* An RmAnnotation for a stored one (with its mask, which stays compressed: opening a project
+ * decodes no mask). */
 static RmAnnotation *
 annotation_from_store (const StoreIndex *index, const RmStoreAnnotation *a)
 {
   RmProjectImage *image = g_hash_table_lookup (index->sizes, &a->image_id);
   GFile *file = g_hash_table_lookup (index->files, &a->image_id);
-  g_autoptr (GBytes) mask = NULL;
   g_autoptr (GBytes) prior = NULL;
   g_autoptr (GDateTime) created = NULL;
   RmAnnotation *annotation;
@@ -589,10 +573,8 @@ annotation_from_store (const StoreIndex *index, const RmStoreAnnotation *a)
   if (image == NULL || a->mask == NULL || a->mask->w != image->width || a->mask->h != image->height)
     return NULL;
 
-  mask = decode_mask (a->mask);
-  annotation =
-      rm_annotation_new (file, a->expression, (int) image->width, (int) image->height, mask,
-                         status_from_store (a->status), source_from_store (a->source));
+  annotation = rm_annotation_new_from_rle (
+      file, a->expression, a->mask, status_from_store (a->status), source_from_store (a->source));
   rm_annotation_set_id (annotation, a->id);
   if (a->model_version_id != 0)
     rm_annotation_set_model (annotation, g_hash_table_lookup (index->models, &a->model_version_id));
@@ -882,7 +864,7 @@ typedef struct
   char *expression;
   RmStoreStatus status;
   RmStoreSource source;
-  GBytes *mask;
+  GBytes *rle; /* rm_annotation_get_rle (): shared, immutable */
   GBytes *prior;
   int prior_size;
   char *model;
@@ -897,7 +879,7 @@ save_data_free (SaveData *data)
   g_clear_object (&data->annotation);
   g_free (data->image_path);
   g_free (data->expression);
-  g_clear_pointer (&data->mask, g_bytes_unref);
+  g_clear_pointer (&data->rle, g_bytes_unref);
   g_clear_pointer (&data->prior, g_bytes_unref);
   g_free (data->model);
   g_free (data);
@@ -936,7 +918,7 @@ save_prepare (RmProjectSession *self, GTask *task, Job *job)
   data->expression = g_strdup (rm_annotation_get_expression (a));
   data->status = status_to_store (rm_annotation_get_status (a));
   data->source = source_to_store (rm_annotation_get_source (a));
-  data->mask = rm_annotation_get_mask (a) != NULL ? g_bytes_ref (rm_annotation_get_mask (a)) : NULL;
+  data->rle = g_bytes_ref (rm_annotation_get_rle (a));
   data->prior = rm_annotation_get_prior (a, &data->prior_size);
   if (data->prior != NULL)
     g_bytes_ref (data->prior);
@@ -971,15 +953,10 @@ save_annotation (RmProjectSession *self, SaveData *data, GError **error)
       return FALSE;
     }
 
-  if (data->mask != NULL)
-    mask =
-        rm_rle_encode (g_bytes_get_data (data->mask, NULL), data->height, data->width, data->width);
-  else
-    {
-      guint32 all = data->width * data->height;
-
-      mask = rm_rle_new (data->height, data->width, &all, 1);
-    }
+  /* the annotation keeps its mask encoded: it is parsed here, never decoded */
+  mask = rm_rle_from_bytes (data->rle, data->height, data->width, error);
+  if (mask == NULL)
+    return FALSE;
 
   if (data->image_id == 0)
     {

@@ -552,8 +552,7 @@ _rm_window_annotations_update (RmWindow *self)
   gtk_widget_action_set_enabled (widget, "win.delete-annotation", selected != NULL);
   gtk_widget_action_set_enabled (widget, "win.edit-expression", selected != NULL);
   gtk_widget_action_set_enabled (widget, "win.edit-annotation",
-                                 selected != NULL && rm_annotation_get_mask (selected) != NULL &&
-                                     !editing_selected);
+                                 selected != NULL && !editing_selected);
   gtk_widget_action_set_enabled (widget, "win.review", candidates);
   gtk_widget_action_set_enabled (widget, "win.review-next",
                                  self->reviewing ? position + 1 < n : candidates);

@@ -425,16 +425,17 @@ static void
 update_origin (RmWindow *self, RmCandidate *candidate, RmAnnotationStatus status)
 {
   RmAnnotation *origin = rm_candidate_get_origin (candidate);
-  g_autoptr (GBytes) mask = NULL;
+  g_autoptr (GBytes) rle = NULL;
   gboolean corrected = rm_candidate_get_corrected (candidate);
 
+  /* the edit is committed: encoded once, shared by the annotation and the undo step */
   if (corrected)
-    mask =
-        g_bytes_new (rm_candidate_get_mask (candidate), (gsize) rm_candidate_get_width (candidate) *
-                                                            rm_candidate_get_height (candidate));
+    rle = rm_annotation_encode_mask (rm_candidate_get_mask (candidate),
+                                     rm_candidate_get_width (candidate),
+                                     rm_candidate_get_height (candidate));
   rm_history_update (self->history, origin, status,
                      corrected ? corrected_source (origin) : rm_annotation_get_source (origin),
-                     mask);
+                     rle);
 }
 
 /* Replaces the candidate. With @keep_corrected, a corrected candidate that is replaced is kept
@@ -702,6 +703,23 @@ update_annotation_panel (RmWindow *self)
   gtk_widget_queue_draw (GTK_WIDGET (self->canvas));
 }
 
+/* Only the selected image's masks stay decoded (the canvas and the mask editor decode them
+ * when they need them): a project of large tiles would otherwise grow by every mask ever
+ * shown. The others stay as RLE. */
+static void
+drop_other_masks (RmWindow *self)
+{
+  GListModel *annotations = G_LIST_MODEL (self->annotations);
+
+  for (guint i = 0; i < g_list_model_get_n_items (annotations); i++)
+    {
+      g_autoptr (RmAnnotation) annotation = g_list_model_get_item (annotations, i);
+
+      if (rm_annotation_get_mask_decoded (annotation) && !annotation_is_on_image (annotation, self))
+        rm_annotation_drop_mask (annotation);
+    }
+}
+
 /* Another image was selected: the query stops, the candidate goes (kept if corrected), and the
  * panel shows that image's annotations. */
 void
@@ -711,6 +729,7 @@ _rm_window_image_changed (RmWindow *self)
   replace_candidate (self, NULL, TRUE);
   gtk_filter_changed (GTK_FILTER (self->image_filter), GTK_FILTER_CHANGE_DIFFERENT);
   update_annotation_panel (self);
+  drop_other_masks (self);
 }
 
 /* ---- setup ------------------------------------------------------------------------------- */

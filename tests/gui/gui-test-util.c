@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Helpers the GUI tests share: waiting on the main loop, frames, actions, masks, screenshots.
+ * Helpers the GUI tests share: waiting on the main loop, frames, actions, masks, screenshots,
+ * projects full of annotations.
  */
 #include "gui-test-util.h"
 
@@ -177,4 +178,51 @@ remove_tree (const char *path)
         g_remove (child);
     }
   g_rmdir (path);
+}
+
+void
+rect_annotation_box (guint k, guint32 width, guint32 height, guint32 box[4])
+{
+  /* different places and sizes, inside the image, some touching its top or left edge */
+  box[2] = MAX (width / 3 - (k % 5) * (width / 20), 1);
+  box[3] = MAX (height / 4 + (k % 3) * (height / 10), 1);
+  box[0] = (k * 37) % (width - box[2] + 1);
+  box[1] = (k * 53) % (height - box[3] + 1);
+}
+
+void
+add_rect_annotations (RmProject *project, gint64 image_id, guint32 width, guint32 height, guint n,
+                      RmStoreStatus status)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (rm_project_begin (project, &error));
+  for (guint k = 0; k < n; k++)
+    {
+      g_autoptr (RmStoreAnnotation) a = rm_store_annotation_new ();
+      g_autofree guint32 *cnts = NULL;
+      guint32 box[4];
+      gsize m = 0;
+
+      /* the runs of a rectangle, column-major, written directly: no w x h buffer per mask */
+      rect_annotation_box (k, width, height, box);
+      cnts = g_new (guint32, 2 * box[2] + 2);
+      cnts[m++] = box[0] * height + box[1];
+      for (guint32 x = 0; x < box[2]; x++)
+        {
+          if (x > 0)
+            cnts[m++] = height - box[3];
+          cnts[m++] = box[3];
+        }
+      cnts[m++] = (width - box[0] - box[2]) * height + (height - box[1] - box[3]);
+      a->mask = rm_rle_from_counts (height, width, cnts, m, &error);
+      g_assert_no_error (error);
+      a->image_id = image_id;
+      a->expression = g_strdup_printf ("rectangle %u", k);
+      a->source = RM_SOURCE_IMPORTED;
+      a->status = status;
+      g_assert_true (rm_project_add_annotation (project, a, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (rm_project_commit (project, &error));
 }

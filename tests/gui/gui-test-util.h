@@ -6,6 +6,7 @@
 #include <gtk/gtk.h>
 
 #include "rm-candidate.h"
+#include "rm-project.h"
 #include "rm-window-private.h"
 
 /* Iterates the main loop until done (data) or `seconds` pass; says what it waited for. */
@@ -23,3 +24,11 @@ gboolean mask_equals (RmCandidate *candidate, const guint8 *expected);
 void save_window (gpointer window, const char *name);
 char *make_model_dir (const char *scratch_dir);
 void remove_tree (const char *path);
+
+/* The rectangle (x, y, width, height) of the k-th annotation add_rect_annotations () makes on an
+ * image of @width x @height pixels. */
+void rect_annotation_box (guint k, guint32 width, guint32 height, guint32 box[4]);
+/* Adds @n annotations of the image @image_id (@width x @height) with @status to @project, the
+ * k-th a filled rect_annotation_box (k); in one transaction. */
+void add_rect_annotations (RmProject *project, gint64 image_id, guint32 width, guint32 height,
+                           guint n, RmStoreStatus status);

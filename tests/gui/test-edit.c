@@ -588,8 +588,8 @@ test_history (void)
   g_autoptr (RmCandidate) candidate = rm_candidate_new_for_annotation (b);
   const double square[] = { 0, 0, 3, 0, 3, 3, 0, 3 };
   RmAnnotation *touched = NULL;
-  GBytes *old_mask;
-  g_autoptr (GBytes) new_mask = NULL;
+  g_autoptr (GBytes) old_rle = NULL;
+  g_autoptr (GBytes) new_rle = NULL;
   guint n_removed = 0, n_restored = 0;
   guint position = 0;
 
@@ -613,12 +613,14 @@ test_history (void)
   rm_history_record_candidate_step (history, candidate);
 
   /* a mask, a source and a status in one step */
-  old_mask = g_bytes_ref (rm_annotation_get_mask (b));
-  new_mask = g_bytes_new (rm_candidate_get_mask (candidate), 20 * 10);
+  old_rle = g_bytes_ref (rm_annotation_get_rle (b));
+  new_rle = rm_annotation_encode_mask (rm_candidate_get_mask (candidate), 20, 10);
   g_assert_true (rm_history_update (history, b, RM_ANNOTATION_STATUS_REJECTED,
-                                    RM_ANNOTATION_SOURCE_MODEL_CORRECTED, new_mask));
-  g_assert_true (rm_annotation_get_mask (b) == new_mask);
+                                    RM_ANNOTATION_SOURCE_MODEL_CORRECTED, new_rle));
+  g_assert_true (rm_annotation_get_rle (b) == new_rle); /* shared, not copied */
   g_assert_cmpint (rm_annotation_get_area (b), ==, 25);
+  g_assert_cmpmem (g_bytes_get_data (rm_annotation_get_mask (b), NULL), 20 * 10,
+                   rm_candidate_get_mask (candidate), 20 * 10);
 
   /* deletion, and back */
   g_assert_true (rm_history_delete (history, a));
@@ -635,7 +637,8 @@ test_history (void)
 
   g_assert_true (rm_history_undo (history, &touched));
   g_assert_true (touched == b);
-  g_assert_true (rm_annotation_get_mask (b) == old_mask);
+  g_assert_true (rm_annotation_get_rle (b) == old_rle);
+  g_assert_cmpint (rm_annotation_get_area (b), ==, 16);
   g_assert_cmpint (rm_annotation_get_status (b), ==, RM_ANNOTATION_STATUS_ACCEPTED);
   g_assert_cmpint (rm_annotation_get_source (b), ==, RM_ANNOTATION_SOURCE_MODEL);
 
@@ -671,7 +674,6 @@ test_history (void)
   /* the limit keeps the newest steps */
   rm_history_set_max_steps (history, 2);
   g_assert_cmpuint (rm_history_get_n_undo (history), ==, 2);
-  g_bytes_unref (old_mask);
 }
 
 /* ---- the review queue -------------------------------------------------------------------- */

@@ -9,8 +9,9 @@
  * image and the view come back, and the file holds what the window showed. Then: a COCO export
  * (and no silent overwrite), a cancelled import that adds nothing, a corrupt and a read-only
  * project file that are refused without loss, a write that waits for another program's write
- * (no "database is locked"), and one that fails and is saved by Retry. Keeps
- * refmask-studio-project.png in this build folder.
+ * (no "database is locked"), and one that fails and is saved by Retry; a project of many
+ * annotations that opens without decoding their masks, and keeps decoded only the shown image's.
+ * Keeps refmask-studio-project.png in this build folder.
  */
 
 #include <gtk/gtk.h>
@@ -923,6 +924,105 @@ test_adopt_folder (void)
   g_assert_cmpuint (stored->len, ==, 1);
 }
 
+/* ---- masks stay compressed ----------------------------------------------------------------- */
+
+#define LAZY_ACCEPTED   20
+#define LAZY_CANDIDATES 3
+
+/* How many annotations of the window are decoded now, and whether they all are on the selected
+ * image's; @accepted_decoded: whether every accepted annotation of that image is (the canvas drew
+ * them). */
+static guint
+n_decoded_masks (RmWindow *window, gboolean *only_selected, gboolean *accepted_decoded)
+{
+  GListModel *annotations = rm_window_get_annotations (window);
+  g_autoptr (RmImageItem) item = image_item (window, rm_window_get_selected (window));
+  GFile *selected = rm_image_item_get_file (item);
+  guint n = 0;
+
+  *only_selected = *accepted_decoded = TRUE;
+  for (guint i = 0; i < g_list_model_get_n_items (annotations); i++)
+    {
+      g_autoptr (RmAnnotation) a = g_list_model_get_item (annotations, i);
+      gboolean on_selected = g_file_equal (rm_annotation_get_image (a), selected);
+
+      if (rm_annotation_get_mask_decoded (a))
+        {
+          n++;
+          *only_selected = *only_selected && on_selected;
+        }
+      else if (on_selected && rm_annotation_get_status (a) == RM_ANNOTATION_STATUS_ACCEPTED)
+        *accepted_decoded = FALSE;
+    }
+
+  return n;
+}
+
+/* A project of many annotations opens without decoding them: the window holds decoded only the
+ * masks of the image it shows, and lets them go when another image is selected. */
+static void
+test_lazy_masks (void)
+{
+  g_autofree char *path = g_build_filename (scratch_dir, "lazy.refmask", NULL);
+  g_autoptr (GError) error = NULL;
+  guint n_images = 0, n0, n, per_image = LAZY_ACCEPTED + LAZY_CANDIDATES;
+  gboolean only_selected, accepted_decoded;
+  RmWindow *window;
+
+  {
+    g_autoptr (RmProject) project = rm_project_create (path, &error);
+    g_autoptr (GDir) dir = g_dir_open (images_dir, 0, NULL);
+    const char *name;
+
+    g_assert_no_error (error);
+    g_assert_nonnull (dir);
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *image = g_build_filename (images_dir, name, NULL);
+        g_autofree char *sha256 = file_checksum (image);
+        int width = 0, height = 0;
+        gint64 id = 0;
+
+        g_assert_nonnull (gdk_pixbuf_get_file_info (image, &width, &height));
+        g_assert_true (rm_project_add_image (project, image, sha256, (guint32) width,
+                                             (guint32) height, NULL, &id, NULL, &error));
+        g_assert_no_error (error);
+        add_rect_annotations (project, id, (guint32) width, (guint32) height, LAZY_ACCEPTED,
+                              RM_STATUS_ACCEPTED);
+        add_rect_annotations (project, id, (guint32) width, (guint32) height, LAZY_CANDIDATES,
+                              RM_STATUS_CANDIDATE);
+        n_images++;
+      }
+  }
+  g_assert_cmpuint (n_images, ==, N_SAMPLE_IMAGES);
+
+  n0 = rm_annotation_get_n_decodes ();
+  window = open_project_window (path);
+  g_assert_cmpuint (g_list_model_get_n_items (rm_window_get_annotations (window)), ==,
+                    n_images * per_image);
+  wait_for_frame (GTK_WIDGET (window));
+  n = n_decoded_masks (window, &only_selected, &accepted_decoded);
+  g_test_message ("opened: %u masks decoded, %u decodes", n, rm_annotation_get_n_decodes () - n0);
+  g_assert_true (only_selected);
+  g_assert_true (accepted_decoded);
+  g_assert_cmpuint (n, >=, LAZY_ACCEPTED);
+  g_assert_cmpuint (rm_annotation_get_n_decodes () - n0, ==, n); /* nothing else, nothing twice */
+
+  for (guint i = 1; i < n_images; i++)
+    {
+      n0 = rm_annotation_get_n_decodes ();
+      rm_window_select_image (window, i);
+      g_assert_true (wait_for (window_idle, window, "the next image"));
+      wait_for_frame (GTK_WIDGET (window));
+      n = n_decoded_masks (window, &only_selected, &accepted_decoded);
+      g_assert_true (only_selected); /* the last image's masks were let go */
+      g_assert_true (accepted_decoded);
+      g_assert_cmpuint (n, <=, per_image);
+      g_assert_cmpuint (rm_annotation_get_n_decodes () - n0, ==, n);
+    }
+  close_window (window);
+}
+
 /* ---- setup ------------------------------------------------------------------------------- */
 
 static char *
@@ -972,6 +1072,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/project/bad-files", test_bad_files);
   g_test_add_func ("/project/busy", test_busy);
   g_test_add_func ("/project/adopt-folder", test_adopt_folder);
+  g_test_add_func ("/project/lazy-masks", test_lazy_masks);
 
   status = g_test_run ();
 

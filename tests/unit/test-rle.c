@@ -333,6 +333,113 @@ test_zero_runs_folded (void)
   g_assert_cmpuint (r2->cnts[1], ==, 2);
 }
 
+/* What the studio relies on to show an annotation's area and box without decoding its mask:
+ * rleArea and toBbox from the runs are the pixel count and the exact pixel extent of the
+ * decoded mask, also when runs of ones cross column boundaries (random masks and rectangles). */
+static void
+test_area_bbox_without_decoding (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (23);
+
+  for (int it = 0; it < 400; it++)
+    {
+      guint32 h = g_rand_int_range (rand, 1, 30), w = g_rand_int_range (rand, 1, 30);
+      g_autofree guint8 *mask = g_new0 (guint8, (gsize) h * w);
+      g_autoptr (RmRle) rle = NULL;
+      guint32 x0 = w, y0 = h, x1 = 0, y1 = 0;
+      guint64 area = 0;
+      double bb[4];
+
+      if (it % 2 == 0)
+        rm_test_random_mask (rand, mask, (gsize) h * w, g_rand_double (rand) * 0.3);
+      else
+        for (int r = g_rand_int_range (rand, 0, 3); r > 0; r--)
+          {
+            guint32 rx = g_rand_int_range (rand, 0, w), ry = g_rand_int_range (rand, 0, h);
+            guint32 rw = g_rand_int_range (rand, 1, w - rx + 1);
+            guint32 rh = g_rand_int_range (rand, 1, h - ry + 1);
+
+            for (guint32 y = ry; y < ry + rh; y++)
+              memset (mask + (gsize) y * w + rx, 1, rw);
+          }
+      for (guint32 y = 0; y < h; y++)
+        for (guint32 x = 0; x < w; x++)
+          if (mask[(gsize) y * w + x])
+            {
+              area++;
+              x0 = MIN (x0, x);
+              x1 = MAX (x1, x);
+              y0 = MIN (y0, y);
+              y1 = MAX (y1, y);
+            }
+
+      rle = rm_rle_encode (mask, h, w, w);
+      rm_rle_to_bbox (rle, bb);
+      g_assert_cmpuint (rm_rle_area (rle), ==, area);
+      if (area == 0)
+        {
+          for (guint k = 0; k < 4; k++)
+            g_assert_cmpfloat (bb[k], ==, 0);
+          continue;
+        }
+      g_assert_cmpfloat (bb[0], ==, x0);
+      g_assert_cmpfloat (bb[1], ==, y0);
+      g_assert_cmpfloat (bb[2], ==, x1 - x0 + 1);
+      g_assert_cmpfloat (bb[3], ==, y1 - y0 + 1);
+    }
+}
+
+/* A blob (a GBytes, a column) is parsed by its length: no NUL is needed after it, one inside it
+ * is an error, and a cut one does not cover the mask. */
+static void
+test_from_string_len (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (29);
+  guint8 mask[7 * 9];
+  g_autoptr (RmRle) rle = NULL;
+  g_autofree char *s = NULL;
+  g_autofree char *padded = NULL;
+  gsize len;
+
+  rm_test_random_mask (rand, mask, sizeof mask, 0.4);
+  rle = rm_rle_encode (mask, 7, 9, 9);
+  s = rm_rle_to_string (rle);
+  len = strlen (s);
+  g_assert_cmpuint (len, >, 2);
+  padded = g_strconcat (s, "0000", NULL); /* more runs after the blob's end */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (RmRle) back = rm_rle_from_string_len (padded, len, 7, 9, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (rm_rle_equal (back, rle));
+  }
+  {
+    g_autoptr (GBytes) blob = g_bytes_new_static (padded, len);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (RmRle) back = rm_rle_from_bytes (blob, 7, 9, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (rm_rle_equal (back, rle));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (RmRle) back = rm_rle_from_string_len (s, len - 1, 7, 9, &error);
+
+    g_assert_null (back);
+    g_assert_error (error, RM_RLE_ERROR, RM_RLE_ERROR_INVALID);
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (RmRle) back = NULL;
+
+    padded[1] = '\0';
+    back = rm_rle_from_string_len (padded, len, 7, 9, &error);
+    g_assert_null (back);
+    g_assert_error (error, RM_RLE_ERROR, RM_RLE_ERROR_INVALID);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -346,5 +453,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rle/merge", test_merge);
   g_test_add_func ("/rle/equal", test_equal_ignores_zero_runs);
   g_test_add_func ("/rle/zero-runs-folded", test_zero_runs_folded);
+  g_test_add_func ("/rle/area-bbox-without-decoding", test_area_bbox_without_decoding);
+  g_test_add_func ("/rle/from-string-len", test_from_string_len);
   return g_test_run ();
 }
