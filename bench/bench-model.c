@@ -86,7 +86,7 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
   size_t peak = 0;
   for (int r = -1; r < runs; r++) /* run -1 warms up */
     {
-      rm_arena_reset (ctx->arena);
+      rm_ctx_reset (ctx);
       ctx->flops = 0;
       RmForward fw = { .ctx = ctx, .core = &core };
       RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]){ 1, 3, s, s }),
@@ -172,7 +172,7 @@ bench_train_step (const char *label, const RmModelConfig *cfg, int runs, int thr
   uint64_t flops = 0;
   for (int r = -1; r < runs; r++)
     {
-      rm_arena_reset (ctx->arena);
+      rm_ctx_reset (ctx);
       rm_tape_reset (ctx->tape);
       ctx->flops = 0;
       RmForward fw = { .ctx = ctx, .core = &core };
