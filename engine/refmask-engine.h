@@ -97,7 +97,8 @@ RmSession *rm_session_new (const RmModel *model, int n_threads);
  * per model and device: they stay until rm_model_free). NULL with RM_ERROR_UNSUPPORTED when
  * CUDA is asked for and the build or the machine has none (never a silent fallback to the
  * CPU), RM_ERROR_DEVICE when the GPU fails. n_threads is for the CPU (a GPU session uses one
- * host thread). A GPU session segments only; training always runs on the CPU. */
+ * host thread). GPU sessions of several threads take turns, request by request (the backend's
+ * state is process-wide). A GPU session segments only; training always runs on the CPU. */
 RmSession *rm_session_new_on_device (const RmModel *model, RmDeviceChoice device, int n_threads,
                                      GError **error);
 /* "cpu" or "cuda": where the session computes (what AUTO chose). */

@@ -211,6 +211,12 @@ rm_device_choice_to_string (RmDeviceChoice choice)
   return "auto";
 }
 
+/* The CUDA backend's state (stream, cuBLAS / cuDNN handles, the remembered error) is
+ * process-wide and not thread-safe, so device sessions take turns: creating one (weight upload
+ * included), each rm_session_segment call, and freeing one hold this lock. Host sessions never
+ * take it. (The studio may run a query and a batch at the same time.) */
+static GMutex device_turn;
+
 /* A fresh context on `device` (the first GPU for CUDA). */
 static RmCtx *
 ctx_new_on (RmDevice device, int n_threads, GError **error)
@@ -256,8 +262,12 @@ static RmSession *
 session_new_on (const RmModel *model, RmDevice device, int n_threads, GError **error)
 {
   g_autoptr (GError) local = NULL;
+  if (device != RM_DEVICE_CPU)
+    g_mutex_lock (&device_turn);
   RmCtx *ctx = ctx_new_on (device, n_threads, &local);
   const RmModelCore *core = ctx != NULL ? model_core_on (model, device, &local) : NULL;
+  if (device != RM_DEVICE_CPU)
+    g_mutex_unlock (&device_turn);
   if (core == NULL)
     {
       rm_ctx_free (ctx);
@@ -310,7 +320,12 @@ rm_session_free (RmSession *session)
 {
   if (session == NULL)
     return;
+  const bool device = rm_ctx_is_device (session->ctx);
+  if (device)
+    g_mutex_lock (&device_turn);
   rm_ctx_free (session->ctx);
+  if (device)
+    g_mutex_unlock (&device_turn);
   g_free (session);
 }
 
@@ -407,9 +422,25 @@ postprocess (RmSession *s, RmSegmentResult *r, const RmForwardOutput *out, bool 
   return !want_prior_image || r->prior_image != NULL;
 }
 
+static RmSegmentResult **session_segment (RmSession *s, const RmImage *image,
+                                          const char *const *texts, int n,
+                                          const RmSegmentParams *params, GError **error);
+
 RmSegmentResult **
 rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts, int n,
                     const RmSegmentParams *params, GError **error)
+{
+  if (!rm_ctx_is_device (s->ctx))
+    return session_segment (s, image, texts, n, params, error);
+  g_mutex_lock (&device_turn);
+  RmSegmentResult **results = session_segment (s, image, texts, n, params, error);
+  g_mutex_unlock (&device_turn);
+  return results;
+}
+
+static RmSegmentResult **
+session_segment (RmSession *s, const RmImage *image, const char *const *texts, int n,
+                 const RmSegmentParams *params, GError **error)
 {
   RmSegmentParams defaults = rm_segment_default_params ();
   if (params == NULL)
