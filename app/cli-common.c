@@ -29,6 +29,30 @@ rm_cli_interrupted (void *user)
   return interrupted != 0;
 }
 
+bool
+rm_cli_device_from_option (const char *command, const char *name, RmDeviceChoice *out)
+{
+  if (name == NULL)
+    {
+      *out = RM_DEVICE_CHOICE_AUTO;
+      return true;
+    }
+  if (rm_device_choice_from_string (name, out))
+    return true;
+  fprintf (stderr, "refmask %s: --device must be auto, cpu or cuda, not '%s'\n", command, name);
+  return false;
+}
+
+RmSession *
+rm_cli_session_new (const char *command, const RmModel *model, RmDeviceChoice device, int threads)
+{
+  g_autoptr (GError) error = NULL;
+  RmSession *session = rm_session_new_on_device (model, device, threads, &error);
+  if (session == NULL)
+    fprintf (stderr, "refmask %s: %s\n", command, error->message);
+  return session;
+}
+
 void
 rm_cli_print_metrics (const char *label, const RmMetricsSummary *s)
 {

@@ -74,8 +74,9 @@ eval_sample (RmSession *session, const RmSample *s, gboolean original, RmMetrics
 
 /* Everything after the samples are known; ds may be NULL after a load error (in error). */
 static int
-run_eval (RmDataset *ds, GError *load_error, const char *model_dir, int threads, int limit,
-          gboolean original, gboolean as_json, const char *want, const char *refs)
+run_eval (RmDataset *ds, GError *load_error, const char *model_dir, RmDeviceChoice device,
+          int threads, int limit, gboolean original, gboolean as_json, const char *want,
+          const char *refs)
 {
   g_autoptr (GError) error = load_error;
   g_autoptr (RmDataset) dataset = ds;
@@ -91,8 +92,10 @@ run_eval (RmDataset *ds, GError *load_error, const char *model_dir, int threads,
                refs);
       return 1;
     }
+  g_autoptr (RmSession) session = rm_cli_session_new ("eval", model, device, threads);
+  if (session == NULL)
+    return 1;
   rm_cli_catch_interrupts ();
-  g_autoptr (RmSession) session = rm_session_new (model, threads);
   RmMetrics model_res, orig_res;
   rm_metrics_init (&model_res);
   rm_metrics_init (&orig_res);
@@ -145,7 +148,7 @@ int
 rm_cli_eval (int argc, char **argv)
 {
   g_autofree char *model_dir = NULL, *refs = NULL, *split = NULL, *project = NULL,
-                  *project_tmp = NULL;
+                  *project_tmp = NULL, *device_name = NULL;
   gboolean as_json = FALSE, original = FALSE;
   int threads = 0, limit = 0;
   GOptionEntry entries[] = {
@@ -158,6 +161,7 @@ rm_cli_eval (int argc, char **argv)
     { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "At most N samples", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "JSON with per-sample IoU", NULL },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device_name, RM_CLI_DEVICE_HELP, "auto|cpu|cuda" },
     { NULL },
   };
   g_autoptr (GOptionContext) octx =
@@ -171,6 +175,9 @@ rm_cli_eval (int argc, char **argv)
                error ? error->message : "--model and --refs or --project are required");
       return 2;
     }
+  RmDeviceChoice device;
+  if (!rm_cli_device_from_option ("eval", device_name, &device))
+    return 2;
   if (project != NULL && (refs = rm_cli_project_to_refs (project, &project_tmp, &error)) == NULL)
     {
       fprintf (stderr, "refmask eval: %s\n", error->message);
@@ -180,8 +187,8 @@ rm_cli_eval (int argc, char **argv)
   /* A project's annotations are all in its default split unless they say otherwise. */
   const char *want = split ? split : project ? NULL : "test";
   RmDataset *ds = rm_dataset_load_refs (refs, want, &error);
-  int status = run_eval (ds, g_steal_pointer (&error), model_dir, threads, limit, original, as_json,
-                         want, refs);
+  int status = run_eval (ds, g_steal_pointer (&error), model_dir, device, threads, limit, original,
+                         as_json, want, refs);
   rm_cli_remove_tree (project_tmp);
   return status;
 }

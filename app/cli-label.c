@@ -84,7 +84,7 @@ label_image (RmProject *project, RmSession *session, const RmProjectImage *img, 
 int
 rm_cli_label (int argc, char **argv)
 {
-  g_autofree char *model_dir = NULL, *text = NULL, *status_name = NULL;
+  g_autofree char *model_dir = NULL, *text = NULL, *status_name = NULL, *device_name = NULL;
   g_autofree gint64 *ids = NULL;
   g_auto (GStrv) image_ids = NULL;
   int threads = 0;
@@ -96,6 +96,7 @@ rm_cli_label (int argc, char **argv)
     { "status", 's', 0, G_OPTION_ARG_STRING, &status_name,
       "Status of the results (default: candidate)", "STATUS" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device_name, RM_CLI_DEVICE_HELP, "auto|cpu|cuda" },
     { NULL },
   };
   g_autoptr (GOptionContext) octx =
@@ -115,6 +116,9 @@ rm_cli_label (int argc, char **argv)
       fprintf (stderr, "refmask label: unknown status '%s'\n", status_name);
       return 2;
     }
+  RmDeviceChoice device;
+  if (!rm_cli_device_from_option ("label", device_name, &device))
+    return 2;
   g_autoptr (RmProject) project = rm_project_open (argv[1], &error);
   g_autoptr (RmModel) model = project ? rm_model_load (model_dir, NULL, &error) : NULL;
   g_autoptr (GPtrArray) images = model ? rm_project_list_images (project, &error) : NULL;
@@ -124,8 +128,10 @@ rm_cli_label (int argc, char **argv)
       fprintf (stderr, "refmask label: %s\n", error->message);
       return 1;
     }
+  g_autoptr (RmSession) session = rm_cli_session_new ("label", model, device, threads);
+  if (session == NULL)
+    return 1;
   rm_cli_catch_interrupts ();
-  g_autoptr (RmSession) session = rm_session_new (model, threads);
   int done = 0;
   for (guint i = 0; i < images->len && !rm_cli_interrupted (NULL); i++)
     {

@@ -73,7 +73,7 @@ add_result_json (JsonBuilder *b, const char *text, const RmSegmentResult *r, con
 int
 rm_cli_segment (int argc, char **argv)
 {
-  g_autofree char *model_dir = NULL, *image_path = NULL, *out_dir = NULL;
+  g_autofree char *model_dir = NULL, *image_path = NULL, *out_dir = NULL, *device_name = NULL;
   g_auto (GStrv) texts = NULL;
   gboolean as_json = FALSE;
   int threads = 0;
@@ -85,6 +85,7 @@ rm_cli_segment (int argc, char **argv)
     { "out-dir", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Where the PNGs go (default: .)", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print area, bbox and timings as JSON", NULL },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device_name, RM_CLI_DEVICE_HELP, "auto|cpu|cuda" },
     { NULL },
   };
   g_autoptr (GOptionContext) octx =
@@ -103,6 +104,9 @@ rm_cli_segment (int argc, char **argv)
       fprintf (stderr, "refmask segment: --model, --image and at least one --text are required\n");
       return 2;
     }
+  RmDeviceChoice device;
+  if (!rm_cli_device_from_option ("segment", device_name, &device))
+    return 2;
   if (out_dir == NULL)
     out_dir = g_strdup (".");
   if (g_mkdir_with_parents (out_dir, 0755) != 0)
@@ -118,7 +122,9 @@ rm_cli_segment (int argc, char **argv)
       fprintf (stderr, "refmask segment: %s\n", error->message);
       return 1;
     }
-  g_autoptr (RmSession) session = rm_session_new (model, threads);
+  g_autoptr (RmSession) session = rm_cli_session_new ("segment", model, device, threads);
+  if (session == NULL)
+    return 1;
   int n = (int) g_strv_length (texts);
   RmSegmentParams params = rm_segment_default_params ();
   RmSegmentResult **results =
@@ -136,6 +142,8 @@ rm_cli_segment (int argc, char **argv)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "image");
   json_builder_add_string_value (b, image_path);
+  json_builder_set_member_name (b, "device");
+  json_builder_add_string_value (b, rm_session_get_device_name (session));
   json_builder_set_member_name (b, "results");
   json_builder_begin_array (b);
   int status = 0;

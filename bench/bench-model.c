@@ -3,9 +3,15 @@
  * in the same run. Configurations: (a) the golden set's, (b) the small interactive one (Hiera-tiny
  * at 512 + BEiT-3 6 x 384 at 224), (c) the released large one at 1024; random weights.
  *
- *   bench-model [--configs abc] [--runs N] [--threads N] [--shared DIR]
+ *   bench-model [--configs abc] [--runs N] [--threads N] [--shared DIR] [--device cpu|cuda]
+ *
+ * --device cuda times the forward on the first GPU (weights uploaded once, as a CUDA session
+ * does; each run ends when the logits are back on the host). The roofline ratios are the CPU's
+ * and are not printed for it.
  */
 #include "rm-config.h"
+#include "rm-cuda.h"
+#include "rm-device.h"
 #include "rm-forward.h"
 #include "rm-adamw.h"
 #include "rm-autograd.h"
@@ -62,12 +68,22 @@ peak_rss_gib (void)
 
 static void
 bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
-           const RmRoofline *roof)
+           const RmRoofline *roof, bool cuda)
 {
   RmWeights *w = rm_weights_new_random (cfg, 7, 0.02f);
-  RmModelCore core;
+  RmModelCore core, dev_core;
   rm_model_core_init (&core, cfg, w);
-  RmCtx *ctx = rm_ctx_new (threads);
+  g_autoptr (GError) error = NULL;
+  RmCtx *ctx = cuda ? rm_ctx_new_cuda (0, &error) : rm_ctx_new (threads);
+  RmCtx *weights_ctx = cuda && ctx != NULL ? rm_ctx_new_cuda (0, &error) : NULL;
+  if (cuda &&
+      (weights_ctx == NULL || !rm_model_core_to_device (&core, weights_ctx, &dev_core, &error)))
+    {
+      fprintf (stderr, "bench-model: %s: %s\n", label, error->message);
+      rm_ctx_free (ctx);
+      rm_model_core_clear (&core);
+      return;
+    }
   int64_t s = cfg->sam_image_size, b = cfg->beit_image_size;
   int len = 16; /* a typical RRSIS-D expression with <s> and </s> */
   int64_t ids[16];
@@ -86,18 +102,29 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
   size_t peak = 0;
   for (int r = -1; r < runs; r++) /* run -1 warms up */
     {
-      rm_arena_reset (ctx->arena);
+      rm_ctx_reset (ctx);
       ctx->flops = 0;
-      RmForward fw = { .ctx = ctx, .core = &core };
-      RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]){ 1, 3, s, s }),
-                            .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]){ 1, 3, b, b }),
-                            .ids = ids,
-                            .pad = pad,
-                            .batch = 1,
-                            .text_len = len };
-      RmForwardOutput out;
+      RmForward fw = { .ctx = ctx, .core = cuda ? &dev_core : &core };
       gint64 t0 = g_get_monotonic_time ();
-      rm_forward (&fw, &in, &out);
+      RmForwardInput in = {
+        .sam_image = rm_upload (ctx, rm_wrap (ctx, sam, 4, (int64_t[]){ 1, 3, s, s }), &error),
+        .beit_image = rm_upload (ctx, rm_wrap (ctx, beit, 4, (int64_t[]){ 1, 3, b, b }), &error),
+        .ids = ids,
+        .pad = pad,
+        .batch = 1,
+        .text_len = len
+      };
+      RmForwardOutput out;
+      if (in.sam_image == NULL || in.beit_image == NULL || !rm_forward (&fw, &in, &out) ||
+          rm_download (ctx, out.pred_masks, &error) == NULL) /* waits for a device */
+        {
+          fprintf (stderr, "bench-model: %s: %s\n", label,
+                   error      ? error->message
+                   : fw.error ? fw.error->message
+                              : "forward failed");
+          g_clear_error (&fw.error);
+          break;
+        }
       double sec = (double) (g_get_monotonic_time () - t0) / 1e6;
       if (r >= 0)
         {
@@ -106,24 +133,33 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
               heads_ms += fw.ms_heads / runs;
         }
       flops = ctx->flops;
-      peak = rm_arena_peak_bytes (ctx->arena);
+      peak = rm_ctx_peak_bytes (ctx);
     }
   qsort (t, (size_t) runs, sizeof *t, compare_doubles);
   double med = t[runs / 2];
   double gemm_roof = threads > 1 ? roof->gemm_gflops_all : roof->gemm_gflops_1t;
   double gflops = (double) flops / 1e9;
   double roof_time = gflops / gemm_roof;
-  printf ("%-8s median %8.3f s/query (%d runs; BEiT-3 %.0f ms, Hiera %.0f ms, heads %.0f ms)\n",
-          label, med, runs, beit_ms, hiera_ms, heads_ms);
-  printf ("%-8s %.1f GFLOP/query, %.1f GFLOP/s achieved = %.2f of the %d-thread GEMM roofline "
-          "(%.1f GFLOP/s); time / roofline time = %.2fx\n",
-          label, gflops, gflops / med, gflops / med / gemm_roof, threads, gemm_roof,
-          med / roof_time);
-  printf ("%-8s activation arena peak %.2f GiB, process peak RSS %.2f GiB\n", label,
-          (double) peak / (1 << 30), peak_rss_gib ());
+  printf ("%-8s median %8.3f s/query on %s (%d runs; BEiT-3 %.0f ms, Hiera %.0f ms, heads %.0f "
+          "ms%s)\n",
+          label, med, cuda ? "cuda" : "cpu", runs, beit_ms, hiera_ms, heads_ms,
+          cuda ? " to queue" : "");
+  if (cuda)
+    printf ("%-8s %.1f GFLOP/query, %.1f GFLOP/s; device arena peak %.2f GiB\n", label,
+            (double) flops / 1e9, (double) flops / 1e9 / med, (double) peak / (1 << 30));
+  else
+    printf ("%-8s %.1f GFLOP/query, %.1f GFLOP/s achieved = %.2f of the %d-thread GEMM roofline "
+            "(%.1f GFLOP/s); time / roofline time = %.2fx\n",
+            label, gflops, gflops / med, gflops / med / gemm_roof, threads, gemm_roof,
+            med / roof_time);
+  if (!cuda)
+    printf ("%-8s activation arena peak %.2f GiB, process peak RSS %.2f GiB\n", label,
+            (double) peak / (1 << 30), peak_rss_gib ());
   fflush (stdout);
   g_free (t), g_free (sam), g_free (beit);
   rm_ctx_free (ctx);
+  if (cuda)
+    rm_model_core_clear (&dev_core);
   rm_model_core_clear (&core);
 }
 
@@ -172,7 +208,7 @@ bench_train_step (const char *label, const RmModelConfig *cfg, int runs, int thr
   uint64_t flops = 0;
   for (int r = -1; r < runs; r++)
     {
-      rm_arena_reset (ctx->arena);
+      rm_ctx_reset (ctx);
       rm_tape_reset (ctx->tape);
       ctx->flops = 0;
       RmForward fw = { .ctx = ctx, .core = &core };
@@ -231,7 +267,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *configs = g_strdup ("ab");
-  g_autofree char *shared = NULL, *config_file = NULL;
+  g_autofree char *shared = NULL, *config_file = NULL, *device = NULL;
   int runs = 3, threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   GOptionEntry entries[] = {
     { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs,
@@ -240,16 +276,20 @@ main (int argc, char **argv)
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { "shared", 's', 0, G_OPTION_ARG_FILENAME, &shared, "Shared references (for a)", "DIR" },
     { "config-file", 'f', 0, G_OPTION_ARG_FILENAME, &config_file, "Also this config.json", "FILE" },
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Forward on cpu (default) or cuda",
+      "cpu|cuda" },
     { NULL },
   };
   g_autoptr (GOptionContext) octx = g_option_context_new ("— engine benchmark");
   g_option_context_add_main_entries (octx, entries, NULL);
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error) || runs < 1 || threads < 1)
+  if (!g_option_context_parse (octx, &argc, &argv, &error) || runs < 1 || threads < 1 ||
+      (device != NULL && strcmp (device, "cpu") != 0 && strcmp (device, "cuda") != 0))
     {
       fprintf (stderr, "bench-model: %s\n", error ? error->message : "bad arguments");
       return 2;
     }
+  const bool cuda = device != NULL && strcmp (device, "cuda") == 0;
   if (shared == NULL)
     shared =
         g_strdup (g_getenv ("REFMASK_SHARED_DIR") ? g_getenv ("REFMASK_SHARED_DIR") : "../shared");
@@ -263,7 +303,7 @@ main (int argc, char **argv)
           fprintf (stderr, "bench-model: %s\n", error->message);
           return 1;
         }
-      bench_one ("(file)", &cfg, runs, threads, &roof);
+      bench_one ("(file)", &cfg, runs, threads, &roof, cuda);
     }
   for (const char *c = configs; *c; c++)
     {
@@ -276,22 +316,26 @@ main (int argc, char **argv)
               g_clear_error (&error);
               continue;
             }
-          bench_one ("(a)", &cfg, runs, threads, &roof);
+          bench_one ("(a)", &cfg, runs, threads, &roof, cuda);
         }
       else if (*c == 'b')
         {
           config_small (&cfg);
-          bench_one ("(b)", &cfg, runs, threads, &roof);
+          bench_one ("(b)", &cfg, runs, threads, &roof, cuda);
         }
       else if (*c == 't')
         {
           config_small (&cfg);
-          bench_train_step ("(b) train", &cfg, runs, threads, &roof);
+          if (cuda) /* the CUDA backend has no backward kernels */
+            fprintf (stderr,
+                     "bench-model: (t) trains on the CPU only; skipped with --device cuda\n");
+          else
+            bench_train_step ("(b) train", &cfg, runs, threads, &roof);
         }
       else if (*c == 'c')
         {
           rm_model_config_init_large (&cfg);
-          bench_one ("(c)", &cfg, runs, threads, &roof);
+          bench_one ("(c)", &cfg, runs, threads, &roof, cuda);
         }
     }
   return 0;

@@ -50,13 +50,13 @@ bench_run (const char *filter, const char *name, double gflop, double mbytes, Be
   if (filter != NULL && strstr (name, filter) == NULL)
     return;
   fn (d); /* warm-up: page faults, OpenBLAS buffers */
-  rm_arena_reset (d->ctx->arena);
+  rm_ctx_reset (d->ctx);
   int reps = 0;
   gint64 t0 = g_get_monotonic_time (), t1;
   do
     {
       fn (d);
-      rm_arena_reset (d->ctx->arena);
+      rm_ctx_reset (d->ctx);
       reps++;
       t1 = g_get_monotonic_time ();
     }
@@ -163,13 +163,13 @@ main (int argc, char **argv)
   d.c = T (ctx, 1024, 64, 144);
   bench_run (filter, "attention windows 1024x(64x64) 2x72", 4.0 * 1024 * 64 * 64 * 144 / 1e9, 0,
              run_attention_window, &d);
-  rm_arena_reset (ctx->arena);
+  rm_ctx_reset (ctx);
 
   d.a = T (ctx, 4096, 1152);
   d.b = T (ctx, 4608, 1152);
   d.c = T (ctx, 4608);
   bench_run (filter, "linear 4096x1152 -> 4608", 2.0 * 4096 * 1152 * 4608 / 1e9, 0, run_linear, &d);
-  rm_arena_reset (ctx->arena);
+  rm_ctx_reset (ctx);
 
   d.a = T (ctx, 65536, 144);
   d.b = T (ctx, 144);
@@ -178,20 +178,20 @@ main (int argc, char **argv)
   d.a = T (ctx, 65536, 576);
   bench_run (filter, "gelu 65536x576", 0, 8.0 * 65536 * 576 / 1e6, run_gelu, &d);
   bench_run (filter, "add 65536x576", 0, 12.0 * 65536 * 576 / 1e6, run_add, &d);
-  rm_arena_reset (ctx->arena);
+  rm_ctx_reset (ctx);
 
   d.a = T (ctx, 1, 256, 256, 144);
   bench_run (filter, "permute NHWC->NCHW 256x256x144", 0, 8.0 * 65536 * 144 / 1e6, run_permute, &d);
   bench_run (filter, "window_partition 256x256x144 w14", 0, 8.0 * 65536 * 144 / 1e6, run_windows,
              &d);
-  rm_arena_reset (ctx->arena);
+  rm_ctx_reset (ctx);
 
   d.a = T (ctx, 1, 3, 1024, 1024);
   d.b = T (ctx, 144, 3, 7, 7);
   d.c = T (ctx, 144);
   bench_run (filter, "conv2d patch embed 3x1024^2 7x7 s4 -> 144", 2.0 * 144 * 147 * 65536 / 1e9, 0,
              run_patch_embed, &d);
-  rm_arena_reset (ctx->arena);
+  rm_ctx_reset (ctx);
 
   d.a = T (ctx, 1, 3, 1500, 2000);
   d.b = T (ctx, 1, 1, 256, 256);

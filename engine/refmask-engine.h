@@ -76,9 +76,33 @@ int rm_model_get_max_tokens (const RmModel *model);
 /* One line: sizes and parameter count. Caller frees. */
 char *rm_model_describe (const RmModel *model);
 
+/* Where a session computes. AUTO: CUDA when this build has the CUDA backend and
+ * rm_cuda_device_count() > 0 (rm-cuda.h), else the CPU. CUDA: the first GPU, or an error. */
+typedef enum
+{
+  RM_DEVICE_CHOICE_AUTO,
+  RM_DEVICE_CHOICE_CPU,
+  RM_DEVICE_CHOICE_CUDA
+} RmDeviceChoice;
+
+/* "auto", "cpu", "cuda" (the CLI's --device and the GUI's `device` setting); false for anything
+ * else. */
+bool rm_device_choice_from_string (const char *name, RmDeviceChoice *out);
+const char *rm_device_choice_to_string (RmDeviceChoice choice);
+
 /* n_threads <= 0: one per online core. The engine's threads and OpenBLAS's share this count
- * and never run at once. */
+ * and never run at once. Computes on the CPU; rm_session_new_on_device chooses. */
 RmSession *rm_session_new (const RmModel *model, int n_threads);
+/* A session on `device`. The first session on a GPU uploads the model's weights there (once
+ * per model and device: they stay until rm_model_free). NULL with RM_ERROR_UNSUPPORTED when
+ * CUDA is asked for and the build or the machine has none (never a silent fallback to the
+ * CPU), RM_ERROR_DEVICE when the GPU fails. n_threads is for the CPU (a GPU session uses one
+ * host thread). GPU sessions of several threads take turns, request by request (the backend's
+ * state is process-wide). A GPU session segments only; training always runs on the CPU. */
+RmSession *rm_session_new_on_device (const RmModel *model, RmDeviceChoice device, int n_threads,
+                                     GError **error);
+/* "cpu" or "cuda": where the session computes (what AUTO chose). */
+const char *rm_session_get_device_name (const RmSession *session);
 void rm_session_free (RmSession *session);
 
 typedef struct
@@ -93,8 +117,10 @@ typedef struct
   float *prior_image; /* width x height, bilinear, when asked for; else NULL */
   int64_t area;       /* foreground pixels of mask */
   int bbox[4];        /* x, y, width, height of mask (all 0 when empty) */
+  /* On a GPU the kernels run asynchronously: the BEiT-3 / Hiera / heads split is the time to
+   * queue them, ms_postprocess includes waiting for them, ms_total is right. */
   double ms_tokenize, ms_preprocess, ms_beit, ms_hiera, ms_heads, ms_postprocess, ms_total;
-  size_t peak_bytes; /* arena high-water mark of this request */
+  size_t peak_bytes; /* arena high-water mark (host + device arenas) of the session so far */
 } RmSegmentResult;
 
 /* Segments an RGB image (channels = 3) with n expressions. Returns n results or NULL. */

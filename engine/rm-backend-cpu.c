@@ -1724,6 +1724,14 @@ rm_cpu_sum (RmThreadPool *pool, float *dst, const float *x, int64_t n, double di
   *dst = (float) (s / divisor);
 }
 
+/* Host memory is the CPU backend's memory: moving data in and out is a plain copy. */
+static bool
+rm_cpu_memcpy (void *dst, const void *src, size_t bytes)
+{
+  memcpy (dst, src, bytes);
+  return true;
+}
+
 /* ---- the backend ------------------------------------------------------------------------ */
 
 static const RmBackend rm_cpu_backend = {
@@ -1749,6 +1757,8 @@ static const RmBackend rm_cpu_backend = {
   .window_partition = rm_cpu_window_partition,
   .window_unpartition = rm_cpu_window_unpartition,
   .sum = rm_cpu_sum,
+  .upload = rm_cpu_memcpy,
+  .download = rm_cpu_memcpy,
   .gemm = rm_cpu_gemm,
   .axpy = rm_cpu_axpy,
   .add_strided = rm_cpu_add_strided,

@@ -113,6 +113,16 @@ struct RmBackend
   /* *dst = (sum of x[0..n)) / divisor. */
   void (*sum) (RmThreadPool *pool, float *dst, const float *x, int64_t n, double divisor);
 
+  /* ---- data between the host and the backend's memory (rm-device.c) ---------------------
+   * The CPU's are memcpy. A device backend orders them after the kernels queued before them;
+   * download returns once the host copy is complete. Both return false when the copy, or
+   * anything since the last clear_error, failed; `error` then says what ("file:line: call:
+   * message"). error and clear_error are NULL for a backend that cannot fail. */
+  bool (*upload) (void *dst, const void *src, size_t bytes);
+  bool (*download) (void *dst, const void *src, size_t bytes);
+  const char *(*error) (void);
+  void (*clear_error) (void);
+
   /* ---- backward (rm-backend-cpu-grad.c) ------------------------------------------------
    * Every kernel here ADDS its result into the gradient buffers it is given (dx += ...), so
    * that a tensor used several times sums its gradients; an optional gradient output may be

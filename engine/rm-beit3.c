@@ -5,6 +5,8 @@
  */
 #include "rm-forward.h"
 
+#include "rm-device.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -72,12 +74,16 @@ embed_tokens (RmForward *fw, const RmForwardInput *in, int64_t *n_vision_out)
   text = rm_add (ctx, text, rm_fw_rows (fw, pos_b, 2, l));
   RmTensor *x = rm_concat (ctx, vision, text, 1);
 
-  /* Padded text tokens are zeroed once, at the input. */
-  RmTensor *keep = rm_new_3d (ctx, b, n_vision + l, 1);
+  /* Padded text tokens are zeroed once, at the input. The mask is built on the host, then
+   * moved to the context's device. */
+  RmTensor *keep = rm_new_host (ctx, 3, (int64_t[]){ b, n_vision + l, 1 });
   for (int64_t i = 0; i < b; i++)
     for (int64_t j = 0; j < n_vision + l; j++)
       keep->data[i * (n_vision + l) + j] = j < n_vision || !in->pad[i * l + (j - n_vision)];
-  x = rm_mul (ctx, x, keep);
+  RmTensor *keep_dev = rm_upload (ctx, keep, &fw->error);
+  if (keep_dev == NULL)
+    return NULL;
+  x = rm_mul (ctx, x, keep_dev);
   rm_fw_tap (fw, "beit.layers_in", x);
   *n_vision_out = n_vision;
   return x;
@@ -90,6 +96,8 @@ rm_beit3_forward (RmForward *fw, const RmForwardInput *in)
   const RmModelConfig *cfg = &fw->core->cfg;
   int64_t n_vision;
   RmTensor *x = embed_tokens (fw, in, &n_vision);
+  if (x == NULL)
+    return NULL;
   int64_t b = in->batch, n = x->shape[1], l = in->text_len;
 
   uint8_t *key_pad = rm_arena_alloc (ctx->arena, (size_t) (b * n));
@@ -104,7 +112,7 @@ rm_beit3_forward (RmForward *fw, const RmForwardInput *in)
     {
       if (rm_fw_should_stop (fw))
         return NULL;
-      RmArenaMark layer_start = rm_arena_mark (ctx->arena);
+      RmCtxMark layer_start = rm_ctx_mark (ctx);
       snprintf (key, sizeof key, "mm_extractor.beit3.encoder.layers.%d.", layer);
 #define LAYER_KEY(head, tail) key, head, tail
       RmTensor *h =

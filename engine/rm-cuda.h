@@ -7,11 +7,11 @@
  * backward kernels are NULL: rm_backward refuses such a context) and works on one stream of
  * one device per process, so a CUDA context is for one thread at a time.
  *
- * What a CUDA context does not do yet: the model forward (weights, image and text inputs)
- * still takes host tensors. Weights need an upload cache (one device copy per RmWeights),
- * the model's rm_arena_mark/release scopes cover ctx->arena only (not ctx->data_arena), and
- * a few host-side steps read tensor data directly (pre/post-processing, the decoder's
- * selection of the best mask). See kernels/README.md.
+ * The model runs on such a context through the same code as on the CPU (rm_session_new_on_device,
+ * or rm_forward with a core from rm_model_core_to_device): weights uploaded once per model,
+ * inputs copied in and outputs copied back with rm_upload / rm_download (rm-device.h), scoped
+ * releases over both arenas (rm_ctx_mark). That path is tested without a GPU on an emulated
+ * device (tests/unit/test-device-model.c) and against the CPU on a GPU by test-cuda-ops.
  */
 #pragma once
 
@@ -30,7 +30,7 @@ int rm_cuda_device_count (void);
  * `device` is out of range. */
 RmCtx *rm_ctx_new_cuda (int device, GError **error);
 
-/* A device copy, in the CUDA context ctx, of the contiguous host tensor src. */
+/* A device copy, in the CUDA context ctx, of the contiguous host tensor src (rm_upload). */
 RmTensor *rm_tensor_to_device (RmCtx *ctx, const RmTensor *src, GError **error);
 /* A host copy, in the host context ctx, of the contiguous device tensor src. Waits for the
  * kernels queued before it; RM_ERROR_DEVICE when one of them (or the copy) failed. */

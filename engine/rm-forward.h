@@ -19,6 +19,9 @@ typedef struct RmModelCore
   RmTensor hiera_pos;
   float *dense_pe_data; /* (1, Ds, S/16, S/16): random-Fourier PE of the embedding grid */
   RmTensor dense_pe;
+  /* A copy on a device (rm_model_core_to_device): the device context whose data arena holds
+   * the weights and both tables (the *_data pointers above are then NULL). NULL on the host. */
+  RmCtx *device_ctx;
 } RmModelCore;
 
 typedef void (*RmTapFunc) (void *user, const char *name, const RmTensor *t);
@@ -37,6 +40,7 @@ typedef struct RmForward
   RmStageFunc stage;
   void *stage_user;
   bool aborted;
+  GError *error; /* why the forward failed, when it did not only stop (a device error) */
   double ms_beit, ms_hiera, ms_heads; /* wall time per stage of the last forward */
 } RmForward;
 
@@ -60,9 +64,15 @@ typedef struct RmForwardOutput
 } RmForwardOutput;
 
 void rm_model_core_init (RmModelCore *core, const RmModelConfig *cfg, RmWeights *weights);
+/* *out = host on the device of device_ctx, which out then owns (freed by rm_model_core_clear,
+ * or here on failure): the weight-derived tables are computed on the host by
+ * rm_model_core_init, then uploaded with every weight. The copy does not follow later changes
+ * of host's weights (training changes a model of its own). false with the upload's error. */
+bool rm_model_core_to_device (const RmModelCore *host, RmCtx *device_ctx, RmModelCore *out,
+                              GError **error);
 void rm_model_core_clear (RmModelCore *core);
 
-/* Returns false when aborted. */
+/* Returns false when aborted, or failed with fw->error set (the caller owns it). */
 bool rm_forward (RmForward *fw, const RmForwardInput *in, RmForwardOutput *out);
 
 /* ---- modules (rm-beit3.c, rm-hiera.c, rm-sam-heads.c) -------------------------------- */
@@ -98,4 +108,4 @@ bool rm_fw_should_stop (RmForward *fw);
 /* Without a tape: moves the n tensors (at most 8) to fresh arena memory after giving back
  * everything allocated since mark, so a long forward's memory is bounded by its largest part.
  * With a tape it does nothing (the backward pass needs every activation). */
-void rm_fw_keep_and_release (RmForward *fw, RmArenaMark mark, RmTensor **tensors, int n);
+void rm_fw_keep_and_release (RmForward *fw, RmCtxMark mark, RmTensor **tensors, int n);

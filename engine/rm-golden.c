@@ -305,7 +305,7 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
       int n = len;
       while (n > 0 && pad[b * len + n - 1])
         n--;
-      rm_arena_reset (ctx->arena);
+      rm_ctx_reset (ctx);
       g_autofree char *prefix = g_strdup_printf ("single.expr%d.", b);
       c.prefix = prefix;
       c.only = name;

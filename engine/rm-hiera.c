@@ -85,7 +85,7 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   rm_hiera_block_info (cfg, i, &info);
   char p[96];
   snprintf (p, sizeof p, "visual_model.image_encoder.trunk.blocks.%d", i);
-  RmArenaMark block_start = rm_arena_mark (ctx->arena);
+  RmCtxMark block_start = rm_ctx_mark (ctx);
 
   RmTensor *xn = rm_layernorm (ctx, x, rm_fw_weight (fw, "%s.norm1.weight", p),
                                rm_fw_weight (fw, "%s.norm1.bias", p), HIERA_LN_EPS);
@@ -111,7 +111,7 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   RmTensor *keep[] = { x, *text };
   rm_fw_keep_and_release (fw, block_start, keep, 2);
   x = keep[0], *text = keep[1];
-  RmArenaMark mlp_start = rm_arena_mark (ctx->arena);
+  RmCtxMark mlp_start = rm_ctx_mark (ctx);
   RmTensor *xn2 = rm_layernorm (ctx, x, rm_fw_weight (fw, "%s.norm2.weight", p),
                                 rm_fw_weight (fw, "%s.norm2.bias", p), HIERA_LN_EPS);
   RmTensor *mlp = rm_fw_linear (fw, rm_gelu (ctx, rm_fw_linear (fw, xn2, "%s.mlp.layers.0", p)),

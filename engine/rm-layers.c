@@ -4,6 +4,9 @@
  */
 #include "rm-forward.h"
 
+#include "rm-backend.h"
+#include "rm-device.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,15 +15,27 @@
 void
 rm_fw_tap (RmForward *fw, const char *name, const RmTensor *t)
 {
-  if (fw->tap != NULL)
-    fw->tap (fw->tap_user, name, t);
+  if (fw->tap == NULL)
+    return;
+  /* Taps read the data on the host: a device tensor is copied back first (into host scratch of
+   * the context, given back with the block that computed it). */
+  g_autoptr (GError) error = NULL;
+  const RmTensor *host = rm_download (fw->ctx, t, &error);
+  if (host == NULL)
+    {
+      /* The forward's outputs fail the same way when they are copied back: the tap is only
+       * skipped, and the request still reports the error. */
+      g_warning ("tap %s: %s", name, error->message);
+      return;
+    }
+  fw->tap (fw->tap_user, name, host);
 }
 
 void
 rm_fw_tap_permuted (RmForward *fw, const char *name, const RmTensor *t, const int *perm)
 {
   if (fw->tap != NULL)
-    fw->tap (fw->tap_user, name, rm_permute (fw->ctx, t, perm));
+    rm_fw_tap (fw, name, rm_permute (fw->ctx, t, perm));
 }
 
 static const RmTensor *
@@ -112,26 +127,39 @@ rm_fw_should_stop (RmForward *fw)
   return fw->aborted;
 }
 
+/* dst <- src, n contiguous floats in the memory of ctx's backend (host or device). */
+static void
+copy_data (RmCtx *ctx, float *dst, const float *src, int64_t n)
+{
+  static const int64_t unit[1] = { 1 };
+  ctx->backend->copy_strided (ctx->pool, 1, &n, dst, unit, src, unit);
+}
+
 void
-rm_fw_keep_and_release (RmForward *fw, RmArenaMark mark, RmTensor **tensors, int n)
+rm_fw_keep_and_release (RmForward *fw, RmCtxMark mark, RmTensor **tensors, int n)
 {
   RmCtx *ctx = fw->ctx;
   if (ctx->tape != NULL)
     return; /* the backward pass needs everything */
+  /* The kept tensors wait in keep_arena (memory of the same kind as the data: a device
+   * context's stay on the device) while both arenas are given back to the mark, then move to
+   * fresh memory at the mark. */
   float *saved[8];
   RmTensor desc[8];
   RM_CHECK (n <= 8, "keep_and_release: %d tensors", n);
   for (int i = 0; i < n; i++)
     {
+      RM_CHECK (rm_tensor_is_contiguous (tensors[i]), "keep_and_release: tensor %d is a view", i);
       desc[i] = *tensors[i];
-      saved[i] =
-          g_memdup2 (tensors[i]->data, (size_t) rm_tensor_numel (tensors[i]) * sizeof (float));
+      int64_t numel = rm_tensor_numel (tensors[i]);
+      saved[i] = rm_arena_alloc (ctx->keep_arena, (size_t) numel * sizeof (float));
+      copy_data (ctx, saved[i], tensors[i]->data, numel);
     }
-  rm_arena_release (ctx->arena, mark);
+  rm_ctx_release (ctx, mark);
   for (int i = 0; i < n; i++)
     {
       tensors[i] = rm_new (ctx, desc[i].ndim, desc[i].shape);
-      memcpy (tensors[i]->data, saved[i], (size_t) rm_tensor_numel (tensors[i]) * sizeof (float));
-      g_free (saved[i]);
+      copy_data (ctx, tensors[i]->data, saved[i], rm_tensor_numel (tensors[i]));
     }
+  rm_arena_reset (ctx->keep_arena);
 }

@@ -3,7 +3,10 @@
  * official pre- and post-processing around rm_forward().
  */
 #include "refmask-engine.h"
+#include "rm-backend.h"
 #include "rm-config.h"
+#include "rm-cuda.h"
+#include "rm-device.h"
 #include "rm-forward.h"
 #include "rm-model-internal.h"
 #include "rm-model-keys.h"
@@ -19,11 +22,17 @@ struct RmModel
   char *dir;
   char *tokenizer_path;
   int64_t n_params;
+  /* Copies of core on each device, made by the first session there and kept until the model is
+   * freed (its weights never change once loaded: training works on a model of its own). The
+   * only mutable part of a model, hence the lock: sessions of several threads share it. */
+  GMutex device_lock;
+  RmModelCore *device_cores[RM_DEVICE_EMULATED + 1];
 };
 
 struct RmSession
 {
   const RmModel *model;
+  const RmModelCore *core; /* model->core, or its copy on ctx's device */
   RmCtx *ctx;
 };
 
@@ -113,6 +122,7 @@ rm_model_load (const char *dir, const RmLoadParams *params, GError **error)
       return NULL;
     }
   RmModel *model = g_new0 (RmModel, 1);
+  g_mutex_init (&model->device_lock);
   rm_model_core_init (&model->core, &cfg, weights);
   model->tokenizer = tokenizer;
   model->dir = g_strdup (dir);
@@ -128,6 +138,13 @@ rm_model_free (RmModel *model)
 {
   if (model == NULL)
     return;
+  for (size_t i = 0; i < G_N_ELEMENTS (model->device_cores); i++)
+    if (model->device_cores[i] != NULL)
+      {
+        rm_model_core_clear (model->device_cores[i]);
+        g_free (model->device_cores[i]);
+      }
+  g_mutex_clear (&model->device_lock);
   rm_model_core_clear (&model->core);
   rm_tokenizer_free (model->tokenizer);
   g_free (model->dir);
@@ -166,15 +183,136 @@ rm_model_describe (const RmModel *model)
                           (double) model->n_params / 1e6);
 }
 
+bool
+rm_device_choice_from_string (const char *name, RmDeviceChoice *out)
+{
+  static const char *const names[] = { "auto", "cpu", "cuda" };
+  for (size_t i = 0; name != NULL && i < G_N_ELEMENTS (names); i++)
+    if (strcmp (name, names[i]) == 0)
+      {
+        *out = (RmDeviceChoice) i;
+        return true;
+      }
+  return false;
+}
+
+const char *
+rm_device_choice_to_string (RmDeviceChoice choice)
+{
+  switch (choice)
+    {
+    case RM_DEVICE_CHOICE_AUTO:
+      return "auto";
+    case RM_DEVICE_CHOICE_CPU:
+      return "cpu";
+    case RM_DEVICE_CHOICE_CUDA:
+      return "cuda";
+    }
+  return "auto";
+}
+
+/* The CUDA backend's state (stream, cuBLAS / cuDNN handles, the remembered error) is
+ * process-wide and not thread-safe, so device sessions take turns: creating one (weight upload
+ * included), each rm_session_segment call, and freeing one hold this lock. Host sessions never
+ * take it. (The studio may run a query and a batch at the same time.) */
+static GMutex device_turn;
+
+/* A fresh context on `device` (the first GPU for CUDA). */
+static RmCtx *
+ctx_new_on (RmDevice device, int n_threads, GError **error)
+{
+  switch (device)
+    {
+    case RM_DEVICE_CUDA:
+      return rm_ctx_new_cuda (0, error);
+    case RM_DEVICE_EMULATED:
+      return rm_ctx_new_emulated_device ();
+    case RM_DEVICE_CPU:
+      break;
+    }
+  if (n_threads <= 0)
+    n_threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
+  return rm_ctx_new (n_threads > 0 ? n_threads : 1);
+}
+
+/* The model's core on `device`: its own on the CPU, else the device copy, uploaded by the first
+ * caller (in a device context of its own, so that no session's resets touch it). */
+static const RmModelCore *
+model_core_on (const RmModel *model, RmDevice device, GError **error)
+{
+  if (device == RM_DEVICE_CPU)
+    return &model->core;
+  RmModel *m = (RmModel *) model; /* the device cache, behind its lock */
+  g_mutex_lock (&m->device_lock);
+  RmModelCore *core = m->device_cores[device];
+  if (core == NULL)
+    {
+      RmCtx *ctx = ctx_new_on (device, 1, error);
+      core = g_new0 (RmModelCore, 1);
+      if (ctx != NULL && rm_model_core_to_device (&model->core, ctx, core, error))
+        m->device_cores[device] = core;
+      else
+        g_clear_pointer (&core, g_free);
+    }
+  g_mutex_unlock (&m->device_lock);
+  return core;
+}
+
+static RmSession *
+session_new_on (const RmModel *model, RmDevice device, int n_threads, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  if (device != RM_DEVICE_CPU)
+    g_mutex_lock (&device_turn);
+  RmCtx *ctx = ctx_new_on (device, n_threads, &local);
+  const RmModelCore *core = ctx != NULL ? model_core_on (model, device, &local) : NULL;
+  if (device != RM_DEVICE_CPU)
+    g_mutex_unlock (&device_turn);
+  if (core == NULL)
+    {
+      rm_ctx_free (ctx);
+      g_set_error (error, RM_ERROR, local->code, "cannot segment on %s: %s",
+                   rm_device_name (device), local->message);
+      return NULL;
+    }
+  RmSession *s = g_new0 (RmSession, 1);
+  s->model = model;
+  s->core = core;
+  s->ctx = ctx;
+  return s;
+}
+
 RmSession *
 rm_session_new (const RmModel *model, int n_threads)
 {
-  if (n_threads <= 0)
-    n_threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
-  RmSession *s = g_new0 (RmSession, 1);
-  s->model = model;
-  s->ctx = rm_ctx_new (n_threads > 0 ? n_threads : 1);
-  return s;
+  return session_new_on (model, RM_DEVICE_CPU, n_threads, NULL);
+}
+
+RmSession *
+rm_session_new_on_device (const RmModel *model, RmDeviceChoice device, int n_threads,
+                          GError **error)
+{
+  bool cuda = device == RM_DEVICE_CHOICE_CUDA ||
+              (device == RM_DEVICE_CHOICE_AUTO && rm_cuda_device_count () > 0);
+  return session_new_on (model, cuda ? RM_DEVICE_CUDA : RM_DEVICE_CPU, n_threads, error);
+}
+
+RmSession *
+rm_session_new_emulated_device (const RmModel *model, GError **error)
+{
+  return session_new_on (model, RM_DEVICE_EMULATED, 1, error);
+}
+
+const char *
+rm_session_get_device_name (const RmSession *session)
+{
+  return rm_device_name (session->ctx->backend->device);
+}
+
+RmCtx *
+rm_session_get_ctx (RmSession *session)
+{
+  return session->ctx;
 }
 
 void
@@ -182,7 +320,12 @@ rm_session_free (RmSession *session)
 {
   if (session == NULL)
     return;
+  const bool device = rm_ctx_is_device (session->ctx);
+  if (device)
+    g_mutex_lock (&device_turn);
   rm_ctx_free (session->ctx);
+  if (device)
+    g_mutex_unlock (&device_turn);
   g_free (session);
 }
 
@@ -234,18 +377,26 @@ ms_since (gint64 t0)
   return (double) (g_get_monotonic_time () - t0) / 1000.0;
 }
 
+/* A g_malloc'ed host copy of t's data (copied back first when t is on the device). */
 static float *
-copy_out (const RmTensor *t)
+copy_out (RmCtx *ctx, const RmTensor *t, GError **error)
 {
-  return g_memdup2 (t->data, (size_t) rm_tensor_numel (t) * sizeof (float));
+  const RmTensor *host = rm_download (ctx, t, error);
+  return host != NULL ? g_memdup2 (host->data, (size_t) rm_tensor_numel (host) * sizeof (float))
+                      : NULL;
 }
 
-/* Logits to the original size (bilinear, align_corners False), then z > 0.5; area and bbox. */
-static void
-postprocess (RmSession *s, RmSegmentResult *r, const RmForwardOutput *out, bool want_prior_image)
+/* Logits to the original size (bilinear, align_corners False), then z > 0.5; area and bbox. The
+ * resizes run where the session computes; the thresholding reads a host copy. */
+static bool
+postprocess (RmSession *s, RmSegmentResult *r, const RmForwardOutput *out, bool want_prior_image,
+             GError **error)
 {
   RmCtx *ctx = s->ctx;
-  RmTensor *z = rm_resize_bilinear (ctx, out->pred_masks, r->height, r->width, false);
+  const RmTensor *z = rm_download (
+      ctx, rm_resize_bilinear (ctx, out->pred_masks, r->height, r->width, false), error);
+  if (z == NULL)
+    return false;
   size_t n = (size_t) r->width * r->height;
   r->mask = g_new (uint8_t, n);
   int x0 = r->width, y0 = r->height, x1 = -1, y1 = -1;
@@ -266,12 +417,30 @@ postprocess (RmSession *s, RmSegmentResult *r, const RmForwardOutput *out, bool 
       r->bbox[0] = x0, r->bbox[1] = y0, r->bbox[2] = x1 - x0 + 1, r->bbox[3] = y1 - y0 + 1;
     }
   if (want_prior_image)
-    r->prior_image = copy_out (rm_resize_bilinear (ctx, out->prior, r->height, r->width, false));
+    r->prior_image =
+        copy_out (ctx, rm_resize_bilinear (ctx, out->prior, r->height, r->width, false), error);
+  return !want_prior_image || r->prior_image != NULL;
 }
+
+static RmSegmentResult **session_segment (RmSession *s, const RmImage *image,
+                                          const char *const *texts, int n,
+                                          const RmSegmentParams *params, GError **error);
 
 RmSegmentResult **
 rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts, int n,
                     const RmSegmentParams *params, GError **error)
+{
+  if (!rm_ctx_is_device (s->ctx))
+    return session_segment (s, image, texts, n, params, error);
+  g_mutex_lock (&device_turn);
+  RmSegmentResult **results = session_segment (s, image, texts, n, params, error);
+  g_mutex_unlock (&device_turn);
+  return results;
+}
+
+static RmSegmentResult **
+session_segment (RmSession *s, const RmImage *image, const char *const *texts, int n,
+                 const RmSegmentParams *params, GError **error)
 {
   RmSegmentParams defaults = rm_segment_default_params ();
   if (params == NULL)
@@ -316,10 +485,10 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
   for (int i = 0; i < n; i++)
     {
       gint64 t2 = g_get_monotonic_time ();
-      rm_arena_reset (s->ctx->arena);
+      rm_ctx_reset (s->ctx);
       ProgressRelay relay = { params, i };
       RmForward fw = { .ctx = s->ctx,
-                       .core = &model->core,
+                       .core = s->core,
                        .abort = params->abort ? relay_abort : NULL,
                        .abort_user = (void *) params,
                        .stage = params->progress ? relay_stage : NULL,
@@ -330,18 +499,30 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
       /* As in the official code, an in-text <unk> (id 3) is treated as padding by BEiT-3. */
       for (size_t j = 0; j < lens[i]; j++)
         pad[j] = tok[j] == 3;
+      /* The preprocessed images are host memory: copied to the session's device (used in place
+       * on the CPU). */
+      const RmTensor *sam_image = rm_upload (
+          s->ctx, rm_wrap (s->ctx, sam_in, 4, (int64_t[]){ 1, 3, s_side, s_side }), error);
+      const RmTensor *beit_image =
+          sam_image != NULL
+              ? rm_upload (s->ctx,
+                           rm_wrap (s->ctx, beit_in, 4, (int64_t[]){ 1, 3, b_side, b_side }), error)
+              : NULL;
       RmForwardInput in = {
-        .sam_image = rm_wrap (s->ctx, sam_in, 4, (int64_t[]){ 1, 3, s_side, s_side }),
-        .beit_image = rm_wrap (s->ctx, beit_in, 4, (int64_t[]){ 1, 3, b_side, b_side }),
+        .sam_image = sam_image,
+        .beit_image = beit_image,
         .ids = tok,
         .pad = pad,
         .batch = 1,
         .text_len = (int) lens[i],
       };
       RmForwardOutput out;
-      if (!rm_forward (&fw, &in, &out))
+      if (beit_image == NULL || !rm_forward (&fw, &in, &out))
         {
-          g_set_error (error, RM_ERROR, RM_ERROR_CANCELLED, "segmentation cancelled");
+          if (fw.error != NULL)
+            g_propagate_error (error, fw.error);
+          else if (beit_image != NULL)
+            g_set_error (error, RM_ERROR, RM_ERROR_CANCELLED, "segmentation cancelled");
           rm_segment_results_free (results, n);
           return NULL;
         }
@@ -352,12 +533,17 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
       r->prior_size = (int) out.prior->shape[2];
       r->width = image->width;
       r->height = image->height;
-      r->logits = copy_out (out.pred_masks);
-      r->prior = copy_out (out.prior);
       gint64 t3 = g_get_monotonic_time ();
       if (params->progress)
         params->progress (params->progress_user, i, "postprocess", 0.0);
-      postprocess (s, r, &out, params->want_prior_image);
+      /* A device failure anywhere in the forward shows here, at the first copy back. */
+      if ((r->logits = copy_out (s->ctx, out.pred_masks, error)) == NULL ||
+          (r->prior = copy_out (s->ctx, out.prior, error)) == NULL ||
+          !postprocess (s, r, &out, params->want_prior_image, error))
+        {
+          rm_segment_results_free (results, n);
+          return NULL;
+        }
       r->ms_tokenize = ms_tok;
       r->ms_preprocess = ms_pre;
       r->ms_beit = fw.ms_beit;
@@ -365,7 +551,7 @@ rm_session_segment (RmSession *s, const RmImage *image, const char *const *texts
       r->ms_heads = fw.ms_heads;
       r->ms_postprocess = ms_since (t3);
       r->ms_total = ms_since (t2) + ms_tok + (i == 0 ? ms_pre : 0);
-      r->peak_bytes = rm_arena_peak_bytes (s->ctx->arena);
+      r->peak_bytes = rm_ctx_peak_bytes (s->ctx);
     }
   return results;
 }

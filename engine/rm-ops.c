@@ -20,6 +20,28 @@
                                          (const RmTensor *const[]){ __VA_ARGS__ })             \
                        : NULL)
 
+/* Every operand must live where the context computes (its backend's device): a host tensor
+ * reaching a device context (a weight not uploaded, an input not copied) or a device tensor
+ * reaching a host one is a programming error, caught before the kernel dereferences it. NULL
+ * operands (optional biases) pass. */
+#define RM_OPERANDS(ctx, op, ...)                                                       \
+  rm_check_operands (                                                                   \
+      (ctx), (op), __FILE__, __LINE__,                                                  \
+      (int) (sizeof ((const RmTensor *[]){ __VA_ARGS__ }) / sizeof (const RmTensor *)), \
+      (const RmTensor *const[]){ __VA_ARGS__ })
+
+static void
+rm_check_operands (const RmCtx *ctx, const char *op, const char *file, int line, int n,
+                   const RmTensor *const *t)
+{
+  const RmDevice device = ctx->backend->device;
+  for (int i = 0; i < n; i++)
+    if (t[i] != NULL && t[i]->device != device)
+      rm_check_failed (file, line, "operand->device == ctx->backend->device",
+                       "%s: operand %d %s is on %s, the context computes on %s", op, i + 1,
+                       RM_SHAPE (t[i]), rm_device_name (t[i]->device), rm_device_name (device));
+}
+
 static void
 rm_check_contiguous (const RmTensor *t, const char *what, const char *op)
 {
@@ -55,6 +77,7 @@ rm_check_vector (const RmTensor *v, int64_t n, const char *what, const char *op)
 RmTensor *
 rm_reshape (RmCtx *ctx, const RmTensor *x, int ndim, const int64_t *shape)
 {
+  RM_OPERANDS (ctx, "reshape", x);
   rm_check_contiguous (x, "input", "reshape");
   RmTensor *out = rm_wrap (ctx, x->data, ndim, shape);
   RM_CHECK (rm_tensor_numel (out) == rm_tensor_numel (x), "reshape: %s to %s changes numel",
@@ -67,6 +90,7 @@ rm_reshape (RmCtx *ctx, const RmTensor *x, int ndim, const int64_t *shape)
 RmTensor *
 rm_permute (RmCtx *ctx, const RmTensor *x, const int *perm)
 {
+  RM_OPERANDS (ctx, "permute", x);
   int64_t shape[RM_MAX_DIMS], src_stride[RM_MAX_DIMS];
   bool seen[RM_MAX_DIMS] = { false };
   for (int i = 0; i < x->ndim; i++)
@@ -90,6 +114,7 @@ rm_permute (RmCtx *ctx, const RmTensor *x, const int *perm)
 RmTensor *
 rm_copy (RmCtx *ctx, const RmTensor *x)
 {
+  RM_OPERANDS (ctx, "copy", x);
   RmTensor *out = rm_new_like (ctx, x);
   ctx->backend->copy_strided (ctx->pool, x->ndim, x->shape, out->data, out->stride, x->data,
                               x->stride);
@@ -100,6 +125,7 @@ rm_copy (RmCtx *ctx, const RmTensor *x)
 RmTensor *
 rm_concat (RmCtx *ctx, const RmTensor *a, const RmTensor *b, int dim)
 {
+  RM_OPERANDS (ctx, "concat", a, b);
   RM_CHECK (a->ndim == b->ndim, "concat: %s and %s differ in rank", RM_SHAPE (a), RM_SHAPE (b));
   const int d = rm_norm_dim (a, dim, "concat");
   int64_t shape[RM_MAX_DIMS];
@@ -124,6 +150,7 @@ rm_concat (RmCtx *ctx, const RmTensor *a, const RmTensor *b, int dim)
 RmTensor *
 rm_slice (RmCtx *ctx, const RmTensor *x, int dim, int64_t start, int64_t len)
 {
+  RM_OPERANDS (ctx, "slice", x);
   const int d = rm_norm_dim (x, dim, "slice");
   RM_CHECK (start >= 0 && len >= 0 && start + len <= x->shape[d],
             "slice: [%lld, %lld) out of range of dim %d of %s", (long long) start,
@@ -147,6 +174,7 @@ rm_slice (RmCtx *ctx, const RmTensor *x, int dim, int64_t start, int64_t len)
 RmTensor *
 rm_rows (RmCtx *ctx, const RmTensor *x, int64_t start, int64_t len)
 {
+  RM_OPERANDS (ctx, "rows", x);
   rm_check_contiguous (x, "input", "rows");
   RM_CHECK (x->ndim >= 1 && start >= 0 && len >= 0 && start + len <= x->shape[0],
             "rows: [%lld, %lld) out of range of %s", (long long) start, (long long) (start + len),
@@ -170,6 +198,7 @@ rm_rows (RmCtx *ctx, const RmTensor *x, int64_t start, int64_t len)
 RmTensor *
 rm_embedding (RmCtx *ctx, const RmTensor *table, const int64_t *ids, int64_t n)
 {
+  RM_OPERANDS (ctx, "embedding", table);
   RM_CHECK (table->ndim == 2, "embedding: table %s must be (V, D)", RM_SHAPE (table));
   rm_check_contiguous (table, "table", "embedding");
   for (int64_t i = 0; i < n; i++)
@@ -221,6 +250,7 @@ rm_broadcast_layout (const RmTensor *a, const RmTensor *b, int64_t *shape, int64
 static RmTensor *
 rm_binary (RmCtx *ctx, RmBinaryOp op, RmOpKind kind, const RmTensor *a, const RmTensor *b)
 {
+  RM_OPERANDS (ctx, rm_op_kind_name (kind), a, b);
   const char *name = rm_op_kind_name (kind);
   rm_check_contiguous (a, "a", name);
   rm_check_contiguous (b, "b", name);
@@ -265,6 +295,7 @@ rm_mul (RmCtx *ctx, const RmTensor *a, const RmTensor *b)
 RmTensor *
 rm_axpby (RmCtx *ctx, float alpha, const RmTensor *a, float beta, const RmTensor *b)
 {
+  RM_OPERANDS (ctx, "axpby", a, b);
   rm_check_contiguous (a, "a", "axpby");
   rm_check_contiguous (b, "b", "axpby");
   RM_CHECK (rm_tensor_same_shape (a, b), "axpby: %s and %s differ", RM_SHAPE (a), RM_SHAPE (b));
@@ -282,6 +313,7 @@ rm_axpby (RmCtx *ctx, float alpha, const RmTensor *a, float beta, const RmTensor
 static RmTensor *
 rm_unary (RmCtx *ctx, RmUnaryOp op, RmOpKind kind, const RmTensor *x, float s)
 {
+  RM_OPERANDS (ctx, rm_op_kind_name (kind), x);
   rm_check_contiguous (x, "input", rm_op_kind_name (kind));
   RmTensor *out = rm_new_like (ctx, x);
   ctx->backend->unary (ctx->pool, op, out->data, x->data, rm_tensor_numel (x), s);
@@ -326,6 +358,7 @@ rm_sigmoid (RmCtx *ctx, const RmTensor *x)
 RmTensor *
 rm_layernorm (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, float eps)
 {
+  RM_OPERANDS (ctx, "layernorm", x, w, b);
   rm_check_contiguous (x, "input", "layernorm");
   RM_CHECK (x->ndim >= 1, "layernorm: scalar input");
   const int64_t dim = x->shape[x->ndim - 1];
@@ -344,6 +377,7 @@ rm_layernorm (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *
 RmTensor *
 rm_layernorm_nchw (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, float eps)
 {
+  RM_OPERANDS (ctx, "layernorm_nchw", x, w, b);
   rm_check_contiguous (x, "input", "layernorm_nchw");
   RM_CHECK (x->ndim == 4, "layernorm_nchw: input %s must be NCHW", RM_SHAPE (x));
   rm_check_vector (w, x->shape[1], "weight", "layernorm_nchw");
@@ -363,6 +397,7 @@ rm_layernorm_nchw (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTen
 RmTensor *
 rm_linear (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b)
 {
+  RM_OPERANDS (ctx, "linear", x, w, b);
   rm_check_contiguous (x, "input", "linear");
   rm_check_contiguous (w, "weight", "linear");
   RM_CHECK (x->ndim >= 1 && w->ndim == 2 && w->shape[1] == x->shape[x->ndim - 1],
@@ -385,6 +420,7 @@ rm_linear (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b)
 RmTensor *
 rm_matmul (RmCtx *ctx, const RmTensor *a, const RmTensor *b, bool trans_b)
 {
+  RM_OPERANDS (ctx, "matmul", a, b);
   rm_check_contiguous (a, "a", "matmul");
   rm_check_contiguous (b, "b", "matmul");
   const int nd = a->ndim;
@@ -418,6 +454,7 @@ RmTensor *
 rm_attention (RmCtx *ctx, const RmTensor *q, const RmTensor *k, const RmTensor *v, int n_heads,
               float scale, const uint8_t *key_pad)
 {
+  RM_OPERANDS (ctx, "attention", q, k, v);
   rm_check_contiguous (q, "q", "attention");
   rm_check_contiguous (k, "k", "attention");
   rm_check_contiguous (v, "v", "attention");
@@ -463,6 +500,7 @@ rm_check_4d (const RmTensor *x, const char *layout, const char *op)
 RmTensor *
 rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, int stride, int pad)
 {
+  RM_OPERANDS (ctx, "conv2d", x, w, b);
   rm_check_4d (x, "NCHW", "conv2d");
   rm_check_contiguous (w, "weight", "conv2d");
   RM_CHECK (w->ndim == 4 && w->shape[1] == x->shape[1], "conv2d: weight %s does not match input %s",
@@ -501,6 +539,7 @@ rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, 
 RmTensor *
 rm_conv_transpose2x2 (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b)
 {
+  RM_OPERANDS (ctx, "conv_transpose2x2", x, w, b);
   rm_check_4d (x, "NCHW", "conv_transpose2x2");
   rm_check_contiguous (w, "weight", "conv_transpose2x2");
   RM_CHECK (w->ndim == 4 && w->shape[0] == x->shape[1] && w->shape[2] == 2 && w->shape[3] == 2,
@@ -521,6 +560,7 @@ rm_conv_transpose2x2 (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const Rm
 RmTensor *
 rm_maxpool2x2_nhwc (RmCtx *ctx, const RmTensor *x)
 {
+  RM_OPERANDS (ctx, "maxpool2x2_nhwc", x);
   rm_check_4d (x, "NHWC", "maxpool2x2_nhwc");
   RmTensor *out = rm_new_4d (ctx, x->shape[0], x->shape[1] / 2, x->shape[2] / 2, x->shape[3]);
   ctx->backend->maxpool2x2_nhwc (ctx->pool, out->data, x->data, x->shape[0], x->shape[1],
@@ -532,6 +572,7 @@ rm_maxpool2x2_nhwc (RmCtx *ctx, const RmTensor *x)
 RmTensor *
 rm_upsample_nearest2x (RmCtx *ctx, const RmTensor *x)
 {
+  RM_OPERANDS (ctx, "upsample_nearest2x", x);
   rm_check_4d (x, "NCHW", "upsample_nearest2x");
   RmTensor *out = rm_new_4d (ctx, x->shape[0], x->shape[1], 2 * x->shape[2], 2 * x->shape[3]);
   ctx->backend->upsample_nearest2x (ctx->pool, out->data, x->data, x->shape[0] * x->shape[1],
@@ -544,6 +585,7 @@ rm_upsample_nearest2x (RmCtx *ctx, const RmTensor *x)
 static RmTensor *
 rm_resize (RmCtx *ctx, RmOpKind kind, const RmTensor *x, int64_t oh, int64_t ow, bool antialias)
 {
+  RM_OPERANDS (ctx, rm_op_kind_name (kind), x);
   const char *name = rm_op_kind_name (kind);
   rm_check_4d (x, "NCHW", name);
   RM_CHECK (oh > 0 && ow > 0 && x->shape[2] > 0 && x->shape[3] > 0, "%s: %s to (%lld, %lld)", name,
@@ -583,6 +625,7 @@ rm_resize_bicubic (RmCtx *ctx, const RmTensor *x, int64_t oh, int64_t ow)
 RmTensor *
 rm_window_partition (RmCtx *ctx, const RmTensor *x, int w)
 {
+  RM_OPERANDS (ctx, "window_partition", x);
   rm_check_4d (x, "NHWC", "window_partition");
   RM_CHECK (w > 0, "window_partition: window %d", w);
   const int64_t nwh = (x->shape[1] + w - 1) / w, nww = (x->shape[2] + w - 1) / w;
@@ -599,6 +642,7 @@ RmTensor *
 rm_window_unpartition (RmCtx *ctx, const RmTensor *x, int w, int64_t hp, int64_t wp, int64_t h,
                        int64_t wdt)
 {
+  RM_OPERANDS (ctx, "window_unpartition", x);
   rm_check_4d (x, "(B*nW, w, w, C)", "window_unpartition");
   RM_CHECK (w > 0 && x->shape[1] == w && x->shape[2] == w && hp % w == 0 && wp % w == 0 &&
                 h <= hp && wdt <= wp && h >= 0 && wdt >= 0,
@@ -629,6 +673,7 @@ rm_window_unpartition (RmCtx *ctx, const RmTensor *x, int w, int64_t hp, int64_t
 static RmTensor *
 rm_reduce_all (RmCtx *ctx, RmOpKind kind, const RmTensor *x)
 {
+  RM_OPERANDS (ctx, rm_op_kind_name (kind), x);
   rm_check_contiguous (x, "input", rm_op_kind_name (kind));
   RmTensor *out = rm_new (ctx, 0, NULL);
   const int64_t n = rm_tensor_numel (x);

@@ -5,6 +5,8 @@
  */
 #include "rm-forward.h"
 
+#include "rm-device.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -362,10 +364,32 @@ rm_model_core_init (RmModelCore *core, const RmModelConfig *cfg, RmWeights *weig
   rm_ctx_free (ctx);
 }
 
+bool
+rm_model_core_to_device (const RmModelCore *host, RmCtx *device_ctx, RmModelCore *out,
+                         GError **error)
+{
+  memset (out, 0, sizeof *out);
+  out->cfg = host->cfg;
+  out->device_ctx = device_ctx;
+  out->weights = rm_weights_to_device (host->weights, device_ctx, error);
+  const RmTensor *pos = out->weights ? rm_upload (device_ctx, &host->hiera_pos, error) : NULL;
+  const RmTensor *pe = pos ? rm_upload (device_ctx, &host->dense_pe, error) : NULL;
+  if (pe == NULL)
+    {
+      rm_model_core_clear (out);
+      return false;
+    }
+  out->hiera_pos = *pos;
+  out->dense_pe = *pe;
+  return true;
+}
+
 void
 rm_model_core_clear (RmModelCore *core)
 {
   g_clear_pointer (&core->hiera_pos_data, g_free);
   g_clear_pointer (&core->dense_pe_data, g_free);
   g_clear_pointer (&core->weights, rm_weights_free);
+  /* after the weights: the context's data arena holds a device copy's data */
+  g_clear_pointer (&core->device_ctx, rm_ctx_free);
 }

@@ -247,6 +247,7 @@ rm_ctx_new (int n_threads)
   RmCtx *ctx = calloc (1, sizeof *ctx);
   RM_CHECK (ctx != NULL, "out of memory");
   ctx->arena = rm_arena_new (0);
+  ctx->keep_arena = rm_arena_new (0); /* maps nothing until a forward keeps a tensor */
   ctx->backend = rm_backend_cpu ();
   ctx->pool = rm_threadpool_new (n_threads);
   ctx->n_threads = n_threads;
@@ -257,12 +258,26 @@ rm_ctx_new (int n_threads)
   return ctx;
 }
 
+RmCtx *
+rm_ctx_new_device (const RmBackend *backend, const RmArenaAllocator *allocator)
+{
+  RmCtx *ctx = calloc (1, sizeof *ctx);
+  RM_CHECK (ctx != NULL, "out of memory");
+  ctx->arena = rm_arena_new (0);
+  ctx->data_arena = rm_arena_new_with_allocator (0, allocator);
+  ctx->keep_arena = rm_arena_new_with_allocator (0, allocator);
+  ctx->backend = backend;
+  ctx->n_threads = 1;
+  return ctx;
+}
+
 void
 rm_ctx_free (RmCtx *ctx)
 {
   if (ctx == NULL)
     return;
   rm_threadpool_free (ctx->pool);
+  rm_arena_free (ctx->keep_arena);
   rm_arena_free (ctx->data_arena);
   rm_arena_free (ctx->arena);
   free (ctx);
@@ -274,6 +289,52 @@ rm_ctx_reset (RmCtx *ctx)
   rm_arena_reset (ctx->arena);
   if (ctx->data_arena != NULL)
     rm_arena_reset (ctx->data_arena);
+  rm_arena_reset (ctx->keep_arena);
+}
+
+bool
+rm_ctx_is_device (const RmCtx *ctx)
+{
+  return ctx->data_arena != NULL;
+}
+
+RmCtxMark
+rm_ctx_mark (const RmCtx *ctx)
+{
+  RmCtxMark mark = { .host = rm_arena_mark (ctx->arena) };
+  if (ctx->data_arena != NULL)
+    mark.data = rm_arena_mark (ctx->data_arena);
+  return mark;
+}
+
+void
+rm_ctx_release (RmCtx *ctx, RmCtxMark mark)
+{
+  rm_arena_release (ctx->arena, mark.host);
+  if (ctx->data_arena != NULL)
+    rm_arena_release (ctx->data_arena, mark.data);
+}
+
+size_t
+rm_ctx_peak_bytes (const RmCtx *ctx)
+{
+  return rm_arena_peak_bytes (ctx->arena) +
+         (ctx->data_arena != NULL ? rm_arena_peak_bytes (ctx->data_arena) : 0);
+}
+
+const char *
+rm_device_name (RmDevice device)
+{
+  switch (device)
+    {
+    case RM_DEVICE_CPU:
+      return "cpu";
+    case RM_DEVICE_CUDA:
+      return "cuda";
+    case RM_DEVICE_EMULATED:
+      return "emulated device";
+    }
+  return "unknown device";
 }
 
 /* ---- shapes ----------------------------------------------------------------------------- */
@@ -365,16 +426,23 @@ rm_wrap (RmCtx *ctx, float *data, int ndim, const int64_t *shape)
   return t;
 }
 
-RmTensor *
-rm_new (RmCtx *ctx, int ndim, const int64_t *shape)
+/* A tensor struct in ctx->arena with its data in `arena`, tagged `device`. */
+static RmTensor *
+rm_new_in (RmCtx *ctx, RmArena *arena, RmDevice device, int ndim, const int64_t *shape)
 {
   RmTensor *t = rm_wrap (ctx, NULL, ndim, shape);
   int64_t n = rm_tensor_numel (t);
   RM_CHECK (n <= (int64_t) (SIZE_MAX / sizeof (float)) / 2, "tensor too large");
-  RmArena *arena = ctx->data_arena != NULL ? ctx->data_arena : ctx->arena;
   t->data = rm_arena_alloc (arena, (size_t) n * sizeof (float));
-  t->device = ctx->backend->device;
+  t->device = device;
   return t;
+}
+
+RmTensor *
+rm_new (RmCtx *ctx, int ndim, const int64_t *shape)
+{
+  return rm_new_in (ctx, ctx->data_arena != NULL ? ctx->data_arena : ctx->arena,
+                    ctx->backend->device, ndim, shape);
 }
 
 RmTensor *
@@ -399,6 +467,12 @@ RmTensor *
 rm_new_4d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
   return rm_new (ctx, 4, (int64_t[]){ d0, d1, d2, d3 });
+}
+
+RmTensor *
+rm_new_host (RmCtx *ctx, int ndim, const int64_t *shape)
+{
+  return rm_new_in (ctx, ctx->arena, RM_DEVICE_CPU, ndim, shape);
 }
 
 RmTensor *

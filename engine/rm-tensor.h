@@ -14,11 +14,18 @@
 
 #define RM_MAX_DIMS 6
 
+/* Where a tensor's data lives. RM_DEVICE_EMULATED is host memory that the engine treats as a
+ * device's (rm_ctx_new_emulated_device in rm-device.h): it lets the tests run every host/device
+ * copy and check of the model path without a GPU. */
 typedef enum
 {
   RM_DEVICE_CPU = 0,
-  RM_DEVICE_CUDA = 1
+  RM_DEVICE_CUDA = 1,
+  RM_DEVICE_EMULATED = 2
 } RmDevice;
+
+/* "cpu", "cuda", "emulated device". */
+const char *rm_device_name (RmDevice device);
 
 typedef struct RmTapeNode RmTapeNode;
 typedef struct RmTape RmTape;
@@ -78,6 +85,7 @@ typedef struct RmCtx
 {
   RmArena *arena;      /* host memory: tensor structs, scratch, and tensor data unless... */
   RmArena *data_arena; /* ...this is set (a device context): the data of rm_new's tensors */
+  RmArena *keep_arena; /* the data arena's kind of memory: rm_fw_keep_and_release's stash */
   const RmBackend *backend;
   RmThreadPool *pool; /* may be NULL: single-threaded */
   int n_threads;
@@ -86,9 +94,28 @@ typedef struct RmCtx
 } RmCtx;
 
 RmCtx *rm_ctx_new (int n_threads);
+/* A context whose rm_new data comes from `allocator` (device memory) and whose ops run on
+ * `backend`; tensor structs and host scratch stay in host memory (ctx->arena). For the device
+ * constructors (rm_ctx_new_cuda, rm_ctx_new_emulated_device). Single-threaded (no pool). */
+RmCtx *rm_ctx_new_device (const RmBackend *backend, const RmArenaAllocator *allocator);
 void rm_ctx_free (RmCtx *ctx);
-/* rm_arena_reset of both arenas: ends a request. */
+/* rm_arena_reset of every arena: ends a request. */
 void rm_ctx_reset (RmCtx *ctx);
+/* True when rm_new's data is not in host memory: the CPU cannot read it directly. */
+bool rm_ctx_is_device (const RmCtx *ctx);
+
+/* Scoped use of a context: marks the host arena and, on a device context, the data arena, so
+ * that a release gives back the device memory of a block's activations as well as their
+ * structs (marking ctx->arena alone would let the device peak grow with the depth). */
+typedef struct
+{
+  RmArenaMark host, data;
+} RmCtxMark;
+
+RmCtxMark rm_ctx_mark (const RmCtx *ctx);
+void rm_ctx_release (RmCtx *ctx, RmCtxMark mark);
+/* The sum of the high-water marks of the host and (device context) data arenas. */
+size_t rm_ctx_peak_bytes (const RmCtx *ctx);
 
 /* Shape helpers. */
 int64_t rm_tensor_numel (const RmTensor *t);
@@ -105,6 +132,9 @@ RmTensor *rm_new_2d (RmCtx *ctx, int64_t d0, int64_t d1);
 RmTensor *rm_new_3d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2);
 RmTensor *rm_new_4d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 RmTensor *rm_zeros (RmCtx *ctx, int ndim, const int64_t *shape);
+/* A host tensor in ctx->arena, whatever the context's device: host-side inputs and outputs of a
+ * device context (masks built on the host, copies back for post-processing). */
+RmTensor *rm_new_host (RmCtx *ctx, int ndim, const int64_t *shape);
 /* Wraps external memory (weights, caller buffers) without copying. */
 RmTensor *rm_wrap (RmCtx *ctx, float *data, int ndim, const int64_t *shape);
 /* Fills an RmTensor struct that lives elsewhere (e.g. in a weights table). */

@@ -177,7 +177,7 @@ train_micro_batch (Trainer *t, const Example *e, RmLossTerms *terms, GError **er
 {
   RmCtx *ctx = t->ctx;
   const RmModelConfig *cfg = &t->core->cfg;
-  rm_arena_reset (ctx->arena);
+  rm_ctx_reset (ctx);
   rm_tape_reset (ctx->tape);
   int64_t s = cfg->sam_image_size, b = cfg->beit_image_size;
   g_autofree uint8_t *pad = g_new0 (uint8_t, e->n_ids);

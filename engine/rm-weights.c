@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "rm-weights.h"
+#include "rm-device.h"
 #include "rm-error.h"
 #include "rm-model-keys.h"
 #include "rm-params.h"
@@ -180,6 +181,33 @@ rm_weights_free (RmWeights *w)
   if (w->st != NULL)
     rm_safetensors_close (w->st);
   g_free (w);
+}
+
+RmWeights *
+rm_weights_to_device (const RmWeights *w, RmCtx *ctx, GError **error)
+{
+  RmWeights *dev = g_new0 (RmWeights, 1);
+  dev->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  dev->owned = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init (&iter, w->tensors);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autoptr (GError) local = NULL;
+      const RmTensor *t = rm_upload (ctx, value, &local);
+      if (t == NULL)
+        {
+          g_set_error (error, RM_ERROR, local->code, "weight %s: %s", (const char *) key,
+                       local->message);
+          rm_weights_free (dev);
+          return NULL;
+        }
+      /* The struct moves to the heap (the table owns its values); the data stays in the
+       * context's data arena. */
+      g_hash_table_insert (dev->tensors, g_strdup (key), g_memdup2 (t, sizeof *t));
+    }
+  return dev;
 }
 
 const RmTensor *

@@ -16,6 +16,10 @@ RmWeights *rm_weights_load (const char *path, const RmModelConfig *cfg, GError *
 RmWeights *rm_weights_from_safetensors (RmSafetensors *st, const RmModelConfig *cfg,
                                         GError **error);
 void rm_weights_free (RmWeights *w);
+/* A copy of every tensor of w on the device of ctx (rm_upload), under the same keys: the data
+ * lives in ctx's data arena, which must outlive the copy and not be reset while it is used. On
+ * a host context the copy shares w's data. NULL with the failing key on error. */
+RmWeights *rm_weights_to_device (const RmWeights *w, RmCtx *ctx, GError **error);
 /* NULL when absent (for optional lookups in tools). */
 const RmTensor *rm_weights_lookup (const RmWeights *w, const char *key);
 size_t rm_weights_count (const RmWeights *w);

@@ -128,6 +128,7 @@ rm_cuda_backend_clear_error (void)
   rm_cu.failed = false;
   rm_cu.reported = 0;
   rm_cu.error[0] = '\0';
+  (void) cudaGetLastError (); /* the runtime's own copy of a non-sticky error */
 }
 
 /* Every kernel entry starts here: binds the current device on first use; does nothing while
@@ -1151,6 +1152,26 @@ rm_cuda_sum (RmThreadPool *pool, float *dst, const float *x, int64_t n, double d
   RM_CU_KERNEL (rm_k_sum, 1, 1024, 0, dst, x, n, divisor);
 }
 
+/* ---- data in and out ------------------------------------------------------------------- */
+
+/* Both are queued on the stream, after the kernels before them. From pageable host memory the
+ * upload returns once the source is staged (the caller may free it); the download waits for the
+ * copy, hence for every kernel queued before it. */
+static bool
+rm_cuda_upload (void *dst, const void *src, size_t bytes)
+{
+  return rm_cu_ready () &&
+         RM_CU_OK (cudaMemcpyAsync (dst, src, bytes, cudaMemcpyHostToDevice, rm_cu.stream));
+}
+
+static bool
+rm_cuda_download (void *dst, const void *src, size_t bytes)
+{
+  return rm_cu_ready () &&
+         RM_CU_OK (cudaMemcpyAsync (dst, src, bytes, cudaMemcpyDeviceToHost, rm_cu.stream)) &&
+         rm_cuda_backend_sync ();
+}
+
 /* ---- the backend ------------------------------------------------------------------------ */
 
 /* Forward only: every backward entry stays NULL (rm_backward checks before it starts). */
@@ -1177,6 +1198,10 @@ static const RmBackend rm_cuda_backend = {
   .window_partition = rm_cuda_window_partition,
   .window_unpartition = rm_cuda_window_unpartition,
   .sum = rm_cuda_sum,
+  .upload = rm_cuda_upload,
+  .download = rm_cuda_download,
+  .error = rm_cuda_backend_error,
+  .clear_error = rm_cuda_backend_clear_error,
 };
 
 extern "C" const RmBackend *

@@ -8,6 +8,8 @@
 
 #include "rm-preferences-window.h"
 
+#include "rm-cuda.h"
+
 #include <glib/gi18n.h>
 #include <math.h>
 
@@ -164,6 +166,15 @@ rm_preferences_window_constructed (GObject *object)
   G_OBJECT_CLASS (rm_preferences_window_parent_class)->constructed (object);
 
   g_assert (G_IS_SETTINGS (self->settings));
+  /* A drop-down has no insensitive items: the CUDA entry says when it cannot work here (it can
+   * still be chosen, and the next query then fails with the reason). */
+  if (rm_cuda_device_count () == 0)
+    {
+      GtkStringList *names = GTK_STRING_LIST (gtk_drop_down_get_model (self->device_dropdown));
+      const char *unavailable[] = { _ ("CUDA GPU (not available)"), NULL };
+
+      gtk_string_list_splice (names, 2, 1, unavailable);
+    }
   g_settings_bind (self->settings, "overlay-opacity", self->opacity_adjustment, "value",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (self->settings, "candidate-color", self->candidate_color_button,

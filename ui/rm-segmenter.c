@@ -11,7 +11,9 @@
  *
  * The model is immutable and shared: a running query holds a reference on it, so loading
  * another model meanwhile is safe. Sessions (one per thread at a time) are kept for the next
- * query.
+ * query. They compute on the device of the "device" property (bound to the `device` setting) as
+ * it was when the operation started; a device the engine cannot use (CUDA asked for, none there)
+ * fails the operation with the engine's reason.
  *
  * A batch runs one expression over many images in one worker, one image after the other with one
  * session; each image's result is handed to the main context as soon as it is ready (so a
@@ -39,6 +41,7 @@ typedef struct
   GMutex lock;
   RmSession *spare; /* a session for the next query, or NULL */
   int spare_threads;
+  RmDeviceChoice spare_device;
 } ModelRef;
 
 static void
@@ -61,27 +64,31 @@ model_ref_unref (ModelRef *ref)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ModelRef, model_ref_unref)
 
+/* The spare session when it fits, else a new one on @device; NULL with the engine's error when
+ * that device cannot be used. */
 static RmSession *
-model_ref_take_session (ModelRef *ref, int n_threads)
+model_ref_take_session (ModelRef *ref, int n_threads, RmDeviceChoice device, GError **error)
 {
   RmSession *session = NULL;
 
   g_mutex_lock (&ref->lock);
-  if (ref->spare != NULL && ref->spare_threads == n_threads)
+  if (ref->spare != NULL && ref->spare_threads == n_threads && ref->spare_device == device)
     session = g_steal_pointer (&ref->spare);
   g_mutex_unlock (&ref->lock);
 
-  return session != NULL ? session : rm_session_new (ref->model, n_threads);
+  return session != NULL ? session
+                         : rm_session_new_on_device (ref->model, device, n_threads, error);
 }
 
 static void
-model_ref_give_session (ModelRef *ref, RmSession *session, int n_threads)
+model_ref_give_session (ModelRef *ref, RmSession *session, int n_threads, RmDeviceChoice device)
 {
   g_mutex_lock (&ref->lock);
   if (ref->spare == NULL)
     {
       ref->spare = g_steal_pointer (&session);
       ref->spare_threads = n_threads;
+      ref->spare_device = device;
     }
   g_mutex_unlock (&ref->lock);
 
@@ -101,6 +108,7 @@ struct _RmSegmenter
   guint load_serial;   /* the newest load; older ones are ignored when they finish */
   guint op_serial;     /* the newest operation: its progress is reported */
   guint n_running;
+  RmDeviceChoice device; /* where the next operations compute */
 };
 
 G_DEFINE_FINAL_TYPE (RmSegmenter, rm_segmenter, G_TYPE_OBJECT)
@@ -110,6 +118,7 @@ enum
   PROP_0,
   PROP_STATE,
   PROP_BUSY,
+  PROP_DEVICE,
   N_PROPS
 };
 
@@ -455,6 +464,7 @@ typedef struct
   GFile *image;
   char *expression;
   int n_threads;
+  RmDeviceChoice device;
 } SegmentData;
 
 static void
@@ -567,11 +577,12 @@ segment_thread (GTask *task, gpointer source_object, gpointer task_data, GCancel
   params.abort_user = &segment->progress;
   params.want_prior_image = false; /* the canvas upsamples the g x g prior on the GPU */
 
-  session = model_ref_take_session (segment->model, segment->n_threads);
-  results = on_engine_abort (&segment->progress)
+  session = model_ref_take_session (segment->model, segment->n_threads, segment->device, &error);
+  results = session == NULL || on_engine_abort (&segment->progress)
                 ? NULL
                 : rm_session_segment (session, image, texts, 1, &params, &error);
-  model_ref_give_session (segment->model, session, segment->n_threads);
+  if (session != NULL)
+    model_ref_give_session (segment->model, session, segment->n_threads, segment->device);
   g_cancellable_disconnect (cancellable, handler);
 
   if (results == NULL)
@@ -636,6 +647,7 @@ rm_segmenter_segment_async (RmSegmenter *self, GFile *image, const char *express
   segment->image = g_object_ref (image);
   segment->expression = g_strdup (expression);
   segment->n_threads = n_threads;
+  segment->device = self->device;
   set_running (self, self->n_running + 1);
 
   inner = g_task_new (self, cancellable, segment_done, outer);
@@ -717,6 +729,7 @@ typedef struct
   GPtrArray *images; /* of GFile */
   char *expression;
   int n_threads;
+  RmDeviceChoice device;
   ItemSink *sink;
   guint n_done; /* images with a result (worker, then read when the task returns) */
 } BatchData;
@@ -754,7 +767,16 @@ batch_thread (GTask *task, gpointer source_object, gpointer task_data, GCancella
   RmSegmentParams params = rm_segment_default_params ();
   const char *texts[] = { batch->expression };
   RmSession *session;
+  GError *session_error = NULL;
   gulong handler;
+
+  /* Without a session (the device cannot be used) no image can be done: the batch fails. */
+  session = model_ref_take_session (batch->model, batch->n_threads, batch->device, &session_error);
+  if (session == NULL)
+    {
+      g_task_return_error (task, session_error);
+      return;
+    }
 
   handler = progress_connect (&batch->progress, cancellable);
   params.progress = on_engine_progress;
@@ -763,7 +785,6 @@ batch_thread (GTask *task, gpointer source_object, gpointer task_data, GCancella
   params.abort_user = &batch->progress;
   params.want_prior_image = false;
 
-  session = model_ref_take_session (batch->model, batch->n_threads);
   for (guint i = 0; i < batch->images->len && !on_engine_abort (&batch->progress); i++)
     {
       g_autoptr (RmImage) image = NULL;
@@ -792,7 +813,7 @@ batch_thread (GTask *task, gpointer source_object, gpointer task_data, GCancella
       else
         g_clear_error (&error);
     }
-  model_ref_give_session (batch->model, session, batch->n_threads);
+  model_ref_give_session (batch->model, session, batch->n_threads, batch->device);
   g_cancellable_disconnect (cancellable, handler);
 
   if (on_engine_abort (&batch->progress))
@@ -867,6 +888,7 @@ rm_segmenter_segment_batch_async (RmSegmenter *self, GFile *const *images, guint
     g_ptr_array_add (batch->images, g_object_ref (images[i]));
   batch->expression = g_strdup (expression);
   batch->n_threads = n_threads;
+  batch->device = self->device;
   batch->sink = sink;
   set_running (self, self->n_running + 1);
 
@@ -957,6 +979,24 @@ rm_segmenter_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_BUSY:
       g_value_set_boolean (value, self->n_running > 0);
       break;
+    case PROP_DEVICE:
+      g_value_set_string (value, rm_device_choice_to_string (self->device));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+rm_segmenter_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  RmSegmenter *self = RM_SEGMENTER (object);
+
+  switch (prop_id)
+    {
+    case PROP_DEVICE:
+      rm_segmenter_set_device (self, g_value_get_string (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -969,6 +1009,7 @@ rm_segmenter_class_init (RmSegmenterClass *klass)
 
   object_class->finalize = rm_segmenter_finalize;
   object_class->get_property = rm_segmenter_get_property;
+  object_class->set_property = rm_segmenter_set_property;
 
   properties[PROP_STATE] =
       g_param_spec_int ("state", NULL, NULL, RM_SEGMENTER_STATE_EMPTY, RM_SEGMENTER_STATE_FAILED,
@@ -977,6 +1018,10 @@ rm_segmenter_class_init (RmSegmenterClass *klass)
   properties[PROP_BUSY] =
       g_param_spec_boolean ("busy", NULL, NULL, FALSE,
                             G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* "auto", "cpu" or "cuda": where the operations started from now on compute. */
+  properties[PROP_DEVICE] =
+      g_param_spec_string ("device", NULL, NULL, "auto",
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* progress (stage, fraction): the newest operation reached @stage (an engine stage name, or
@@ -999,6 +1044,30 @@ RmSegmenter *
 rm_segmenter_new (void)
 {
   return g_object_new (RM_TYPE_SEGMENTER, NULL);
+}
+
+/* Where the operations started from now on compute: "auto", "cpu" or "cuda" (anything else is a
+ * programming error, ignored with a warning). A running operation keeps its device. */
+void
+rm_segmenter_set_device (RmSegmenter *self, const char *device)
+{
+  RmDeviceChoice choice;
+
+  g_return_if_fail (RM_IS_SEGMENTER (self));
+  g_return_if_fail (rm_device_choice_from_string (device, &choice));
+
+  if (choice == self->device)
+    return;
+  self->device = choice;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEVICE]);
+}
+
+const char *
+rm_segmenter_get_device (RmSegmenter *self)
+{
+  g_return_val_if_fail (RM_IS_SEGMENTER (self), NULL);
+
+  return rm_device_choice_to_string (self->device);
 }
 
 RmSegmenterState

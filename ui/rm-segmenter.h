@@ -31,6 +31,8 @@ const char *rm_segmenter_get_model_dir (RmSegmenter *self);
 const char *rm_segmenter_get_description (RmSegmenter *self);
 const char *rm_segmenter_get_error_message (RmSegmenter *self);
 gboolean rm_segmenter_get_busy (RmSegmenter *self);
+void rm_segmenter_set_device (RmSegmenter *self, const char *device);
+const char *rm_segmenter_get_device (RmSegmenter *self);
 
 void rm_segmenter_load_async (RmSegmenter *self, const char *dir, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);

@@ -744,6 +744,9 @@ _rm_window_model_init (RmWindow *self)
 
   self->segmenter = rm_segmenter_new ();
   g_signal_connect (self->segmenter, "progress", G_CALLBACK (on_segmenter_progress), self);
+  /* The preference applies to the next query or batch; a failure to get that device is the
+   * query's error, shown like any other. */
+  g_settings_bind (self->settings, "device", self->segmenter, "device", G_SETTINGS_BIND_GET);
 
   self->model_versions = g_list_store_new (RM_TYPE_MODEL_VERSION);
   self->version_menu = g_menu_new ();

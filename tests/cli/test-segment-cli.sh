@@ -43,6 +43,27 @@ for f in tile1_part001-0-mask.png tile1_part001-0-prior.png tile1_part001-1-mask
 done
 if grep -q '"bbox_xywh"' "$tmp/seg.json" && grep -q '"hiera"' "$tmp/seg.json"; then ok "json has bbox and timings"; else not_ok "json"; fi
 
+# --device: cpu always works and says so; cuda without a usable GPU (this build without the
+# backend, or a machine without a device) fails with the engine's reason, never falls back.
+if "$refmask" segment --model "$model" --image "$image" --text "all water" --out-dir "$tmp/cpu" \
+    --device cpu --json >"$tmp/cpu.json" && grep -Eq '"device" *: *"cpu"' "$tmp/cpu.json"; then
+  ok "segment --device cpu"
+else
+  not_ok "segment --device cpu"
+fi
+if "$refmask" info | grep -q "^GPU at runtime: none"; then
+  expect_fail "segment --device cuda without a GPU" "cannot segment on cuda: .*\(no CUDA\|no CUDA device\|has no CUDA backend\)" \
+    "$refmask" segment --model "$model" --image "$image" --text "all water" --out-dir "$tmp/cuda" --device cuda
+  if [ -e "$tmp/cuda" ] && ls "$tmp/cuda" | grep -q png; then not_ok "no output without a GPU"; else ok "no output without a GPU"; fi
+elif "$refmask" segment --model "$model" --image "$image" --text "all water" --out-dir "$tmp/cuda" \
+    --device cuda --json >"$tmp/cuda.json" && grep -Eq '"device" *: *"cuda"' "$tmp/cuda.json"; then
+  ok "segment --device cuda on a GPU"
+else
+  not_ok "segment --device cuda on a GPU"
+fi
+expect_fail "segment --device with an unknown name is a usage error" "must be auto, cpu or cuda" \
+  "$refmask" segment --model "$model" --image "$image" --text x --device gpu
+
 expect_fail "missing model directory" "not a model directory" \
   "$refmask" segment --model "$tmp/nope" --image "$image" --text "x"
 mkdir -p "$tmp/bad"

@@ -21,6 +21,7 @@
 #include "rm-application.h"
 #include "rm-candidate.h"
 #include "rm-canvas.h"
+#include "rm-cuda.h"
 #include "rm-image-pyramid.h"
 #include "rm-mask-editor.h"
 #include "rm-preferences-window.h"
@@ -693,6 +694,57 @@ test_dialogs (void)
   close_window (window);
 }
 
+/* The `device` setting reaches the segmenter; CUDA without a GPU fails the query with the
+ * engine's reason (never a silent CPU run), and the preferences say so beforehand; back on the
+ * CPU the next query works. */
+static void
+test_device_setting (void)
+{
+  GSettings *settings = rm_application_get_settings (app);
+  RmWindow *window;
+  GtkWindow *dialog;
+  GtkDropDown *dropdown;
+  GtkStringObject *cuda_item;
+
+  if (!have_model ())
+    return;
+
+  window = open_window (model_dir);
+  g_settings_set_string (settings, "device", "cuda");
+  g_assert_cmpstr (rm_segmenter_get_device (rm_window_get_segmenter (window)), ==, "cuda");
+  run_query (window, "the road");
+  if (rm_cuda_device_count () == 0)
+    {
+      const char *status = gtk_label_get_label (window->query_status_label);
+
+      g_test_message ("status: %s", status);
+      g_assert_null (rm_window_get_candidate (window));
+      g_assert_nonnull (strstr (status, "The query failed"));
+      g_assert_nonnull (strstr (status, "cannot segment on cuda"));
+    }
+  else
+    g_assert_nonnull (rm_window_get_candidate (window));
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "app.preferences", NULL));
+  dialog = find_toplevel (RM_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (dialog);
+  dropdown = GTK_DROP_DOWN (find_child (GTK_WIDGET (dialog), "device_dropdown"));
+  g_assert_cmpuint (gtk_drop_down_get_selected (dropdown), ==, 2);
+  cuda_item = g_list_model_get_item (gtk_drop_down_get_model (dropdown), 2);
+  g_assert_cmpint (strstr (gtk_string_object_get_string (cuda_item), "not available") != NULL, ==,
+                   rm_cuda_device_count () == 0);
+  g_object_unref (cuda_item);
+  gtk_drop_down_set_selected (dropdown, 1); /* CPU, through the preferences */
+  gtk_window_destroy (dialog);
+
+  g_assert_cmpstr (rm_segmenter_get_device (rm_window_get_segmenter (window)), ==, "cpu");
+  run_query (window, "the road");
+  g_assert_nonnull (rm_window_get_candidate (window));
+
+  g_settings_reset (settings, "device");
+  close_window (window);
+}
+
 /* --model (app.load-model): the window loads that folder, whatever the setting says. */
 static void
 test_load_model_action (void)
@@ -735,6 +787,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/annotate/dialogs", test_dialogs);
   g_test_add_func ("/annotate/query-and-edit", test_query_and_edit);
   g_test_add_func ("/annotate/cancel", test_cancel);
+  g_test_add_func ("/annotate/device-setting", test_device_setting);
   g_test_add_func ("/annotate/large-overlay", test_large_overlay);
   g_test_add_func ("/annotate/screenshot", test_screenshot);
   g_test_add_func ("/annotate/load-model-action", test_load_model_action); /* sets --model */

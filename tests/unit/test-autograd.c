@@ -131,7 +131,7 @@ eval_loss (RmCtx *ctx, BuildFn build, RmTensor *const *in, const void *user, con
   double l = 0;
   for (int64_t i = 0; i < rm_tensor_numel (y); i++)
     l += (double) r[i] * (double) y->data[i];
-  rm_arena_reset (ctx->arena);
+  rm_ctx_reset (ctx);
   return l;
 }
 

@@ -14,12 +14,19 @@
  *   grows like sqrt(k) eps |partial sums|, about 1e-6 of max|ref| for k ~ 2000 random terms.
  *   TF32 (10-bit mantissas) would miss this by two orders, so the bound also proves fp32.
  * - the sum of all elements: (1e-6, 0), both sum in double.
+ *
+ * The whole model (/cuda/model): every golden-check tap and output within
+ * 1e-4 * max(1, max|cpu|), the tolerance golden-check grants the CPU against PyTorch for the same
+ * reason (fp32 sums in another order, compounded over the network); mask pixels may differ only
+ * where the CPU's logit is within that bound of the 0.5 threshold.
  */
+#include "refmask-engine.h"
 #include "rm-backend-cuda.h"
 #include "rm-backend.h"
 #include "rm-cuda.h"
 #include "rm-error.h"
 #include "rm-ops.h"
+#include "test-golden-model.h"
 
 #include <cuda_runtime_api.h>
 #include <glib.h>
@@ -644,6 +651,138 @@ test_ctx (void)
   rm_ctx_free (host);
 }
 
+/* ---- the whole model -------------------------------------------------------------------- */
+
+#define MODEL_TOL 1e-4
+
+/* max |a - b| / max(1, max |a|) over n floats. */
+static double
+model_error (const float *a, const float *b, size_t n)
+{
+  double max_abs = 0.0, max_ref = 1.0;
+  for (size_t i = 0; i < n; i++)
+    {
+      const double d = fabs ((double) a[i] - (double) b[i]);
+      max_abs = isnan (d) || d > max_abs ? (isnan (d) ? INFINITY : d) : max_abs;
+      max_ref = fmax (max_ref, fabs ((double) a[i]));
+    }
+  return max_abs / max_ref;
+}
+
+/* The golden set's batched forward on the GPU: every tap, fetched back to the host, within
+ * MODEL_TOL of the CPU's. */
+static void
+test_model_golden (void)
+{
+  SKIP_WITHOUT_GPU ();
+  RmModelCore core;
+  if (!rm_test_golden_core (&core))
+    return;
+  g_autoptr (GError) error = NULL;
+  RmModelCore dev_core;
+  RmCtx *weights_ctx = rm_ctx_new_cuda (0, &error);
+  g_assert_no_error (error);
+  g_assert_true (rm_model_core_to_device (&core, weights_ctx, &dev_core, &error));
+  g_assert_no_error (error);
+  RmCtx *host = rm_ctx_new (1), *dev = rm_ctx_new_cuda (0, &error);
+  g_assert_no_error (error);
+  RmTestTaps want, got;
+  rm_test_taps_init (&want);
+  rm_test_taps_init (&got);
+  RmForwardOutput out_cpu, out_dev;
+  rm_test_golden_forward (host, &core, rm_test_taps_record, &want, &out_cpu);
+  rm_test_golden_forward (dev, &dev_core, rm_test_taps_record, &got, &out_dev);
+  g_assert_true (got.all_on_host);
+  g_assert_cmpuint (got.names->len, ==, want.names->len);
+  double worst = 0.0;
+  for (guint i = 0; i < want.names->len; i++)
+    {
+      g_assert_cmpstr (got.names->pdata[i], ==, want.names->pdata[i]);
+      gsize n = 0, m = 0;
+      const float *a = g_bytes_get_data (want.data->pdata[i], &n);
+      const float *b = g_bytes_get_data (got.data->pdata[i], &m);
+      g_assert_cmpuint (n, ==, m);
+      const double e = model_error (a, b, n / sizeof (float));
+      g_test_message ("%-36s %.3e", (const char *) want.names->pdata[i], e);
+      worst = fmax (worst, e);
+      if (!(e <= MODEL_TOL))
+        g_error ("tap %s: CUDA differs from the CPU by %.3e of its scale",
+                 (const char *) want.names->pdata[i], e);
+    }
+  g_test_message ("worst tap: %.3e of its scale (tolerance %.0e)", worst, MODEL_TOL);
+  const RmTensor *z = rm_tensor_to_host (host, out_dev.pred_masks, &error);
+  g_assert_no_error (error);
+  const int64_t n = rm_tensor_numel (z);
+  g_assert_cmpint (n, ==, rm_tensor_numel (out_cpu.pred_masks));
+  g_assert_cmpfloat (model_error (out_cpu.pred_masks->data, z->data, (size_t) n), <=, MODEL_TOL);
+  rm_test_taps_clear (&want);
+  rm_test_taps_clear (&got);
+  rm_ctx_free (dev);
+  rm_ctx_free (host);
+  rm_model_core_clear (&dev_core);
+  rm_model_core_clear (&core);
+}
+
+/* A CUDA session (rm_session_new_on_device) segmenting a real image against a CPU session: logits
+ * and prior within MODEL_TOL, the mask equal wherever the CPU's resized logit is clear of the
+ * threshold by more than that. Several requests, so the device arenas' reuse is exercised. */
+static void
+test_model_session (void)
+{
+  SKIP_WITHOUT_GPU ();
+  g_autofree char *image_path =
+      rm_test_shared_file_or_skip ("data/dubai-aerial/images/tile1_part001.jpg");
+  g_autofree char *dir = image_path ? rm_test_golden_model_dir () : NULL;
+  if (dir == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RmModel) model = rm_model_load (dir, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (RmImage) image = rm_image_load (image_path, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (RmSession) cpu_session =
+      rm_session_new_on_device (model, RM_DEVICE_CHOICE_CPU, 1, &error);
+  g_assert_no_error (error);
+  g_autoptr (RmSession) gpu_session =
+      rm_session_new_on_device (model, RM_DEVICE_CHOICE_CUDA, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (rm_session_get_device_name (gpu_session), ==, "cuda");
+  const char *texts[] = { "the largest building on the right", "all water" };
+  const int n_texts = G_N_ELEMENTS (texts);
+  RmSegmentParams params = rm_segment_default_params ();
+  RmSegmentResult **want = rm_session_segment (cpu_session, image, texts, n_texts, &params, &error);
+  g_assert_no_error (error);
+  RmCtx *host = rm_ctx_new (1);
+  for (int round = 0; round < 3; round++)
+    {
+      RmSegmentResult **got =
+          rm_session_segment (gpu_session, image, texts, n_texts, &params, &error);
+      g_assert_no_error (error);
+      for (int i = 0; i < n_texts; i++)
+        {
+          const RmSegmentResult *a = want[i], *b = got[i];
+          const size_t s = (size_t) a->model_size, g = (size_t) a->prior_size;
+          g_assert_cmpfloat (model_error (a->logits, b->logits, s * s), <=, MODEL_TOL);
+          g_assert_cmpfloat (model_error (a->prior, b->prior, g * g), <=, MODEL_TOL);
+          double max_z = 1.0;
+          for (size_t k = 0; k < s * s; k++)
+            max_z = fmax (max_z, fabs (a->logits[k]));
+          rm_ctx_reset (host);
+          const RmTensor *z = rm_resize_bilinear (
+              host, rm_wrap (host, a->logits, 4, (int64_t[]){ 1, 1, (int64_t) s, (int64_t) s }),
+              a->height, a->width, false);
+          for (size_t k = 0; k < (size_t) a->width * a->height; k++)
+            if (a->mask[k] != b->mask[k] && fabs (z->data[k] - 0.5) > MODEL_TOL * max_z)
+              g_error ("mask pixel %zu differs with the CPU's logit %.6f clear of 0.5", k,
+                       z->data[k]);
+        }
+      rm_segment_results_free (got, n_texts);
+    }
+  rm_ctx_free (host);
+  rm_segment_results_free (want, n_texts);
+  rm_test_rmdir_recursive (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -671,5 +810,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cuda/windows", test_windows);
   g_test_add_func ("/cuda/sum", test_sum);
   g_test_add_func ("/cuda/ctx", test_ctx);
+  g_test_add_func ("/cuda/model/golden", test_model_golden);
+  g_test_add_func ("/cuda/model/session", test_model_session);
   return g_test_run ();
 }

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Host <-> device copies through a backend's upload / download entries, and the emulated
+ * device (see rm-device.h).
+ */
+#include "rm-device.h"
+
+#include "rm-backend.h"
+#include "rm-error.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* Copies n floats between host memory and the memory of `backend`: host src to device dst
+ * (to_device) or device src to host dst (waiting for the kernels queued before). false with
+ * RM_ERROR_DEVICE, and the backend's remembered failure cleared, when the copy or an earlier
+ * kernel failed. */
+static bool
+rm_device_transfer (const RmBackend *backend, bool to_device, float *dst, const float *src,
+                    int64_t n, GError **error)
+{
+  const size_t bytes = (size_t) n * sizeof (float);
+  if (bytes == 0)
+    return true;
+  if ((to_device ? backend->upload : backend->download) (dst, src, bytes))
+    return true;
+  const char *why = backend->error != NULL ? backend->error () : NULL;
+  g_set_error (error, RM_ERROR, RM_ERROR_DEVICE, "%s copy of %zu bytes %s the device failed: %s",
+               backend->name, bytes, to_device ? "to" : "from",
+               why != NULL ? why : "no reason given");
+  if (backend->clear_error != NULL)
+    backend->clear_error ();
+  return false;
+}
+
+static bool
+rm_check_transferable (const RmTensor *t, const char *what, GError **error)
+{
+  if (rm_tensor_is_contiguous (t))
+    return true;
+  char shape[96];
+  g_set_error (error, RM_ERROR, RM_ERROR_SHAPE, "%s: tensor %s is not contiguous", what,
+               rm_shape_str (t, shape, sizeof shape));
+  return false;
+}
+
+RmTensor *
+rm_upload (RmCtx *ctx, const RmTensor *t, GError **error)
+{
+  RM_CHECK (t->device == RM_DEVICE_CPU, "upload: the source is already on %s",
+            rm_device_name (t->device));
+  if (!rm_ctx_is_device (ctx))
+    return (RmTensor *) t;
+  if (!rm_check_transferable (t, "upload", error))
+    return NULL;
+  RmTensor *out = rm_new (ctx, t->ndim, t->shape);
+  if (!rm_device_transfer (ctx->backend, true, out->data, t->data, rm_tensor_numel (t), error))
+    return NULL;
+  return out;
+}
+
+RmTensor *
+rm_download (RmCtx *ctx, const RmTensor *t, GError **error)
+{
+  if (t->device == RM_DEVICE_CPU)
+    return (RmTensor *) t;
+  RM_CHECK (t->device == ctx->backend->device, "download: a tensor on %s in a context on %s",
+            rm_device_name (t->device), rm_device_name (ctx->backend->device));
+  return rm_download_with (ctx, ctx->backend, t, error);
+}
+
+RmTensor *
+rm_download_with (RmCtx *ctx, const RmBackend *backend, const RmTensor *t, GError **error)
+{
+  if (!rm_check_transferable (t, "download", error))
+    return NULL;
+  RmTensor *out = rm_new_host (ctx, t->ndim, t->shape);
+  if (!rm_device_transfer (backend, false, out->data, t->data, rm_tensor_numel (t), error))
+    return NULL;
+  return out;
+}
+
+const RmBackend *
+rm_backend_emulated_device (void)
+{
+  static RmBackend backend;
+  static gsize ready;
+  if (g_once_init_enter (&ready))
+    {
+      backend = *rm_backend_cpu ();
+      backend.name = "cpu (emulated device)";
+      backend.device = RM_DEVICE_EMULATED;
+      /* Forward-only, as the CUDA backend: every entry from gemm on is a backward kernel, so a
+       * training run on this context is refused the same way. */
+      const size_t from = offsetof (RmBackend, gemm);
+      memset ((char *) &backend + from, 0, sizeof backend - from);
+      g_once_init_leave (&ready, 1);
+    }
+  return &backend;
+}
+
+RmCtx *
+rm_ctx_new_emulated_device (void)
+{
+  /* The default (mmap) allocator: host memory, but in arenas apart from the tensor structs. */
+  return rm_ctx_new_device (rm_backend_emulated_device (), NULL);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Engine-internal: tensors between the host and a context's device, for any device backend, and
+ * the emulated device that lets the tests run the model's device path without a GPU.
+ *
+ * A device context (rm_ctx_is_device) keeps its tensors' data where the CPU may not read it;
+ * the op layer refuses any operand that is not on the context's device. Code around the ops
+ * (inputs built on the host, outputs read by the host, golden taps) goes through these copies.
+ */
+#pragma once
+
+#include "rm-tensor.h"
+
+#include <glib.h>
+
+/* The host tensor t on ctx's device: a contiguous copy there (rm_new), or t itself on a host
+ * context. NULL with RM_ERROR_SHAPE when t is not contiguous, RM_ERROR_DEVICE when the copy
+ * fails. */
+RmTensor *rm_upload (RmCtx *ctx, const RmTensor *t, GError **error);
+/* t readable by the host: a copy in ctx->arena (rm_new_host) when t lives on ctx's device, t
+ * itself when it is on the host already. Waits for the kernels that compute t. NULL with
+ * RM_ERROR_SHAPE when t is a non-contiguous device tensor, RM_ERROR_DEVICE when a kernel or the
+ * copy failed. */
+RmTensor *rm_download (RmCtx *ctx, const RmTensor *t, GError **error);
+/* The copy of rm_download for a tensor on the device of `backend`, into host memory of any
+ * context ctx (rm_tensor_to_host: a host context). */
+RmTensor *rm_download_with (RmCtx *ctx, const RmBackend *backend, const RmTensor *t,
+                            GError **error);
+
+/* For tests only: a device context without a device. Its tensors are tagged
+ * RM_DEVICE_EMULATED and their data lives in a data arena of its own (host memory); its backend
+ * is the CPU's kernels under another device tag, forward-only like the CUDA backend (the backward
+ * entries are NULL), with memcpy for uploads and downloads. Everything the model does on a CUDA
+ * context happens on it — weight upload, marks over both arenas, copies in and out, the op
+ * layer's device check — except that the kernels are the CPU's, so results are bit-identical to a
+ * CPU context's. */
+RmCtx *rm_ctx_new_emulated_device (void);
+const RmBackend *rm_backend_emulated_device (void);
