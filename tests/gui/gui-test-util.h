@@ -23,3 +23,15 @@ gboolean mask_equals (RmCandidate *candidate, const guint8 *expected);
 void save_window (gpointer window, const char *name);
 char *make_model_dir (const char *scratch_dir);
 void remove_tree (const char *path);
+
+/* Holds a query's worker at the engine's first stage after "decode" (for up to 20 s) until the
+ * test sets `release`: a query that is surely still running, to cancel. Pass query_hold_hook and
+ * a zeroed QueryHold to rm_segmenter_set_test_hook (). */
+typedef struct
+{
+  gint reached;             /* the worker is held */
+  gint release;             /* set by the test: let it go */
+  gint calls_after_release; /* stages the engine ran after the release */
+} QueryHold;
+void query_hold_hook (const char *stage, double fraction, gpointer user_data);
+gboolean query_hold_reached (gpointer data);
