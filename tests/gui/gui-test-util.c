@@ -226,3 +226,28 @@ add_rect_annotations (RmProject *project, gint64 image_id, guint32 width, guint3
     }
   g_assert_true (rm_project_commit (project, &error));
 }
+
+void
+query_hold_hook (const char *stage, double fraction, gpointer user_data)
+{
+  QueryHold *hold = user_data;
+  gint64 deadline;
+
+  if (g_str_equal (stage, "decode"))
+    return;
+  if (g_atomic_int_get (&hold->release))
+    {
+      g_atomic_int_inc (&hold->calls_after_release); /* the engine went on */
+      return;
+    }
+  g_atomic_int_set (&hold->reached, 1);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (!g_atomic_int_get (&hold->release) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+}
+
+gboolean
+query_hold_reached (gpointer data)
+{
+  return g_atomic_int_get (&((QueryHold *) data)->reached) != 0;
+}

@@ -32,3 +32,15 @@ void rect_annotation_box (guint k, guint32 width, guint32 height, guint32 box[4]
  * k-th a filled rect_annotation_box (k); in one transaction. */
 void add_rect_annotations (RmProject *project, gint64 image_id, guint32 width, guint32 height,
                            guint n, RmStoreStatus status);
+
+/* Holds a query's worker at the engine's first stage after "decode" (for up to 20 s) until the
+ * test sets `release`: a query that is surely still running, to cancel. Pass query_hold_hook and
+ * a zeroed QueryHold to rm_segmenter_set_test_hook (). */
+typedef struct
+{
+  gint reached;             /* the worker is held */
+  gint release;             /* set by the test: let it go */
+  gint calls_after_release; /* stages the engine ran after the release */
+} QueryHold;
+void query_hold_hook (const char *stage, double fraction, gpointer user_data);
+gboolean query_hold_reached (gpointer data);

@@ -411,34 +411,7 @@ test_query_and_edit (void)
 
 /* ---- cancelling -------------------------------------------------------------------------- */
 
-static gint hook_reached;
-static gint hook_release;
-static gint hook_calls_after_release;
-
-/* Holds the worker at the first engine stage until the test has pressed cancel. */
-static void
-blocking_hook (const char *stage, double fraction, gpointer user_data)
-{
-  gint64 deadline;
-
-  if (g_str_equal (stage, "decode"))
-    return;
-  if (g_atomic_int_get (&hook_release))
-    {
-      g_atomic_int_inc (&hook_calls_after_release); /* the engine went on */
-      return;
-    }
-  g_atomic_int_set (&hook_reached, 1);
-  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  while (!g_atomic_int_get (&hook_release) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-}
-
-static gboolean
-hook_was_reached (gpointer data)
-{
-  return g_atomic_int_get (&hook_reached) != 0;
-}
+static QueryHold hold;
 
 static void
 test_cancel (void)
@@ -449,15 +422,13 @@ test_cancel (void)
     return;
 
   window = open_window (model_dir);
-  g_atomic_int_set (&hook_reached, 0);
-  g_atomic_int_set (&hook_release, 0);
-  g_atomic_int_set (&hook_calls_after_release, 0);
-  rm_segmenter_set_test_hook (blocking_hook, NULL);
+  hold = (QueryHold){ 0 };
+  rm_segmenter_set_test_hook (query_hold_hook, &hold);
 
   gtk_editable_set_text (GTK_EDITABLE (window->query_entry), "the road");
   activate (window, "win.run-query", NULL);
   g_assert_true (rm_window_get_query_running (window));
-  g_assert_true (wait_for (hook_was_reached, NULL, "the engine"));
+  g_assert_true (wait_for (query_hold_reached, &hold, "the engine"));
 
   /* while the worker is held, the UI runs: progress, Cancel, and the main loop turns */
   g_assert_true (gtk_widget_get_visible (window->cancel_button));
@@ -471,11 +442,11 @@ test_cancel (void)
 
   activate (window, "win.cancel-query", NULL); /* Esc */
   g_assert_nonnull (strstr (gtk_label_get_label (window->query_status_label), "Cancelling"));
-  g_atomic_int_set (&hook_release, 1);
+  g_atomic_int_set (&hold.release, 1);
   g_assert_true (wait_for (query_finished, window, "the cancelled query"));
   rm_segmenter_set_test_hook (NULL, NULL);
   /* the abort flag stopped the engine at its next block: no stage ran after the cancel */
-  g_assert_cmpint (g_atomic_int_get (&hook_calls_after_release), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&hold.calls_after_release), ==, 0);
 
   g_assert_null (rm_window_get_candidate (window));
   g_assert_cmpstr (gtk_label_get_label (window->query_status_label), ==, "Query cancelled.");
