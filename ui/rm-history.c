@@ -1,5 +1,5 @@
 /* rm-history.c: one undo history for the window: the candidate's mask edits and the changes made
- * to annotations (expression, status, mask, deletion)
+ * to annotations (expression, status, mask, deletion, addition)
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,6 +15,9 @@
  *     and after, and applies one or the other. Masks are kept compressed (the annotation's RLE,
  *     a shared immutable GBytes), so a step costs a few kB at most and decodes nothing.
  *   - a deletion keeps the annotation and where it was in the list; undoing it puts it back.
+ *   - an addition (a candidate accepted or rejected) keeps the annotation and the candidate it
+ *     came from; undoing it takes the annotation out and gives the candidate back, as it was,
+ *     so an accept by mistake costs nothing; redoing it finishes the candidate again.
  *
  * A new step forgets what could be redone. At most RM_HISTORY_DEFAULT_MAX_STEPS steps are kept.
  * "removed" and "restored" tell when an annotation leaves or joins the list through the history
@@ -30,6 +33,7 @@ typedef enum
   OP_CANDIDATE,
   OP_CHANGE,
   OP_DELETE,
+  OP_ADD,
 } OpKind;
 
 typedef struct
@@ -43,11 +47,11 @@ typedef struct
 typedef struct
 {
   OpKind kind;
-  RmCandidate *candidate;   /* OP_CANDIDATE */
-  RmAnnotation *annotation; /* OP_CHANGE, OP_DELETE */
+  RmCandidate *candidate;   /* OP_CANDIDATE; OP_ADD: where the annotation came from, or NULL */
+  RmAnnotation *annotation; /* OP_CHANGE, OP_DELETE, OP_ADD */
   State before;             /* OP_CHANGE */
   State after;
-  guint position; /* OP_DELETE: where it was */
+  guint position; /* OP_DELETE, OP_ADD: where it was in the list when last taken out */
 } Op;
 
 struct _RmHistory
@@ -79,6 +83,7 @@ enum
 {
   REMOVED,
   RESTORED,
+  CANDIDATE_RETURNED,
   N_SIGNALS
 };
 
@@ -186,18 +191,24 @@ op_apply (RmHistory *self, Op *op, gboolean forwards)
       return TRUE;
 
     case OP_DELETE:
-      if (forwards)
+    case OP_ADD:
+      /* a deletion takes the annotation out going forwards, an addition going backwards */
+      if ((op->kind == OP_DELETE) == forwards)
         {
           if (!find (self, op->annotation, &position))
             return FALSE;
           op->position = position;
           g_list_store_remove (self->annotations, position);
           g_signal_emit (self, signals[REMOVED], 0, op->annotation);
+          if (op->kind == OP_ADD && op->candidate != NULL)
+            g_signal_emit (self, signals[CANDIDATE_RETURNED], 0, op->candidate, TRUE);
         }
       else
         {
           if (find (self, op->annotation, &position))
             return FALSE;
+          if (op->kind == OP_ADD && op->candidate != NULL)
+            g_signal_emit (self, signals[CANDIDATE_RETURNED], 0, op->candidate, FALSE);
           position =
               MIN (op->position, g_list_model_get_n_items (G_LIST_MODEL (self->annotations)));
           g_list_store_insert (self->annotations, position, op->annotation);
@@ -269,12 +280,20 @@ rm_history_class_init (RmHistoryClass *klass)
   properties[PROP_CAN_REDO] = g_param_spec_boolean ("can-redo", NULL, NULL, FALSE, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  /* removed (annotation): a deletion, or the redo of one, took it out of the list. */
+  /* removed (annotation): a deletion, the redo of one or the undo of an addition took it out of
+   * the list. */
   signals[REMOVED] = g_signal_new ("removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                    NULL, NULL, G_TYPE_NONE, 1, RM_TYPE_ANNOTATION);
-  /* restored (annotation): undoing its deletion put it back in the list. */
+  /* restored (annotation): undoing its deletion (or redoing its addition) put it back in the
+   * list. */
   signals[RESTORED] = g_signal_new ("restored", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                     NULL, NULL, NULL, G_TYPE_NONE, 1, RM_TYPE_ANNOTATION);
+  /* candidate-returned (candidate, returned): undoing an addition gives back the candidate the
+   * annotation was made from (TRUE: show it again, after "removed"); redoing it finishes the
+   * candidate again (FALSE: let it go, before "restored"). */
+  signals[CANDIDATE_RETURNED] =
+      g_signal_new ("candidate-returned", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 2, RM_TYPE_CANDIDATE, G_TYPE_BOOLEAN);
 }
 
 static void
@@ -396,6 +415,25 @@ rm_history_delete (RmHistory *self, RmAnnotation *annotation)
   push (self, op);
 
   return TRUE;
+}
+
+/* Records that @annotation, made from @candidate (NULL: from nothing to give back), was just
+ * added at the end of the list, as one step. */
+void
+rm_history_record_add (RmHistory *self, RmAnnotation *annotation, RmCandidate *candidate)
+{
+  Op *op;
+
+  g_return_if_fail (RM_IS_HISTORY (self));
+  g_return_if_fail (RM_IS_ANNOTATION (annotation));
+  g_return_if_fail (candidate == NULL || RM_IS_CANDIDATE (candidate));
+  g_return_if_fail (find (self, annotation, NULL));
+
+  op = g_new0 (Op, 1);
+  op->kind = OP_ADD;
+  op->annotation = g_object_ref (annotation);
+  op->candidate = candidate != NULL ? g_object_ref (candidate) : NULL;
+  push (self, op);
 }
 
 /* Records that @candidate made a new step of its own mask history (its "edited" signal). */

@@ -1,5 +1,5 @@
 /* rm-history.h: one undo history for the window: the candidate's mask edits and the changes made
- * to annotations (expression, status, mask, deletion)
+ * to annotations (expression, status, mask, deletion, addition)
  *
  * Copyright 2025 The Refmask developers
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -30,6 +30,7 @@ gboolean rm_history_set_status (RmHistory *self, RmAnnotation *annotation,
 gboolean rm_history_update (RmHistory *self, RmAnnotation *annotation, RmAnnotationStatus status,
                             RmAnnotationSource source, GBytes *rle);
 gboolean rm_history_delete (RmHistory *self, RmAnnotation *annotation);
+void rm_history_record_add (RmHistory *self, RmAnnotation *annotation, RmCandidate *candidate);
 
 void rm_history_record_candidate_step (RmHistory *self, RmCandidate *candidate);
 void rm_history_forget_candidate (RmHistory *self, RmCandidate *candidate);

@@ -507,6 +507,28 @@ on_history_restored (RmWindow *self, RmAnnotation *annotation)
   _rm_window_emit_annotation_added (self, annotation);
 }
 
+/* Undoing an accept or reject gives its candidate back, on its image; redoing it lets the
+ * candidate go again. */
+static void
+on_history_candidate_returned (RmWindow *self, RmCandidate *candidate, gboolean returned)
+{
+  guint position;
+
+  if (!returned)
+    {
+      if (self->candidate == candidate)
+        _rm_window_drop_candidate (self);
+      return;
+    }
+
+  position = find_image (self, rm_candidate_get_image (candidate));
+  if (position == GTK_INVALID_LIST_POSITION)
+    return;
+  if (position != rm_window_get_selected (self))
+    rm_window_select_image (self, position);
+  _rm_window_set_candidate (self, candidate);
+}
+
 static void
 on_history_changed (RmWindow *self)
 {
@@ -581,6 +603,8 @@ _rm_window_annotations_init (RmWindow *self)
   self->history = rm_history_new (self->annotations);
   g_signal_connect_swapped (self->history, "removed", G_CALLBACK (on_history_removed), self);
   g_signal_connect_swapped (self->history, "restored", G_CALLBACK (on_history_restored), self);
+  g_signal_connect_swapped (self->history, "candidate-returned",
+                            G_CALLBACK (on_history_candidate_returned), self);
   g_signal_connect_swapped (self->history, "notify::can-undo", G_CALLBACK (on_history_changed),
                             self);
   g_signal_connect_swapped (self->history, "notify::can-redo", G_CALLBACK (on_history_changed),

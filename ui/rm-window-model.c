@@ -516,9 +516,13 @@ _rm_window_finish_candidate (RmWindow *self, RmAnnotationStatus status)
     }
   else
     {
-      annotation = rm_candidate_to_annotation (self->candidate, status);
+      g_autoptr (RmCandidate) candidate = g_object_ref (self->candidate);
+
+      annotation = rm_candidate_to_annotation (candidate, status);
       replace_candidate (self, NULL, FALSE);
       add_annotation (self, annotation);
+      /* Ctrl+Z takes the annotation back out and shows the candidate again */
+      rm_history_record_add (self->history, annotation, candidate);
     }
 
   area = rm_annotation_format_area (rm_annotation_get_area (annotation));

@@ -676,6 +676,97 @@ test_history (void)
   g_assert_cmpuint (rm_history_get_n_undo (history), ==, 2);
 }
 
+typedef struct
+{
+  RmCandidate *candidate; /* the last one "candidate-returned" named */
+  gboolean returned;
+  guint n;
+  gboolean in_list; /* whether the annotation was in the list when it was emitted */
+  GListStore *store;
+  RmAnnotation *annotation;
+} Returned;
+
+static void
+on_candidate_returned (RmHistory *history, RmCandidate *candidate, gboolean returned, Returned *r)
+{
+  r->candidate = candidate;
+  r->returned = returned;
+  r->n++;
+  r->in_list = g_list_store_find (r->store, r->annotation, NULL);
+}
+
+/* An accepted candidate: undo takes the annotation out and gives the candidate back (after
+ * "removed"); redo lets the candidate go (before "restored") and puts the annotation back. */
+static void
+test_history_addition (void)
+{
+  g_autoptr (GListStore) store = g_list_store_new (RM_TYPE_ANNOTATION);
+  g_autoptr (RmHistory) history = rm_history_new (store);
+  g_autoptr (GFile) image = g_file_new_for_path ("/tmp/tile.png");
+  g_autoptr (RmAnnotation) first =
+      make_annotation (image, "first", RM_ANNOTATION_STATUS_ACCEPTED, 0);
+  g_autoptr (RmAnnotation) source =
+      make_annotation (image, "road", RM_ANNOTATION_STATUS_ACCEPTED, 8);
+  g_autoptr (RmCandidate) candidate = rm_candidate_new_for_annotation (source);
+  g_autoptr (RmAnnotation) added = NULL;
+  const double square[] = { 0, 0, 3, 0, 3, 3, 0, 3 };
+  Returned r = { 0 };
+  RmAnnotation *touched = NULL;
+  guint n_removed = 0, n_restored = 0, position = 0;
+
+  g_list_store_append (store, first);
+  g_signal_connect (history, "removed", G_CALLBACK (count_annotation), &n_removed);
+  g_signal_connect (history, "restored", G_CALLBACK (count_annotation), &n_restored);
+  g_signal_connect (history, "candidate-returned", G_CALLBACK (on_candidate_returned), &r);
+
+  /* a corrected candidate, accepted: it becomes an annotation at the end of the list */
+  g_assert_true (rm_candidate_fill_polygon (candidate, square, 4, TRUE));
+  rm_history_record_candidate_step (history, candidate);
+  added = rm_candidate_to_annotation (candidate, RM_ANNOTATION_STATUS_ACCEPTED);
+  r.store = store;
+  r.annotation = added;
+  rm_history_forget_candidate (history, candidate); /* the window lets the candidate go */
+  g_list_store_append (store, added);
+  rm_history_record_add (history, added, candidate);
+  g_assert_cmpuint (rm_history_get_n_undo (history), ==, 1);
+  g_assert_cmpuint (r.n, ==, 0);
+
+  /* undo: out of the list, the same candidate back with its correction */
+  g_assert_true (rm_history_undo (history, &touched));
+  g_assert_true (touched == added);
+  g_assert_false (g_list_store_find (store, added, NULL));
+  g_assert_cmpuint (n_removed, ==, 1);
+  g_assert_cmpuint (r.n, ==, 1);
+  g_assert_true (r.returned);
+  g_assert_true (r.candidate == candidate);
+  g_assert_false (r.in_list);
+  g_assert_cmpint (rm_candidate_get_area (candidate), ==, 25);
+  g_assert_true (rm_candidate_get_corrected (candidate));
+  g_assert_false (rm_history_can_undo (history));
+
+  /* redo: the candidate goes first, then the annotation is back where it was */
+  g_assert_true (rm_history_redo (history, &touched));
+  g_assert_true (touched == added);
+  g_assert_cmpuint (r.n, ==, 2);
+  g_assert_false (r.returned);
+  g_assert_false (r.in_list);
+  g_assert_cmpuint (n_restored, ==, 1);
+  g_assert_true (g_list_store_find (store, added, &position));
+  g_assert_cmpuint (position, ==, 1);
+
+  /* an addition whose annotation left by other means is out of date: skipped */
+  g_list_store_remove (store, 1);
+  g_assert_false (rm_history_undo (history, &touched));
+  g_assert_cmpuint (r.n, ==, 2);
+
+  /* without a candidate (nothing to give back) it is a plain addition */
+  g_list_store_append (store, added);
+  rm_history_record_add (history, added, NULL);
+  g_assert_true (rm_history_undo (history, NULL));
+  g_assert_false (g_list_store_find (store, added, NULL));
+  g_assert_cmpuint (r.n, ==, 2);
+}
+
 /* ---- the review queue -------------------------------------------------------------------- */
 
 static void
@@ -782,6 +873,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/edit/polygon", test_polygon);
   g_test_add_func ("/candidate/polygon-and-origin", test_candidate_polygon);
   g_test_add_func ("/history/annotations-and-candidate", test_history);
+  g_test_add_func ("/history/addition", test_history_addition);
   g_test_add_func ("/review/queue-order-and-stepping", test_review_queue);
 
   return g_test_run ();

@@ -719,6 +719,13 @@ test_annotate (void)
   g_assert_true (wait_for (canvas_focused, window, "the canvas focused"));
   press_until_stored (window, "Delete", "accepted:the large building|rejected:the road");
   g_assert_null (rm_window_get_candidate (window));
+  /* Ctrl+Z takes the reject back: the row leaves the file and the candidate is shown again;
+   * Ctrl+Shift+Z rejects it again */
+  press_until_stored (window, "<Control>z", "accepted:the large building");
+  g_assert_true (wait_for (has_candidate, window, "the candidate back"));
+  g_assert_cmpstr (rm_candidate_get_expression (rm_window_get_candidate (window)), ==, "the road");
+  press_until_stored (window, "<Control><Shift>z", "accepted:the large building|rejected:the road");
+  g_assert_null (rm_window_get_candidate (window));
 
   /* a click on its row selects the rejected one; Shift+Delete deletes it, Ctrl+Z puts it back,
    * Ctrl+Shift+Z and Ctrl+Y take it again */
