@@ -285,6 +285,12 @@ _rm_window_decide (RmWindow *self, RmAnnotationStatus status)
   _rm_window_review_after_decision (self, annotation);
 }
 
+static RmAnnotationRow *
+find_row (RmWindow *self, RmAnnotation *annotation)
+{
+  return g_hash_table_lookup (self->annotation_rows, annotation);
+}
+
 static void
 delete_annotation (RmWindow *self, RmAnnotation *annotation)
 {
@@ -310,12 +316,6 @@ _rm_window_delete_annotation (RmWindow *self)
 
   if (annotation != NULL)
     delete_annotation (self, annotation);
-}
-
-static RmAnnotationRow *
-find_row (RmWindow *self, RmAnnotation *annotation)
-{
-  return g_hash_table_lookup (self->annotation_rows, annotation);
 }
 
 /* Starts editing the selected annotation's expression in its row. */
@@ -490,9 +490,25 @@ on_annotation_selection_changed (RmWindow *self)
 
 /* ---- the history's signals --------------------------------------------------------------- */
 
+/* When an annotation's row goes with the focus in it, GTK leaves the focus on the removed
+ * widget until the next frame, and a key pressed meanwhile (Ctrl+Z!) reaches no accelerator:
+ * the focus goes to the list, or to the image when the list has nothing left to focus. */
+static void
+keep_focus_in_window (RmWindow *self)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+  if (focus == NULL || gtk_widget_get_root (focus) != NULL)
+    return;
+  if (!gtk_widget_grab_focus (GTK_WIDGET (self->annotation_list)) ||
+      gtk_widget_get_root (gtk_root_get_focus (GTK_ROOT (self))) == NULL)
+    gtk_widget_grab_focus (GTK_WIDGET (self->canvas));
+}
+
 static void
 on_history_removed (RmWindow *self, RmAnnotation *annotation)
 {
+  keep_focus_in_window (self);
   if (self->reviewing)
     rm_review_queue_remove (self->review, annotation);
   _rm_window_emit_annotation_removed (self, annotation);
