@@ -593,6 +593,36 @@ test_screenshot (void)
   close_window (window);
 }
 
+/* The bundled default model (data/model) in the studio, on the first sample image, as the
+ * README's first command opens it: a candidate with the model's prior over it, then accepted.
+ * Keeps refmask-studio-default-model.png (the README's picture). */
+static void
+test_default_model (void)
+{
+  g_autofree char *dir = g_build_filename (g_getenv ("REFMASK_SOURCE_DIR"), "data", "model", NULL);
+  RmWindow *window = open_window (dir);
+  RmCanvas *canvas = rm_window_get_canvas (window);
+  RmCandidate *candidate;
+  GListModel *annotations;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1240, 760);
+  g_assert_true (window->model_loaded);
+  g_assert_cmpuint (rm_window_get_selected (window), ==, 0);
+  run_query (window, "the unpaved land");
+  candidate = rm_window_get_candidate (window);
+  g_assert_nonnull (candidate);
+  g_assert_cmpint (rm_candidate_get_area (candidate), >, 0);
+  activate (window, "win.toggle-prior", NULL);
+  wait_for_frame (GTK_WIDGET (window));
+  g_assert_true (rm_canvas_get_prior_drawn (canvas));
+  save_window (window, "refmask-studio-default-model.png");
+
+  activate (window, "win.accept", NULL);
+  annotations = rm_window_get_annotations (window);
+  g_assert_cmpuint (g_list_model_get_n_items (annotations), ==, 1);
+  close_window (window);
+}
+
 /* The preferences' model folder row and the shortcuts window, kept as pictures too. */
 static GtkWindow *
 find_toplevel (GType type)
@@ -761,6 +791,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/annotate/device-setting", test_device_setting);
   g_test_add_func ("/annotate/large-overlay", test_large_overlay);
   g_test_add_func ("/annotate/screenshot", test_screenshot);
+  g_test_add_func ("/annotate/default-model", test_default_model);
   g_test_add_func ("/annotate/load-model-action", test_load_model_action); /* sets --model */
 
   status = g_test_run ();
