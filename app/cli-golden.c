@@ -11,12 +11,14 @@
 int
 rm_cli_golden_check (int argc, char **argv)
 {
-  gboolean verbose = FALSE;
+  gboolean verbose = FALSE, recompute = FALSE;
   int threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   GOptionEntry entries[] = {
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every tensor, not only failures",
       NULL },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
+    { "recompute", 0, 0, G_OPTION_ARG_NONE, &recompute,
+      "Gradient checks: re-run each Hiera block in the backward (as train --recompute)", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) octx =
@@ -35,6 +37,7 @@ rm_cli_golden_check (int argc, char **argv)
     }
   RmGoldenParams params = rm_golden_default_params ();
   params.verbose = verbose;
+  params.recompute = recompute;
   params.n_threads = threads > 0 ? threads : 1;
   RmGoldenReport report;
   if (!rm_golden_check (argv[1], &params, &report, &error))

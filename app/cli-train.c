@@ -31,7 +31,7 @@ rm_cli_train (int argc, char **argv)
   gint64 steps = 0, seed = (gint64) p.seed, lr_drop = 0;
   int epochs = 0, accum = p.accum, threads = 0, ckpt = p.checkpoint_every, val_limit = 0;
   double lr = p.lr, lr_bifit = p.lr_bifit, wd = p.weight_decay;
-  gboolean resume = FALSE, black = FALSE, flips = FALSE, train_all = FALSE;
+  gboolean resume = FALSE, black = FALSE, flips = FALSE, train_all = FALSE, recompute = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory to start from", "DIR" },
     { "refs", 'r', 0, G_OPTION_ARG_FILENAME, &refs, "refs.jsonl with the samples", "FILE" },
@@ -61,6 +61,10 @@ rm_cli_train (int argc, char **argv)
     { "checkpoint-every", 0, 0, G_OPTION_ARG_INT, &ckpt, "Checkpoint every N steps (default 100)",
       "N" },
     { "resume", 0, 0, G_OPTION_ARG_NONE, &resume, "Continue the run in --out", NULL },
+    { "recompute", 0, 0, G_OPTION_ARG_NONE, &recompute,
+      "Re-run each Hiera block in the backward instead of keeping its activations (less memory, "
+      "same gradients)",
+      NULL },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: online cores)", "N" },
     { NULL },
   };
@@ -101,6 +105,7 @@ rm_cli_train (int argc, char **argv)
   p.seed = (uint64_t) seed;
   p.checkpoint_every = ckpt;
   p.resume = resume;
+  p.recompute = recompute;
   p.n_threads = threads;
   p.progress = on_progress;
   p.abort = rm_cli_interrupted;

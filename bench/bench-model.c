@@ -3,11 +3,13 @@
  * in the same run. Configurations: (a) the golden set's, (b) the small interactive one (Hiera-tiny
  * at 512 + BEiT-3 6 x 384 at 224), (c) the released large one at 1024; random weights.
  *
- *   bench-model [--configs abc] [--runs N] [--threads N] [--shared DIR] [--device cpu|cuda]
+ *   bench-model [--configs abct] [--runs N] [--threads N] [--shared DIR] [--device cpu|cuda]
+ *               [--recompute]
  *
  * --device cuda times the forward on the first GPU (weights uploaded once, as a CUDA session
  * does; each run ends when the logits are back on the host). The roofline ratios are the CPU's
- * and are not printed for it.
+ * and are not printed for it. --recompute makes the training step (t) re-run each Hiera block in
+ * the backward (RmTrainParams.recompute) instead of keeping its activations.
  */
 #include "rm-config.h"
 #include "rm-cuda.h"
@@ -184,7 +186,7 @@ leaf_grad (void *user, const char *name, const RmTensor *param)
  * count is somewhat lower and the ratio somewhat flattering). */
 static void
 bench_train_step (const char *label, const RmModelConfig *cfg, int runs, int threads,
-                  const RmRoofline *roof)
+                  bool recompute, const RmRoofline *roof)
 {
   RmWeights *w = rm_weights_new_random (cfg, 7, 0.02f);
   rm_weights_make_trainable (w);
@@ -211,7 +213,7 @@ bench_train_step (const char *label, const RmModelConfig *cfg, int runs, int thr
       rm_ctx_reset (ctx);
       rm_tape_reset (ctx->tape);
       ctx->flops = 0;
-      RmForward fw = { .ctx = ctx, .core = &core };
+      RmForward fw = { .ctx = ctx, .core = &core, .recompute = recompute };
       RmForwardInput in = { .sam_image = rm_wrap (ctx, sam, 4, (int64_t[]){ 1, 3, s, s }),
                             .beit_image = rm_wrap (ctx, beit, 4, (int64_t[]){ 1, 3, b, b }),
                             .ids = ids,
@@ -268,6 +270,7 @@ main (int argc, char **argv)
 {
   g_autofree char *configs = g_strdup ("ab");
   g_autofree char *shared = NULL, *config_file = NULL, *device = NULL;
+  gboolean recompute = FALSE;
   int runs = 3, threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   GOptionEntry entries[] = {
     { "configs", 'c', 0, G_OPTION_ARG_STRING, &configs,
@@ -278,6 +281,8 @@ main (int argc, char **argv)
     { "config-file", 'f', 0, G_OPTION_ARG_FILENAME, &config_file, "Also this config.json", "FILE" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Forward on cpu (default) or cuda",
       "cpu|cuda" },
+    { "recompute", 0, 0, G_OPTION_ARG_NONE, &recompute,
+      "Training step (t): re-run each Hiera block in the backward", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) octx = g_option_context_new ("— engine benchmark");
@@ -330,7 +335,8 @@ main (int argc, char **argv)
             fprintf (stderr,
                      "bench-model: (t) trains on the CPU only; skipped with --device cuda\n");
           else
-            bench_train_step ("(b) train", &cfg, runs, threads, &roof);
+            bench_train_step (recompute ? "(b) train, recompute" : "(b) train", &cfg, runs, threads,
+                              recompute, &roof);
         }
       else if (*c == 'c')
         {

@@ -8,17 +8,29 @@
 #include "rm-backend.h"
 #include "rm-error.h"
 
+#include <inttypes.h>
 #include <string.h>
+
+/* Gradient buffers set aside for a checkpointed region's inputs before its scope (see
+ * backward_checkpoint); a stack when regions are re-run inside re-runs. */
+typedef struct Reserve
+{
+  const struct Reserve *prev;
+  int n;
+  const RmTensor *t[RM_TAPE_MAX_INPUTS];
+  float *buf[RM_TAPE_MAX_INPUTS];
+} Reserve;
 
 struct RmGrad
 {
   RmCtx *ctx;
-  size_t n_nodes;
-  float **gout;       /* per node: gradient of its output (NULL: not reached) */
-  bool *needs;        /* per node: some input needs a gradient */
-  GHashTable *outs;   /* output tensor -> node index + 1 */
-  GHashTable *leaves; /* leaf tensor -> gradient */
+  size_t n_nodes, cap_nodes; /* records indexed (the tape's, plus a region being re-run) */
+  float **gout;              /* per node: gradient of its output (NULL: not reached) */
+  bool *needs;               /* per node: some input needs a gradient */
+  GHashTable *outs;          /* output tensor -> node index + 1 */
+  GHashTable *leaves;        /* leaf tensor -> gradient */
   GPtrArray *leaf_order;
+  const Reserve *reserve;
 };
 
 /* ---- bookkeeping ------------------------------------------------------------------------ */
@@ -47,6 +59,18 @@ zeros_for (RmGrad *g, const RmTensor *t)
   return buf;
 }
 
+/* A zeroed buffer for the gradient of recorded tensor t: the one reserved for it when t is an
+ * input of the checkpointed region being walked, else a new one. */
+static float *
+first_grad_buffer (RmGrad *g, const RmTensor *t)
+{
+  for (const Reserve *r = g->reserve; r != NULL; r = r->prev)
+    for (int k = 0; k < r->n; k++)
+      if (r->t[k] == t)
+        return r->buf[k];
+  return zeros_for (g, t);
+}
+
 /* The gradient buffer of t (allocated, zeroed, on first use), or NULL when t needs none. */
 static float *
 grad_of (RmGrad *g, const RmTensor *t)
@@ -57,7 +81,7 @@ grad_of (RmGrad *g, const RmTensor *t)
   if (i >= 0)
     {
       if (g->gout[i] == NULL)
-        g->gout[i] = zeros_for (g, t);
+        g->gout[i] = first_grad_buffer (g, t);
       return g->gout[i];
     }
   float *buf = g_hash_table_lookup (g->leaves, t);
@@ -395,6 +419,179 @@ backward_node (RmGrad *g, const RmTapeNode *node, const float *dy)
 
 /* ---- the driver ------------------------------------------------------------------------- */
 
+/* Indexes the tape's records [from, to): which need a gradient (an input does, or a checkpointed
+ * region reads a trainable tensor), and which tensor each produced. */
+static void
+index_nodes (RmGrad *g, size_t from, size_t to)
+{
+  if (to > g->cap_nodes)
+    {
+      g->cap_nodes = MAX (to, 2 * g->cap_nodes);
+      g->gout = g_renew (float *, g->gout, g->cap_nodes);
+      g->needs = g_renew (bool, g->needs, g->cap_nodes);
+    }
+  for (size_t i = from; i < to; i++)
+    {
+      const RmTapeNode *node = rm_tape_node (g->ctx->tape, i);
+      bool need = node->op == RM_OP_CHECKPOINT && node->checkpoint->reads_trainable;
+      for (int k = 0; k < node->n_inputs; k++)
+        need = need || needs_grad (g, node->in[k]);
+      g->gout[i] = NULL;
+      g->needs[i] = need;
+      g_hash_table_insert (g->outs, node->out, GSIZE_TO_POINTER (i + 1));
+    }
+  g->n_nodes = to;
+}
+
+static void backward_checkpoint (RmGrad *g, size_t first);
+
+/* The backward of the records from..to (to <= from), in reverse. */
+static void
+walk (RmGrad *g, int64_t from, int64_t to)
+{
+  for (int64_t i = from; i >= to; i--)
+    {
+      const RmTapeNode *node = rm_tape_node (g->ctx->tape, (size_t) i);
+      if (!g->needs[i])
+        continue;
+      if (node->op == RM_OP_CHECKPOINT)
+        {
+          /* A region is re-run once, at its first record: by then every op that used one of its
+           * outputs (they all come later on the tape) has added its gradient. */
+          if (node->i[0] == 0)
+            backward_checkpoint (g, (size_t) i);
+        }
+      else if (g->gout[i] != NULL)
+        backward_node (g, node, g->gout[i]);
+    }
+}
+
+static bool
+is_region_input (const RmCheckpoint *cp, const RmTensor *t)
+{
+  for (int k = 0; k < cp->n_in; k++)
+    if (cp->in[k] == t)
+      return true;
+  return false;
+}
+
+/* The region whose records start at `first`: re-run with recording on, after the end of the tape
+ * and in a scope of the arena; its records walked from the gradients of its outputs; then
+ * forgotten and their memory given back. Gradients reach the region's inputs and parameters
+ * through the same buffers and in the same order as if the region had been recorded in the
+ * forward. */
+static void
+backward_checkpoint (RmGrad *g, size_t first)
+{
+  RmCtx *ctx = g->ctx;
+  RmTape *tape = ctx->tape;
+  const RmCheckpoint *cp = rm_tape_node (tape, first)->checkpoint;
+  bool reached = false;
+  for (int k = 0; k < cp->n_out; k++)
+    reached = reached || g->gout[first + k] != NULL;
+  if (!reached)
+    return;
+
+  /* The inputs' gradients must outlive the scope. A buffer is set aside for each input that may
+   * get one and has none yet; it is only taken if the walk reaches the input (one it does not
+   * reach keeps no gradient, as in a recorded forward). */
+  Reserve r = { .prev = g->reserve };
+  for (int k = 0; k < cp->n_in; k++)
+    {
+      const RmTensor *t = cp->in[k];
+      int64_t i = node_index (g, t);
+      bool dup = false;
+      for (int j = 0; j < r.n; j++)
+        dup = dup || r.t[j] == t;
+      if (i >= 0 && g->needs[i] && g->gout[i] == NULL && !dup)
+        {
+          r.t[r.n] = t;
+          r.buf[r.n++] = zeros_for (g, t);
+        }
+    }
+  g->reserve = &r;
+
+  const size_t start = rm_tape_len (tape);
+  const RmCtxMark mark = rm_ctx_mark (ctx);
+  RmTensor *out[RM_TAPE_MAX_INPUTS];
+  cp->fn (cp->user, ctx, cp->in, out);
+  const size_t end = rm_tape_len (tape);
+  index_nodes (g, start, end);
+  for (size_t j = start; j < end; j++)
+    {
+      const RmTapeNode *node = rm_tape_node (tape, j);
+      for (int k = 0; k < node->n_inputs; k++)
+        {
+          int64_t i = node_index (g, node->in[k]);
+          RM_CHECK (i < 0 || i >= (int64_t) start || is_region_input (cp, node->in[k]),
+                    "checkpoint: the region read recorded tensor %" PRId64
+                    " (%s) that is not one of its inputs",
+                    i, rm_op_kind_name (rm_tape_node (tape, (size_t) i)->op));
+        }
+    }
+  for (int k = 0; k < cp->n_out; k++)
+    {
+      const int64_t i = node_index (g, out[k]);
+      RM_CHECK (i >= (int64_t) start &&
+                    rm_tensor_same_shape (out[k], rm_tape_node (tape, first + k)->out),
+                "checkpoint: the re-run did not recompute output %d", k);
+      /* The re-run's output stands for the recorded one: its gradient is what the ops after the
+       * region have summed so far (ops of the region that read it add theirs in the walk). */
+      g->gout[i] = g->gout[first + k];
+    }
+  walk (g, (int64_t) end - 1, (int64_t) start);
+
+  for (size_t j = start; j < end; j++)
+    g_hash_table_remove (g->outs, rm_tape_node (tape, j)->out);
+  g->n_nodes = start;
+  rm_tape_truncate (tape, start);
+  rm_ctx_release (ctx, mark);
+  g->reserve = r.prev;
+}
+
+RmCheckpointScope
+rm_checkpoint_begin (RmCtx *ctx)
+{
+  RmCheckpointScope scope = { .tape = ctx->tape };
+  if (scope.tape != NULL)
+    {
+      ctx->tape = NULL;
+      ctx->watch_trainable = true;
+      ctx->saw_trainable = false;
+    }
+  return scope;
+}
+
+void
+rm_checkpoint_end (RmCtx *ctx, RmCheckpointScope scope, int n_in, const RmTensor *const *in,
+                   int n_out, RmTensor *const *out, RmCheckpointFunc fn, const void *user,
+                   size_t user_size)
+{
+  if (scope.tape == NULL)
+    return;
+  RM_CHECK (ctx->tape == NULL && ctx->watch_trainable, "checkpoint: end without its begin");
+  RM_CHECK (n_in >= 0 && n_in <= RM_TAPE_MAX_INPUTS && n_out >= 1 && n_out <= RM_TAPE_MAX_INPUTS,
+            "checkpoint: %d inputs, %d outputs", n_in, n_out);
+  RmCheckpoint region = {
+    .fn = fn, .n_in = n_in, .n_out = n_out, .reads_trainable = ctx->saw_trainable
+  };
+  for (int k = 0; k < n_in; k++)
+    region.in[k] = in[k];
+  for (int k = 0; k < n_out; k++)
+    {
+      /* An output that is an input, or recorded, or given twice, would have two records. */
+      bool fresh =
+          out[k]->node == NULL && !out[k]->requires_grad && !is_region_input (&region, out[k]);
+      for (int j = 0; j < k; j++)
+        fresh = fresh && out[j] != out[k];
+      RM_CHECK (fresh, "checkpoint: output %d is not a tensor computed by the region", k);
+    }
+  ctx->tape = scope.tape;
+  ctx->watch_trainable = false;
+  ctx->saw_trainable = false;
+  rm_tape_append_checkpoint (ctx->tape, &region, user, user_size, out);
+}
+
 RmGrad *
 rm_backward (RmCtx *ctx, int n_seeds, const RmTensor *const *seeds, const float *const *seed_grads,
              GError **error)
@@ -409,23 +606,11 @@ rm_backward (RmCtx *ctx, int n_seeds, const RmTensor *const *seeds, const float 
   const RmTape *tape = ctx->tape;
   RmGrad *g = g_new0 (RmGrad, 1);
   g->ctx = ctx;
-  g->n_nodes = rm_tape_len (tape);
-  g->gout = g_new0 (float *, g->n_nodes > 0 ? g->n_nodes : 1);
-  g->needs = g_new0 (bool, g->n_nodes > 0 ? g->n_nodes : 1);
   g->outs = g_hash_table_new (g_direct_hash, g_direct_equal);
   g->leaves = g_hash_table_new (g_direct_hash, g_direct_equal);
   g->leaf_order = g_ptr_array_new ();
-
   /* Forward sweep: which ops lead from a requires_grad leaf. */
-  for (size_t i = 0; i < g->n_nodes; i++)
-    {
-      const RmTapeNode *node = rm_tape_node (tape, i);
-      bool need = false;
-      for (int k = 0; k < node->n_inputs; k++)
-        need = need || needs_grad (g, node->in[k]);
-      g->needs[i] = need;
-      g_hash_table_insert (g->outs, node->out, GSIZE_TO_POINTER (i + 1));
-    }
+  index_nodes (g, 0, rm_tape_len (tape));
 
   int64_t last = -1;
   for (int s = 0; s < n_seeds; s++)
@@ -454,13 +639,7 @@ rm_backward (RmCtx *ctx, int n_seeds, const RmTensor *const *seeds, const float 
       be->axpy (ctx->pool, buf, 1.0f, seed_grads[s], rm_tensor_numel (t));
     }
 
-  for (int64_t i = last; i >= 0; i--)
-    {
-      const RmTapeNode *node = rm_tape_node (tape, (size_t) i);
-      if (g->gout[i] == NULL || !g->needs[i])
-        continue;
-      backward_node (g, node, g->gout[i]);
-    }
+  walk (g, last, 0);
   return g;
 }
 

@@ -40,3 +40,32 @@ void rm_grad_foreach_leaf (const RmGrad *g, RmGradLeafFunc fn, void *user);
 void rm_grad_free (RmGrad *g);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RmGrad, rm_grad_free)
+
+/* ---- gradient checkpointing ----------------------------------------------------------------
+ *
+ * A region of the forward (a Hiera block) can be run without recording its internals: only its
+ * inputs and outputs stay in the arena, plus records that know how to re-run it. When
+ * rm_backward reaches the region it re-runs it with recording on, in a scope of the arena that
+ * it gives back afterwards, and walks those records seeded with the gradients of the region's
+ * outputs; its inputs' gradients and its parameters' gradients are summed where a recorded
+ * forward would have put them, in the same order, so the gradients are bit-identical to those of
+ * a recorded forward (the kernels are deterministic, and the re-run computes the same values).
+ *
+ *   RmCheckpointScope scope = rm_checkpoint_begin (ctx);
+ *   ...run the region on in[] (its ops record nothing; it may release its temporaries)...
+ *   rm_checkpoint_end (ctx, scope, n_in, in, n_out, out, fn, &data, sizeof data);
+ *
+ * fn(data, ctx, in, out) must compute the same outputs from the same inputs with the same ops
+ * (call the function that ran the region). The region may read parameters (leaves) freely, but
+ * of the recorded tensors only its inputs. Without a tape both calls do nothing, so a forward
+ * written this way serves inference as well (and a region inside a region is part of it). */
+typedef struct
+{
+  RmTape *tape; /* the context's tape, detached while the region runs (NULL: none, no-op) */
+} RmCheckpointScope;
+
+RmCheckpointScope rm_checkpoint_begin (RmCtx *ctx);
+/* n_in, n_out <= RM_TAPE_MAX_INPUTS; the outputs must be new tensors computed by the region. */
+void rm_checkpoint_end (RmCtx *ctx, RmCheckpointScope scope, int n_in, const RmTensor *const *in,
+                        int n_out, RmTensor *const *out, RmCheckpointFunc fn, const void *user,
+                        size_t user_size);

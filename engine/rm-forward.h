@@ -39,6 +39,10 @@ typedef struct RmForward
   void *abort_user;
   RmStageFunc stage;
   void *stage_user;
+  /* Training (a tape on ctx): record each Hiera block as one checkpointed region that the
+   * backward re-runs (rm_checkpoint_begin), so that only the blocks' inputs and outputs are kept
+   * instead of all their activations. The gradients are the same to the bit. */
+  bool recompute;
   bool aborted;
   GError *error; /* why the forward failed, when it did not only stop (a device error) */
   double ms_beit, ms_hiera, ms_heads; /* wall time per stage of the last forward */

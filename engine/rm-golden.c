@@ -268,7 +268,9 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
   RmCtx *ctx = rm_ctx_new (params->n_threads);
   if (train != NULL)
     ctx->tape = rm_tape_new (); /* the train forward is the eval forward, recorded */
-  RmForward fw = { .ctx = ctx, .core = &core, .tap = compare_tap, .tap_user = &c };
+  RmForward fw = {
+    .ctx = ctx, .core = &core, .tap = compare_tap, .tap_user = &c, .recompute = params->recompute
+  };
   RmForwardInput in = { .sam_image = repeat_image (ctx, sam_img, batch),
                         .beit_image = repeat_image (ctx, beit_img, batch),
                         .ids = ids,
@@ -341,5 +343,5 @@ rm_golden_check (const char *dir, const RmGoldenParams *params, RmGoldenReport *
 RmGoldenParams
 rm_golden_default_params (void)
 {
-  return (RmGoldenParams){ .n_threads = 1, .verbose = false, .out = NULL };
+  return (RmGoldenParams){ .n_threads = 1, .verbose = false, .out = NULL, .recompute = false };
 }

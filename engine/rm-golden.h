@@ -12,8 +12,9 @@
 typedef struct
 {
   int n_threads;
-  bool verbose; /* print every tensor, not only failures and the summary */
-  FILE *out;    /* report destination (stdout when NULL) */
+  bool verbose;   /* print every tensor, not only failures and the summary */
+  FILE *out;      /* report destination (stdout when NULL) */
+  bool recompute; /* the gradient checks' forward checkpoints each Hiera block (RmForward) */
 } RmGoldenParams;
 
 typedef struct

@@ -3,6 +3,7 @@
  * (spec §2.3-2.4), and the FPN neck (§2.5). Tensors are channels-last (B, H, W, C) inside the
  * trunk, as in the official code.
  */
+#include "rm-autograd.h"
 #include "rm-forward.h"
 
 #include <math.h>
@@ -111,7 +112,6 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   RmTensor *keep[] = { x, *text };
   rm_fw_keep_and_release (fw, block_start, keep, 2);
   x = keep[0], *text = keep[1];
-  RmCtxMark mlp_start = rm_ctx_mark (ctx);
   RmTensor *xn2 = rm_layernorm (ctx, x, rm_fw_weight (fw, "%s.norm2.weight", p),
                                 rm_fw_weight (fw, "%s.norm2.bias", p), HIERA_LN_EPS);
   RmTensor *mlp = rm_fw_linear (fw, rm_gelu (ctx, rm_fw_linear (fw, xn2, "%s.mlp.layers.0", p)),
@@ -122,8 +122,48 @@ hiera_block (RmForward *fw, int i, RmTensor *x, RmTensor **text)
   x = rm_axpby (ctx, 1.0f, rm_add (ctx, x, mlp), cfg->mlp_adapter_scale, adapter);
   snprintf (name, sizeof name, "hiera.block%d.out", i);
   rm_fw_tap (fw, name, x);
-  rm_fw_keep_and_release (fw, mlp_start, &x, 1);
-  return x;
+  /* Only the block's outputs stay (not the attention half's residual): all a checkpointed block
+   * keeps, and the next block's input at inference. */
+  keep[0] = x, keep[1] = *text;
+  rm_fw_keep_and_release (fw, block_start, keep, 2);
+  *text = keep[1];
+  return keep[0];
+}
+
+/* How the backward re-runs a checkpointed block: the same function, without taps or callbacks
+ * (the values were reported when the forward ran). */
+typedef struct
+{
+  const RmModelCore *core;
+  int block;
+} BlockReplay;
+
+static void
+block_replay (const void *user, RmCtx *ctx, const RmTensor *const *in, RmTensor **out)
+{
+  const BlockReplay *r = user;
+  RmForward fw = { .ctx = ctx, .core = r->core };
+  RmTensor *text = (RmTensor *) in[1];
+  out[0] = hiera_block (&fw, r->block, (RmTensor *) in[0], &text);
+  out[1] = text;
+}
+
+/* Block i on (*x, *text); with fw->recompute, as a checkpointed region (rm-autograd.h): a
+ * training forward then keeps only the block's inputs and outputs. */
+static void
+run_block (RmForward *fw, int i, RmTensor **x, RmTensor **text)
+{
+  if (!fw->recompute)
+    {
+      *x = hiera_block (fw, i, *x, text);
+      return;
+    }
+  const RmTensor *in[2] = { *x, *text };
+  RmCheckpointScope scope = rm_checkpoint_begin (fw->ctx);
+  *x = hiera_block (fw, i, *x, text);
+  const BlockReplay replay = { .core = fw->core, .block = i };
+  rm_checkpoint_end (fw->ctx, scope, 2, in, 2, (RmTensor *const[]){ *x, *text }, block_replay,
+                     &replay, sizeof replay);
 }
 
 bool
@@ -146,7 +186,7 @@ rm_hiera_forward (RmForward *fw, const RmTensor *image, const RmTensor *text0, R
     {
       if (rm_fw_should_stop (fw))
         return false;
-      x = hiera_block (fw, i, x, &text);
+      run_block (fw, i, &x, &text);
       if (i == rm_hiera_stage_end (cfg, stage))
         stages[stage++] = rm_permute (ctx, x, nhwc_to_nchw);
       if (fw->stage != NULL)

@@ -12,13 +12,30 @@
  * enclosing block, which includes the failing check). */
 #define RM_SHAPE(t) rm_shape_str ((t), (char[96]){ 0 }, 96)
 
-/* Appends a record when a tape is on; NULL (and no cost beyond the test) otherwise. */
+/* Appends a record when a tape is on; NULL (and no cost beyond the tests) otherwise. Inside an
+ * unrecorded checkpointed region the operands are only looked at (rm_watch_trainable). */
 #define RM_RECORD(ctx, op, out, ...)                                                           \
   ((ctx)->tape != NULL ? rm_tape_append ((ctx)->tape, (op), (out),                             \
                                          (int) (sizeof ((const RmTensor *[]){ __VA_ARGS__ }) / \
                                                 sizeof (const RmTensor *)),                    \
                                          (const RmTensor *const[]){ __VA_ARGS__ })             \
-                       : NULL)
+   : (ctx)->watch_trainable                                                                    \
+       ? rm_watch_trainable (                                                                  \
+             (ctx),                                                                            \
+             (int) (sizeof ((const RmTensor *[]){ __VA_ARGS__ }) / sizeof (const RmTensor *)), \
+             (const RmTensor *const[]){ __VA_ARGS__ })                                         \
+       : NULL)
+
+/* Notes a trainable operand of an op run inside an unrecorded checkpointed region; records
+ * nothing (returns NULL like RM_RECORD without a tape). */
+static RmTapeNode *
+rm_watch_trainable (RmCtx *ctx, int n, const RmTensor *const *t)
+{
+  for (int i = 0; i < n; i++)
+    if (t[i] != NULL && t[i]->requires_grad)
+      ctx->saw_trainable = true;
+  return NULL;
+}
 
 /* Every operand must live where the context computes (its backend's device): a host tensor
  * reaching a device context (a weight not uploaded, an input not copied) or a device tensor

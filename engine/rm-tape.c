@@ -36,15 +36,29 @@ rm_tape_node_clear (RmTapeNode *node)
 {
   free (node->mask);
   free (node->ids);
+  /* A region's records go together (rm_checkpoint_end appends them at once, truncation happens
+   * between regions): its first record owns it. */
+  if (node->op == RM_OP_CHECKPOINT && node->i[0] == 0)
+    {
+      free (node->checkpoint->user);
+      free (node->checkpoint);
+    }
   memset (node, 0, sizeof *node);
+}
+
+void
+rm_tape_truncate (RmTape *tape, size_t len)
+{
+  RM_CHECK (len <= tape->len, "truncate to %zu: the tape has %zu records", len, tape->len);
+  for (size_t i = len; i < tape->len; i++)
+    rm_tape_node_clear (&tape->blocks[i / RM_TAPE_BLOCK][i % RM_TAPE_BLOCK]);
+  tape->len = len;
 }
 
 void
 rm_tape_reset (RmTape *tape)
 {
-  for (size_t i = 0; i < tape->len; i++)
-    rm_tape_node_clear (&tape->blocks[i / RM_TAPE_BLOCK][i % RM_TAPE_BLOCK]);
-  tape->len = 0;
+  rm_tape_truncate (tape, 0);
 }
 
 void
@@ -118,6 +132,23 @@ rm_tape_node_save_ids (RmTapeNode *node, const int64_t *ids, int64_t n)
   node->n_ids = n;
 }
 
+void
+rm_tape_append_checkpoint (RmTape *tape, const RmCheckpoint *region, const void *user,
+                           size_t user_size, RmTensor *const *out)
+{
+  RmCheckpoint *cp = rm_xcalloc (1, sizeof *cp);
+  *cp = *region;
+  cp->user = rm_xcalloc (1, user_size > 0 ? user_size : 1);
+  if (user_size > 0)
+    memcpy (cp->user, user, user_size);
+  for (int k = 0; k < cp->n_out; k++)
+    {
+      RmTapeNode *node = rm_tape_append (tape, RM_OP_CHECKPOINT, out[k], cp->n_in, cp->in);
+      node->i[0] = k;
+      node->checkpoint = cp;
+    }
+}
+
 const char *
 rm_op_kind_name (RmOpKind op)
 {
@@ -153,6 +184,7 @@ rm_op_kind_name (RmOpKind op)
     [RM_OP_SUM_ALL] = "sum_all",
     [RM_OP_MEAN_ALL] = "mean_all",
     [RM_OP_ROWS] = "rows",
+    [RM_OP_CHECKPOINT] = "checkpoint",
   };
   return ((unsigned) op < RM_OP_N_KINDS) ? names[op] : "?";
 }

@@ -41,19 +41,39 @@ typedef enum
   RM_OP_SUM_ALL,
   RM_OP_MEAN_ALL,
   RM_OP_ROWS,
+  RM_OP_CHECKPOINT,
   RM_OP_N_KINDS
 } RmOpKind;
 
 #define RM_TAPE_MAX_INPUTS 4
+
+/* Re-runs a checkpointed region (rm_checkpoint_begin/_end in rm-autograd.h) from its inputs,
+ * writing its outputs in the order they were recorded. user is the tape's copy of the data the
+ * region was recorded with. */
+typedef void (*RmCheckpointFunc) (const void *user, RmCtx *ctx, const RmTensor *const *in,
+                                  RmTensor **out);
+
+/* A region run without recording its internals: the backward re-runs it (recording) when it
+ * reaches it. Shared by the region's n_out records, owned by the tape. */
+typedef struct
+{
+  RmCheckpointFunc fn;
+  void *user;
+  int n_in, n_out;
+  const RmTensor *in[RM_TAPE_MAX_INPUTS];
+  bool reads_trainable; /* an op of the region read a tensor with requires_grad */
+} RmCheckpoint;
 
 /* One recorded op. Which saved scalars mean something depends on op:
  *   f[0]: axpby alpha, scale s, rsub_scalar s, layernorm eps, attention scale
  *   f[1]: axpby beta
  *   i[]:  permute perm[0..ndim-1]; concat dim; slice dim, start, len; matmul trans_b;
  *         attention n_heads; conv2d stride, pad; resize oh, ow, antialias;
- *         window_partition w; window_unpartition w, hp, wp, h, wdt; rows start, len
+ *         window_partition w; window_unpartition w, hp, wp, h, wdt; rows start, len;
+ *         checkpoint: which of the region's outputs this record's out is
  *   mask: attention key_pad copied as (B, Nk) bytes (NULL when none)
  *   ids:  embedding ids copied (n_ids of them)
+ *   checkpoint: the region (RM_OP_CHECKPOINT; its records are consecutive, output 0 first)
  * Absent optional inputs (a NULL bias) are recorded as NULL in in[]. */
 struct RmTapeNode
 {
@@ -68,6 +88,7 @@ struct RmTapeNode
   int64_t mask_len;
   int64_t *ids;
   int64_t n_ids;
+  RmCheckpoint *checkpoint;
 };
 
 RmTape *rm_tape_new (void);
@@ -75,6 +96,8 @@ void rm_tape_free (RmTape *tape);
 /* Forgets all records (their nodes are freed; tensors still pointing at them must not be
  * used with this tape any more). */
 void rm_tape_reset (RmTape *tape);
+/* Forgets the records from position len on (as rm_tape_reset does for all of them). */
+void rm_tape_truncate (RmTape *tape, size_t len);
 size_t rm_tape_len (const RmTape *tape);
 /* Record i (0 = first op run); stable until reset or free. */
 const RmTapeNode *rm_tape_node (const RmTape *tape, size_t i);
@@ -86,3 +109,7 @@ RmTapeNode *rm_tape_append (RmTape *tape, RmOpKind op, RmTensor *out, int n_inpu
                             const RmTensor *const *inputs);
 void rm_tape_node_save_mask (RmTapeNode *node, const uint8_t *mask, int64_t len);
 void rm_tape_node_save_ids (RmTapeNode *node, const int64_t *ids, int64_t n);
+/* For rm_checkpoint_end: appends one RM_OP_CHECKPOINT record per output of the region; the tape
+ * takes a copy of user (user_size bytes). */
+void rm_tape_append_checkpoint (RmTape *tape, const RmCheckpoint *region, const void *user,
+                                size_t user_size, RmTensor *const *out);

@@ -89,7 +89,11 @@ typedef struct RmCtx
   const RmBackend *backend;
   RmThreadPool *pool; /* may be NULL: single-threaded */
   int n_threads;
-  RmTape *tape;   /* NULL when gradients are off: ops then record nothing */
+  RmTape *tape; /* NULL when gradients are off: ops then record nothing */
+  /* While a checkpointed region runs unrecorded (rm_checkpoint_begin, rm-autograd.h): every op
+   * then sets saw_trainable when one of its operands has requires_grad, so that the region's
+   * record knows whether the backward has to re-run it even when its inputs need no gradient. */
+  bool watch_trainable, saw_trainable;
   uint64_t flops; /* multiply-adds x 2 of the GEMM-class ops run so far (for benchmarks) */
 } RmCtx;
 

@@ -33,6 +33,7 @@ rm_train_default_params (void)
     .eps = 1e-8f,
     .seed = 2401,
     .checkpoint_every = 100,
+    .recompute = false,
   };
 }
 
@@ -183,7 +184,7 @@ train_micro_batch (Trainer *t, const Example *e, RmLossTerms *terms, GError **er
   g_autofree uint8_t *pad = g_new0 (uint8_t, e->n_ids);
   for (size_t j = 0; j < e->n_ids; j++)
     pad[j] = e->ids[j] == 3;
-  RmForward fw = { .ctx = ctx, .core = t->core };
+  RmForward fw = { .ctx = ctx, .core = t->core, .recompute = t->p->recompute };
   RmForwardInput in = {
     .sam_image = rm_wrap (ctx, e->sam, 4, (int64_t[]){ 1, 3, s, s }),
     .beit_image = rm_wrap (ctx, e->beit, 4, (int64_t[]){ 1, 3, b, b }),

@@ -49,6 +49,9 @@ typedef struct
   int checkpoint_every; /* optimizer steps; 0: at the end (and on cancel) only */
   int val_limit;        /* at most this many validation samples (0: all) */
   bool resume;          /* continue from out_dir's checkpoint */
+  bool recompute; /* re-run each Hiera block in the backward instead of keeping its activations
+                     (RmForward.recompute): less memory, about one more trunk forward per step,
+                     the same gradients to the bit */
   RmTrainProgressFunc progress;
   void *progress_user;
   RmAbortCallback abort; /* cancel: a checkpoint is written, the result says cancelled */

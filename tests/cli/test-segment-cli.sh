@@ -110,6 +110,16 @@ if "$refmask" train --model "$model" --out "$tmp/r4" --steps 4 "${targs[@]}" >/d
 else
   not_ok "resume is not exact"
 fi
+# --recompute (each Hiera block re-run in the backward instead of keeping its activations) trains
+# the same weights and optimizer state to the bit, and resumes like any run.
+if "$refmask" train --model "$model" --out "$tmp/rc22" --steps 2 --recompute "${targs[@]}" >/dev/null \
+    && "$refmask" train --resume --recompute --out "$tmp/rc22" --steps 4 "${targs[@]}" >/dev/null \
+    && cmp -s "$tmp/r4/model.safetensors" "$tmp/rc22/model.safetensors" \
+    && cmp -s "$tmp/r4/train-state.safetensors" "$tmp/rc22/train-state.safetensors"; then
+  ok "train --recompute 2 + resume 2 == train 4, bit for bit"
+else
+  not_ok "train --recompute differs from train"
+fi
 expect_fail "train refuses to overwrite a model" "already holds a model" \
   "$refmask" train --model "$model" --out "$tmp/r4" --steps 1 "${targs[@]}"
 

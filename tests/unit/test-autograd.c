@@ -717,6 +717,138 @@ test_thread_invariance (void)
     }
 }
 
+/* ---- checkpointed regions (rm_checkpoint_begin/_end) ------------------------------------- */
+
+/* A region with two inputs and two outputs: out0 = x + attention(linear(LN(x)), t, t) reads
+ * both inputs and p[0..3] (LN w, b, linear w, b); out1 = linear(t, p[4]) reads only t. */
+typedef struct
+{
+  RmTensor *const *p;
+} Region;
+
+static void
+region_run (const void *user, RmCtx *ctx, const RmTensor *const *in, RmTensor **out)
+{
+  RmTensor *const *p = ((const Region *) user)->p;
+  RmTensor *h = rm_linear (ctx, rm_layernorm (ctx, in[0], p[0], p[1], 1e-6f), p[2], p[3]);
+  out[0] = rm_add (ctx, in[0], rm_attention (ctx, h, in[1], in[1], 2, 0.4f, NULL));
+  out[1] = rm_linear (ctx, in[1], p[4], NULL);
+}
+
+typedef struct
+{
+  bool checkpoint;
+  bool use_out1; /* the loss reads the second output */
+} RegionUse;
+
+/* in: x0, t, the region's five parameters, v. The region's x input is computed on the tape
+ * (x0 * 1.5), t is a leaf; loss = mean(out0 * v) (+ mean(out1 * out1)). */
+static RmTensor *
+build_region (RmCtx *ctx, RmTensor *const *in, const void *user)
+{
+  const RegionUse *use = user;
+  const RmTensor *rin[2] = { rm_scale (ctx, in[0], 1.5f), in[1] };
+  const Region region = { in + 2 };
+  RmTensor *out[2];
+  RmCheckpointScope scope = { NULL };
+  if (use->checkpoint)
+    scope = rm_checkpoint_begin (ctx);
+  region_run (&region, ctx, rin, out);
+  if (use->checkpoint)
+    rm_checkpoint_end (ctx, scope, 2, rin, 2, out, region_run, &region, sizeof region);
+  RmTensor *y = rm_mean_all (ctx, rm_mul (ctx, out[0], in[7]));
+  return use->use_out1 ? rm_add (ctx, y, rm_mean_all (ctx, rm_mul (ctx, out[1], out[1]))) : y;
+}
+
+typedef struct
+{
+  GPtrArray *leaves, *grads;
+  bool out0_reached;
+} RegionGrads;
+
+static void
+keep_leaf_grad (void *user, const RmTensor *leaf, const float *grad)
+{
+  RegionGrads *r = user;
+  g_ptr_array_add (r->leaves, (gpointer) leaf);
+  g_ptr_array_add (r->grads, g_memdup2 (grad, (gsize) rm_tensor_numel (leaf) * sizeof (float)));
+}
+
+static void
+region_grads (RmTensor *const *in, const RegionUse *use, RegionGrads *r)
+{
+  RmCtx *ctx = rm_ctx_new (2);
+  ctx->tape = rm_tape_new ();
+  RmTensor *y = build_region (ctx, in, use);
+  float one = 1.0f;
+  const RmTensor *seeds[] = { y };
+  const float *grads[] = { &one };
+  RmGrad *g = rm_backward (ctx, 1, seeds, grads, NULL);
+  r->leaves = g_ptr_array_new ();
+  r->grads = g_ptr_array_new_with_free_func (g_free);
+  rm_grad_foreach_leaf (g, keep_leaf_grad, r);
+  /* the mul reading out0 is the tape's last-but-one record */
+  const RmTapeNode *mul =
+      rm_tape_node (ctx->tape, rm_tape_len (ctx->tape) - (use->use_out1 ? 5 : 2));
+  g_assert_cmpint (mul->op, ==, RM_OP_MUL);
+  r->out0_reached = rm_grad_get (g, mul->in[0]) != NULL;
+  rm_grad_free (g);
+  rm_tape_free (ctx->tape);
+  ctx->tape = NULL;
+  rm_ctx_free (ctx);
+}
+
+/* Recorded and checkpointed, the same leaves get the same gradients to the bit. */
+static void
+check_region_same (RmTensor *const *in, bool use_out1, int want_leaves, bool want_out0)
+{
+  RegionUse plain_use = { false, use_out1 }, cp_use = { true, use_out1 };
+  RegionGrads plain, cp;
+  region_grads (in, &plain_use, &plain);
+  region_grads (in, &cp_use, &cp);
+  g_assert_cmpint (plain.leaves->len, ==, want_leaves);
+  g_assert_cmpint (cp.leaves->len, ==, plain.leaves->len);
+  g_assert_cmpint (cp.out0_reached, ==, want_out0);
+  g_assert_cmpint (plain.out0_reached, ==, want_out0);
+  for (guint i = 0; i < plain.leaves->len; i++)
+    {
+      const RmTensor *t = g_ptr_array_index (plain.leaves, i);
+      g_assert_true (g_ptr_array_index (cp.leaves, i) == t);
+      g_assert_cmpmem (g_ptr_array_index (cp.grads, i), rm_tensor_numel (t) * 4,
+                       g_ptr_array_index (plain.grads, i), rm_tensor_numel (t) * 4);
+    }
+  for (int k = 0; k < 2; k++)
+    {
+      RegionGrads *r = k ? &cp : &plain;
+      g_ptr_array_unref (r->leaves);
+      g_ptr_array_unref (r->grads);
+    }
+}
+
+static void
+test_checkpoint (void)
+{
+  RmTensor *in[] = { LEAF (1.0f, 2, 5, 8), LEAF (1.0f, 2, 3, 8), LEAF (1.0f, 8),
+                     LEAF (1.0f, 8),       LEAF (0.5f, 8, 8),    LEAF (0.5f, 8),
+                     LEAF (0.5f, 6, 8),    LEAF (1.0f, 2, 5, 8) };
+  /* Against finite differences, both outputs used (covers RM_OP_CHECKPOINT). */
+  const RegionUse both = { true, true };
+  gradcheck ("checkpoint", G_N_ELEMENTS (in), in, build_region, &both);
+
+  /* Bit-identical to the recorded region: all 8 leaves reached. */
+  check_region_same (in, true, 8, true);
+  /* The second output unused: its weight p[4] gets no gradient, as when recorded. */
+  check_region_same (in, false, 7, true);
+  /* Nothing before the region trainable, but a weight inside it is: the region is re-run (its
+   * record knows it reads a trainable tensor) and only that weight and v get gradients. */
+  for (int k = 0; k < 8; k++)
+    in[k]->requires_grad = k == 4 || k == 7;
+  check_region_same (in, false, 2, true);
+  /* Nothing in or before the region trainable: its outputs need no gradient at all. */
+  in[4]->requires_grad = false;
+  check_region_same (in, false, 1, false);
+}
+
 static void
 test_coverage (void)
 {
@@ -739,6 +871,7 @@ main (int argc, char **argv)
   g_test_add_func ("/autograd/pool-ties", test_pool_ties);
   g_test_add_func ("/autograd/block", test_block);
   g_test_add_func ("/autograd/thread-invariance", test_thread_invariance);
+  g_test_add_func ("/autograd/checkpoint", test_checkpoint);
   g_test_add_func ("/autograd/coverage", test_coverage);
   int rc = g_test_run ();
   g_ptr_array_unref (leaves);

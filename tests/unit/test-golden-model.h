@@ -64,11 +64,11 @@ rm_test_golden_core (RmModelCore *core)
 }
 
 /* The batched forward of the golden set (every expression, padded, on one image) on ctx with
- * core (which must live on ctx's device), as golden-check runs it without training; the inputs
- * are uploaded to ctx's device, the image repeated there. */
+ * core (which must live on ctx's device), as golden-check runs it; the inputs are uploaded to
+ * ctx's device, the image repeated there. recompute: RmForward.recompute (with a tape on ctx). */
 static inline void
-rm_test_golden_forward (RmCtx *ctx, const RmModelCore *core, RmTapFunc tap, void *tap_user,
-                        RmForwardOutput *out)
+rm_test_golden_forward_with (RmCtx *ctx, const RmModelCore *core, RmTapFunc tap, void *tap_user,
+                             bool recompute, RmForwardOutput *out)
 {
   g_autofree char *path = rm_test_shared_file_or_skip ("golden/inputs.safetensors");
   g_assert_nonnull (path);
@@ -95,7 +95,9 @@ rm_test_golden_forward (RmCtx *ctx, const RmModelCore *core, RmTapFunc tap, void
           ctx, rm_zeros (ctx, 4, (int64_t[]){ batch, st->shape[1], st->shape[2], st->shape[3] }),
           one);
     }
-  RmForward fw = { .ctx = ctx, .core = core, .tap = tap, .tap_user = tap_user };
+  RmForward fw = {
+    .ctx = ctx, .core = core, .tap = tap, .tap_user = tap_user, .recompute = recompute
+  };
   RmForwardInput in = { .sam_image = img[0],
                         .beit_image = img[1],
                         .ids = ids->data,
@@ -104,6 +106,14 @@ rm_test_golden_forward (RmCtx *ctx, const RmModelCore *core, RmTapFunc tap, void
                         .text_len = len };
   g_assert_true (rm_forward (&fw, &in, out));
   g_assert_null (fw.error);
+}
+
+/* The same as golden-check's eval forward (no training). */
+static inline void
+rm_test_golden_forward (RmCtx *ctx, const RmModelCore *core, RmTapFunc tap, void *tap_user,
+                        RmForwardOutput *out)
+{
+  rm_test_golden_forward_with (ctx, core, tap, tap_user, false, out);
 }
 
 /* Every tensor a forward taps, in order: name, values (host copies) and where it came from. */
