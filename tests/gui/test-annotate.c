@@ -594,7 +594,8 @@ test_screenshot (void)
 }
 
 /* The bundled default model (data/model) in the studio, on the first sample image, as the
- * README's first command opens it: a candidate with the model's prior over it, then accepted.
+ * README's first command opens it: the candidate for the tile's water with the model's prior
+ * over it, then accepted.
  * Keeps refmask-studio-default-model.png (the README's picture). */
 static void
 test_default_model (void)
@@ -608,7 +609,7 @@ test_default_model (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1240, 760);
   g_assert_true (window->model_loaded);
   g_assert_cmpuint (rm_window_get_selected (window), ==, 0);
-  run_query (window, "the unpaved land");
+  run_query (window, "all water areas");
   candidate = rm_window_get_candidate (window);
   g_assert_nonnull (candidate);
   g_assert_cmpint (rm_candidate_get_area (candidate), >, 0);
