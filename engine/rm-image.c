@@ -7,10 +7,15 @@
 
 #include <limits.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h> /* jpeglib.h needs FILE */
 #include <stdlib.h>
 #include <string.h>
 #include <tiffio.h>
+
+#include <jpeglib.h>
+#include <jerror.h> /* after jpeglib.h */
 
 /* stb allocates through these: zero-filled (stb 2.27 can leave parts of a truncated TGA
  * unwritten, which would expose old heap contents), and each allocation is capped per decode
@@ -47,7 +52,6 @@ stb_memcpy (void *dst, const void *src, size_t n)
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_TGA
@@ -135,75 +139,6 @@ to_rgb (const void *pixels, int w, int h, int n, gboolean is16)
           out[c] = sample_to_u8 (pixels, i + (size_t) c, is16, FALSE);
     }
   return img;
-}
-
-/* stb_image 2.27 (Debian 12's libstb) does not check that the code counts of a JPEG Huffman
- * table (DHT) add up to at most 256 and then overflows fixed arrays in its decoder state
- * (fixed upstream in 2.28). This walks the JPEG the way stb reads it -- marker segments
- * one after the other, each scan's entropy-coded data up to the next marker that is not a
- * restart -- and reports whether every table stb would build is sound. Files stb rejects
- * anyway may pass or fail here; it does not matter. */
-static gboolean
-jpeg_huffman_tables_ok (const uint8_t *d, size_t len)
-{
-#define BYTE(i) ((i) < len ? d[i] : 0) /* stb reads 0 past the end */
-  size_t p = 0;
-  gboolean after_scan = FALSE;
-
-  if (BYTE (0) != 0xff)
-    return TRUE;
-  for (p = 1; p < len && d[p] == 0xff; p++)
-    ;
-  if (BYTE (p) != 0xd8)
-    return TRUE; /* not a JPEG */
-  p++;
-  for (;;)
-    {
-      /* the next marker: skip non-0xff bytes (stb does between header segments; elsewhere it
-       * fails) or, after a scan, stuffed 0xff00 and restart markers */
-      uint8_t m = 0;
-      while (p < len && m == 0)
-        {
-          if (d[p++] != 0xff)
-            continue;
-          while (p < len && d[p] == 0xff)
-            p++;
-          if (p < len)
-            {
-              m = d[p++];
-              if (after_scan && (m == 0 || (m >= 0xd0 && m <= 0xd7)))
-                m = 0;
-            }
-        }
-      if (m == 0 || m == 0xd9) /* end of data, EOI */
-        return TRUE;
-      after_scan = m == 0xda;
-      size_t seg = (size_t) BYTE (p) << 8 | BYTE (p + 1);
-      if (m != 0xc4)
-        {
-          p += m == 0xdc ? 4 : seg; /* DNL is always 4 bytes */
-          continue;
-        }
-      /* DHT exactly as stbi__process_marker reads it */
-      long left = (long) seg - 2;
-      p += 2;
-      while (left > 0)
-        {
-          unsigned q = BYTE (p);
-          if (q >> 4 > 1 || (q & 15) > 3)
-            return TRUE; /* stb stops here */
-          unsigned n = 0;
-          for (size_t i = 1; i <= 16; i++)
-            n += BYTE (p + i);
-          if (n > 256)
-            return FALSE;
-          p += 17 + n;
-          left -= 17 + (long) n;
-        }
-      if (left != 0 || p > len)
-        return TRUE; /* stb stops here */
-    }
-#undef BYTE
 }
 
 /* ---- TIFF (libtiff, from memory) ------------------------------------------------------ */
@@ -330,6 +265,143 @@ decode_tiff (const uint8_t *data, size_t len, const RmImageLimits *limits, GErro
   return img;
 }
 
+/* ---- JPEG, as Pillow decodes it ---------------------------------------------------------- */
+
+/* JPEG goes through libjpeg(-turbo), the library Pillow decodes with, left at the defaults
+ * Pillow leaves too (the accurate integer IDCT, fancy upsampling), so the pixels are Pillow's;
+ * stb's own decoder differs from it by a few levels. */
+
+typedef struct
+{
+  struct jpeg_error_mgr base;
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  gboolean ran_out; /* the data ended early */
+} JpegError;
+
+static void
+jpeg_error_exit (j_common_ptr cinfo)
+{
+  JpegError *err = (JpegError *) cinfo->err;
+  err->base.format_message (cinfo, err->message);
+  longjmp (err->jump, 1);
+}
+
+/* Warnings (recoverable corruption) do not stop the decode, as in Pillow. Running out of data
+ * is noted: before the last scanline it is Pillow's "image file is truncated" (libjpeg would
+ * pad the rest with grey); after it (no end-of-image marker) Pillow does not mind either. */
+static void
+jpeg_emit_message (j_common_ptr cinfo, int level)
+{
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+    ((JpegError *) cinfo->err)->ran_out = TRUE;
+}
+
+static gboolean
+is_jpeg (const uint8_t *b, size_t len)
+{
+  return len >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff;
+}
+
+/* Pillow's CMYK -> RGB (Convert.c cmyk2rgb): each channel (255 - k) - (255 - k) c / 255, with
+ * its rounded division by 255. Adobe files store CMYK inverted (Pillow's "CMYK;I"). */
+static inline uint8_t
+cmyk_channel (int c, int k)
+{
+  int nk = 255 - k, t = c * nk + 128;
+  return (uint8_t) CLAMP (nk - (((t >> 8) + t) >> 8), 0, 255);
+}
+
+static RmImage *
+decode_jpeg (const uint8_t *data, size_t len, const RmImageLimits *limits, GError **error)
+{
+  struct jpeg_decompress_struct cinfo;
+  JpegError err;
+  /* volatile: set before, read after a longjmp */
+  RmImage *volatile img = NULL;
+  uint8_t *volatile row = NULL;
+
+  memset (&cinfo, 0, sizeof cinfo);
+  cinfo.err = jpeg_std_error (&err.base);
+  err.base.error_exit = jpeg_error_exit;
+  err.base.emit_message = jpeg_emit_message;
+  err.ran_out = FALSE;
+  if (setjmp (err.jump))
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "corrupt JPEG (%s)", err.message);
+      jpeg_destroy_decompress (&cinfo);
+      rm_image_free (img);
+      g_free (row);
+      return NULL;
+    }
+  jpeg_create_decompress (&cinfo);
+  /* a decode never needs more than a few times the image: corrupt headers ask for more */
+  cinfo.mem->max_memory_to_use = 64 * (long) MIN (len, (size_t) 1 << 24) + (256L << 20);
+  jpeg_mem_src (&cinfo, data, (unsigned long) len);
+  jpeg_read_header (&cinfo, TRUE);
+
+  const unsigned w = cinfo.image_width, h = cinfo.image_height;
+  if (w == 0 || h == 0 || w > (unsigned) limits->max_width || h > (unsigned) limits->max_height ||
+      w > RM_IMAGE_MAX_SIDE || h > RM_IMAGE_MAX_SIDE ||
+      (int64_t) w * (int64_t) h > limits->max_pixels)
+    {
+      if (w == 0 || h == 0)
+        g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "zero-sized image (%ux%u)", w, h);
+      else
+        g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE,
+                     "%ux%u image is over the limit (%dx%d, %" G_GINT64_FORMAT " pixels)", w, h,
+                     limits->max_width, limits->max_height, limits->max_pixels);
+      jpeg_destroy_decompress (&cinfo);
+      return NULL;
+    }
+  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK)
+    cinfo.out_color_space = JCS_CMYK;
+  else if (cinfo.jpeg_color_space == JCS_GRAYSCALE)
+    cinfo.out_color_space = JCS_GRAYSCALE;
+  else
+    cinfo.out_color_space = JCS_RGB;
+  jpeg_start_decompress (&cinfo);
+  const int n = cinfo.output_components;
+  if (cinfo.output_width != w || cinfo.output_height != h || (n != 1 && n != 3 && n != 4))
+    {
+      jpeg_destroy_decompress (&cinfo);
+      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "inconsistent JPEG header");
+      return NULL;
+    }
+  img = rm_image_new ((int) w, (int) h, 3);
+  row = g_malloc ((size_t) w * (size_t) n);
+  const gboolean inverted = n == 4 && cinfo.saw_Adobe_marker;
+  while (cinfo.output_scanline < h)
+    {
+      uint8_t *out = img->pixels + (size_t) cinfo.output_scanline * w * 3;
+      JSAMPROW rows[1] = { row };
+      jpeg_read_scanlines (&cinfo, rows, 1);
+      for (unsigned x = 0; x < w; x++, out += 3)
+        {
+          const uint8_t *in = row + (size_t) x * (size_t) n;
+          if (n == 1)
+            out[0] = out[1] = out[2] = in[0];
+          else if (n == 3)
+            memcpy (out, in, 3);
+          else
+            {
+              const int k = inverted ? 255 - in[3] : in[3];
+              for (int c = 0; c < 3; c++)
+                out[c] = cmyk_channel (inverted ? 255 - in[c] : in[c], k);
+            }
+        }
+    }
+  if (err.ran_out)
+    {
+      g_strlcpy (err.message, "the file is truncated", sizeof err.message);
+      longjmp (err.jump, 1);
+    }
+  jpeg_finish_decompress (&cinfo);
+  jpeg_destroy_decompress (&cinfo);
+  g_free (row);
+  return img;
+}
+
 RmImage *
 rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limits, GError **error)
 {
@@ -350,13 +422,11 @@ rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limit
   if (is_tiff (data, len))
     return decode_tiff (data, len, limits, error);
 
+  if (is_jpeg (data, len))
+    return decode_jpeg (data, len, limits, error);
+
   const stbi_uc *buf = data;
   int w, h, n;
-  if (!jpeg_huffman_tables_ok (buf, len)) /* before stb reads the header: info builds them */
-    {
-      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "corrupt JPEG (bad Huffman table)");
-      return NULL;
-    }
   if (!stbi_info_from_memory (buf, (int) len, &w, &h, &n))
     {
       const char *why = stbi_failure_reason ();
@@ -378,8 +448,8 @@ rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limit
       return NULL;
     }
 
-  /* The largest buffer a sound file of this size needs: 16-bit RGBA or a progressive JPEG's
-   * coefficients (with MCU padding), or the compressed data itself. */
+  /* The largest buffer a sound file of this size needs: 16-bit RGBA (with padding), or the
+   * compressed data itself. */
   stb_alloc_cap = 16 * ((size_t) w + 32) * ((size_t) h + 32) + 2 * len + (1 << 20);
   /* req_comp 0: we need the stored channel count to convert the way PIL does. */
   gboolean is16 = stbi_is_16_bit_from_memory (buf, (int) len);

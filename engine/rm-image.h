@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Image input and output: decoding (JPEG, PNG, BMP, TGA via stb_image) to 8-bit RGB under a
+ * Image input and output: decoding (JPEG via libjpeg-turbo; PNG, BMP, TGA via stb_image; TIFF
+ * via libtiff) to 8-bit RGB under a
  * pixel budget, the exact preprocessing of the official code (PIL BILINEAR resize,
  * ToTensor, ImageNet Normalize; PIL NEAREST for masks), and PNG output for masks and heatmaps.
  */
@@ -50,9 +51,10 @@ void rm_image_free (RmImage *img);
  * The header is read first: a zero-sized image is an RM_ERROR_FORMAT, one over limits
  * (NULL: RM_IMAGE_LIMITS_DEFAULT_INIT) an RM_ERROR_TOO_LARGE, both without decoding.
  * TIFF (any layout libtiff reads) is decoded through libtiff: 8-bit samples as stored, 16-bit by
- * their high byte. JPEG: stb_image's IDCT and chroma upsampling differ slightly from
- * libjpeg(-turbo), so decoded JPEG pixels can differ from PIL's by a few levels; PNG and 24/32-bit
- * BMP/TGA are exact. */
+ * their high byte. JPEG is decoded by libjpeg-turbo as Pillow does (accurate integer IDCT,
+ * fancy upsampling; grey replicated; CMYK -> RGB by Pillow's formula, Adobe files inverted), so
+ * its pixels are Pillow's byte for byte; a JPEG whose data end before the last scanline is an
+ * RM_ERROR_FORMAT, as Pillow's "image file is truncated". PNG and 24/32-bit BMP/TGA are exact. */
 RmImage *rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limits,
                                  GError **error);
 /* Same for a file (mapped, not copied); messages name the file. */

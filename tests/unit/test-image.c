@@ -113,6 +113,54 @@ test_decode_formats (void)
   g_assert_cmpint (abs (grey->pixels[0] - 128), <, 4);
 }
 
+/* JPEG pixels are Pillow's, byte for byte: tests/fixtures/jpeg holds JPEGs in every layout
+ * (4:2:0, 4:2:2, 4:4:4, progressive, grey, Adobe CMYK; 37 x 23) with the RGB bytes Pillow 9.4
+ * decoded from them (tools/make-jpeg-fixtures.py). */
+static void
+test_decode_jpeg_like_pillow (void)
+{
+  static const char *const names[] = {
+    "rgb420", "rgb422", "rgb444", "progressive", "grey", "cmyk"
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *jpg_name = g_strconcat (names[i], ".jpg", NULL);
+      g_autofree char *rgb_name = g_strconcat (names[i], ".rgb", NULL);
+      g_autofree char *jpg_path =
+          g_test_build_filename (G_TEST_DIST, "fixtures", "jpeg", jpg_name, NULL);
+      g_autofree char *rgb_path =
+          g_test_build_filename (G_TEST_DIST, "fixtures", "jpeg", rgb_name, NULL);
+      g_autofree char *expected = NULL;
+      gsize expected_len = 0;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (RmImage) img = rm_image_load (jpg_path, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (g_file_get_contents (rgb_path, &expected, &expected_len, NULL));
+      g_assert_cmpint (img->width, ==, 37);
+      g_assert_cmpint (img->height, ==, 23);
+      g_assert_cmpint (img->channels, ==, 3);
+      g_assert_cmpmem (img->pixels, (gsize) 37 * 23 * 3, expected, expected_len);
+    }
+
+  /* a file cut short is an error, as Pillow's "image file is truncated", not grey padding */
+  {
+    g_autofree char *path =
+        g_test_build_filename (G_TEST_DIST, "fixtures", "jpeg", "rgb444.jpg", NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (RmImage) img = NULL;
+
+    g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+    img = rm_image_decode_memory (data, len * 2 / 3, NULL, &error);
+    g_assert_null (img);
+    g_assert_error (error, RM_ERROR, RM_ERROR_FORMAT);
+    g_assert_nonnull (strstr (error->message, "truncated"));
+  }
+}
+
 static void
 expect_decode_error (const void *data, size_t len, const RmImageLimits *limits, RmError code)
 {
@@ -153,7 +201,7 @@ test_decode_errors (void)
   patched[18] = 0, patched[19] = 0;
   expect_decode_error (patched, len, NULL, RM_ERROR_FORMAT);
 
-  /* A JPEG Huffman table with 16 x 255 codes (stb 2.27 would overflow its tables). */
+  /* A JPEG Huffman table with 16 x 255 codes (the stb 2.27 decoder overflowed its tables). */
   static const uint8_t bad_dht[] = { 0xff, 0xd8, 0xff, 0xc4, 0x00, 0x13, 0x00, 0xff, 0xff,
                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd9 };
@@ -343,6 +391,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/image/decode-formats", test_decode_formats);
+  g_test_add_func ("/image/decode-jpeg-like-pillow", test_decode_jpeg_like_pillow);
   g_test_add_func ("/image/decode-errors", test_decode_errors);
   g_test_add_func ("/image/resize-bilinear", test_resize_bilinear);
   g_test_add_func ("/image/resize-nearest", test_resize_nearest);
