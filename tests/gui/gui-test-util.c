@@ -62,6 +62,51 @@ wait_for_frame (GtkWidget *widget)
 }
 
 gboolean
+window_idle (gpointer data)
+{
+  RmWindow *window = data;
+  RmCanvas *canvas = rm_window_get_canvas (window);
+
+  return !rm_window_get_busy (window) && gtk_widget_get_width (GTK_WIDGET (canvas)) > 0 &&
+         !rm_canvas_is_animating (canvas) && gtk_widget_get_mapped (GTK_WIDGET (window)) &&
+         rm_canvas_get_image (canvas) != NULL;
+}
+
+gboolean
+model_settled (gpointer data)
+{
+  RmSegmenterState state = rm_segmenter_get_state (rm_window_get_segmenter (data));
+
+  return state == RM_SEGMENTER_STATE_READY || state == RM_SEGMENTER_STATE_FAILED;
+}
+
+gboolean
+project_open (gpointer data)
+{
+  RmWindow *window = data;
+
+  return !rm_window_get_project_loading (window) && rm_window_get_project (window) != NULL &&
+         !rm_project_session_get_busy (rm_window_get_project (window));
+}
+
+GtkWindow *
+find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
+
+      /* GTK keeps its toplevels alive: the borrowed pointer stays valid */
+      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return window;
+    }
+
+  return NULL;
+}
+
+gboolean
 query_finished (gpointer data)
 {
   return !rm_window_get_query_running (data);

@@ -16,7 +16,14 @@ void on_after_paint (GdkFrameClock *clock, gboolean *painted);
 gboolean is_true (gpointer data);
 gboolean is_null (gpointer data);
 void wait_for_frame (GtkWidget *widget);
+/* Predicates for gui_wait_for () on an RmWindow: it is mapped, laid out, not busy and shows an
+ * image; its model loaded or failed; a project is open with no write pending; no query runs. */
+gboolean window_idle (gpointer data);
+gboolean model_settled (gpointer data);
+gboolean project_open (gpointer data);
 gboolean query_finished (gpointer data);
+/* The first visible toplevel of @type (borrowed), or NULL. */
+GtkWindow *find_toplevel (GType type);
 gboolean action_enabled (RmWindow *window, const char *name);
 void activate (RmWindow *window, const char *action, GVariant *parameter);
 guint8 *copy_mask (RmCandidate *candidate);

@@ -41,26 +41,6 @@ wait_for (gboolean (*done) (gpointer), gpointer data, const char *what)
 }
 
 static gboolean
-window_idle (gpointer data)
-{
-  RmWindow *window = data;
-  RmCanvas *canvas = rm_window_get_canvas (window);
-
-  return !rm_window_get_busy (window) && gtk_widget_get_width (GTK_WIDGET (canvas)) > 0 &&
-         !rm_canvas_is_animating (canvas) && gtk_widget_get_mapped (GTK_WIDGET (window)) &&
-         rm_canvas_get_image (canvas) != NULL;
-}
-
-static gboolean
-model_settled (gpointer data)
-{
-  RmWindow *window = data;
-  RmSegmenterState state = rm_segmenter_get_state (rm_window_get_segmenter (window));
-
-  return state == RM_SEGMENTER_STATE_READY || state == RM_SEGMENTER_STATE_FAILED;
-}
-
-static gboolean
 have_model (void)
 {
   if (model_dir == NULL)
@@ -625,21 +605,6 @@ test_default_model (void)
 }
 
 /* The preferences' model folder row and the shortcuts window, kept as pictures too. */
-static GtkWindow *
-find_toplevel (GType type)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
-
-      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_visible (GTK_WIDGET (window)))
-        return window;
-    }
-
-  return NULL;
-}
 
 static GtkWidget *
 find_child (GtkWidget *widget, const char *buildable_id)

@@ -54,34 +54,6 @@ wait_for (gboolean (*done) (gpointer), gpointer data, const char *what)
 }
 
 static gboolean
-window_idle (gpointer data)
-{
-  RmWindow *window = data;
-  RmCanvas *canvas = rm_window_get_canvas (window);
-
-  return !rm_window_get_busy (window) && gtk_widget_get_width (GTK_WIDGET (canvas)) > 0 &&
-         !rm_canvas_is_animating (canvas) && gtk_widget_get_mapped (GTK_WIDGET (window)) &&
-         rm_canvas_get_image (canvas) != NULL;
-}
-
-static gboolean
-project_settled (gpointer data)
-{
-  RmWindow *window = data;
-
-  return !rm_window_get_project_loading (window) && rm_window_get_project (window) != NULL &&
-         !rm_project_session_get_busy (rm_window_get_project (window));
-}
-
-static gboolean
-model_settled (gpointer data)
-{
-  RmSegmenterState state = rm_segmenter_get_state (rm_window_get_segmenter (data));
-
-  return state == RM_SEGMENTER_STATE_READY || state == RM_SEGMENTER_STATE_FAILED;
-}
-
-static gboolean
 window_active (gpointer data)
 {
   return gtk_window_is_active (data);
@@ -373,7 +345,7 @@ open_window (const char *name)
   gtk_window_set_default_size (GTK_WINDOW (window), 1200, 760);
   gtk_window_present (GTK_WINDOW (window));
   rm_window_open_project (window, file);
-  g_assert_true (wait_for (project_settled, window, "the project"));
+  g_assert_true (wait_for (project_open, window, "the project"));
   g_assert_true (wait_for (window_idle, window, "the first image"));
   rm_window_load_model (window, model_dir);
   g_assert_true (wait_for (model_settled, window, "the model"));
@@ -598,23 +570,6 @@ collect_shortcuts (GtkWidget *widget, GHashTable *shown)
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
     collect_shortcuts (child, shown);
-}
-
-static GtkWindow *
-find_toplevel (GType type)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
-
-      /* GTK keeps its toplevels alive: the borrowed pointer stays valid */
-      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_visible (GTK_WIDGET (window)))
-        return window;
-    }
-
-  return NULL;
 }
 
 /* Every action that has an accelerator is in the shortcuts window, showing all of its

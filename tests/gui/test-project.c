@@ -62,26 +62,6 @@ spin (guint ms)
 }
 
 static gboolean
-window_idle (gpointer data)
-{
-  RmWindow *window = data;
-  RmCanvas *canvas = rm_window_get_canvas (window);
-
-  return !rm_window_get_busy (window) && gtk_widget_get_width (GTK_WIDGET (canvas)) > 0 &&
-         !rm_canvas_is_animating (canvas) && gtk_widget_get_mapped (GTK_WIDGET (window)) &&
-         rm_canvas_get_image (canvas) != NULL;
-}
-
-static gboolean
-project_open (gpointer data)
-{
-  RmWindow *window = data;
-
-  return !rm_window_get_project_loading (window) && rm_window_get_project (window) != NULL &&
-         !rm_project_session_get_busy (rm_window_get_project (window));
-}
-
-static gboolean
 project_settled (gpointer data)
 {
   RmWindow *window = data;
@@ -89,14 +69,6 @@ project_settled (gpointer data)
   return !rm_window_get_project_loading (window) &&
          (rm_window_get_project (window) == NULL ||
           !rm_project_session_get_busy (rm_window_get_project (window)));
-}
-
-static gboolean
-model_settled (gpointer data)
-{
-  RmSegmenterState state = rm_segmenter_get_state (rm_window_get_segmenter (data));
-
-  return state == RM_SEGMENTER_STATE_READY || state == RM_SEGMENTER_STATE_FAILED;
 }
 
 static gboolean

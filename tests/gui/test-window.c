@@ -35,8 +35,9 @@ wait_for (gboolean (*done) (gpointer), gpointer data, const char *what)
   return gui_wait_for (done, data, what, 20);
 }
 
+/* the window settled, with or without an image shown */
 static gboolean
-window_idle (gpointer data)
+window_idle_any (gpointer data)
 {
   RmWindow *window = data;
   RmCanvas *canvas = rm_window_get_canvas (window);
@@ -83,7 +84,7 @@ open_sample_window (void)
   gtk_window_present (GTK_WINDOW (window));
   rm_window_add_files (window, &folder, 1, FALSE);
   g_assert_true (rm_window_get_busy (window));
-  g_assert_true (wait_for (window_idle, window, "the sample images"));
+  g_assert_true (wait_for (window_idle_any, window, "the sample images"));
 
   return window;
 }
@@ -146,7 +147,7 @@ test_sidebar (void)
     g_autoptr (GFile) folder = sample_folder ();
 
     rm_window_add_files (window, &folder, 1, FALSE);
-    g_assert_true (wait_for (window_idle, window, "the second scan"));
+    g_assert_true (wait_for (window_idle_any, window, "the second scan"));
     g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_SAMPLE_IMAGES);
   }
 
@@ -184,7 +185,7 @@ test_zoom_and_pan (void)
   g_assert_cmpfloat_with_epsilon (rm_canvas_get_zoom (canvas), RM_CANVAS_ZOOM_STEP, 1e-9);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.zoom-out", NULL));
   g_assert_cmpfloat_with_epsilon (rm_canvas_get_zoom (canvas), 1.0, 1e-9);
-  g_assert_true (wait_for (window_idle, window, "the zoom animation"));
+  g_assert_true (wait_for (window_idle_any, window, "the zoom animation"));
   g_assert_cmpstr (gtk_label_get_label (window->zoom_label), ==, "100 %");
 
   /* zoom about a point: that image point stays under it */
@@ -416,23 +417,6 @@ test_accelerators (void)
 
       g_assert_true (g_strv_contains ((const char *const *) accels, expected[i].accel));
     }
-}
-
-static GtkWindow *
-find_toplevel (GType type)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr (GtkWindow) window = g_list_model_get_item (toplevels, i);
-
-      /* GTK keeps its toplevels alive: the borrowed pointer stays valid */
-      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_visible (GTK_WIDGET (window)))
-        return window;
-    }
-
-  return NULL;
 }
 
 /* Checks each GtkShortcutsShortcut under @widget; returns how many name an action. */

@@ -51,25 +51,6 @@ wait_for (gboolean (*done) (gpointer), gpointer data, const char *what)
 }
 
 static gboolean
-window_idle (gpointer data)
-{
-  RmWindow *window = data;
-  RmCanvas *canvas = rm_window_get_canvas (window);
-
-  return !rm_window_get_busy (window) && gtk_widget_get_width (GTK_WIDGET (canvas)) > 0 &&
-         !rm_canvas_is_animating (canvas) && gtk_widget_get_mapped (GTK_WIDGET (window)) &&
-         rm_canvas_get_image (canvas) != NULL;
-}
-
-static gboolean
-model_settled (gpointer data)
-{
-  RmSegmenterState state = rm_segmenter_get_state (rm_window_get_segmenter (data));
-
-  return state == RM_SEGMENTER_STATE_READY || state == RM_SEGMENTER_STATE_FAILED;
-}
-
-static gboolean
 have_model (void)
 {
   if (model_dir == NULL)
@@ -948,15 +929,6 @@ test_shortcuts (void)
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-static gboolean
-project_settled (gpointer data)
-{
-  RmWindow *window = data;
-
-  return !rm_window_get_project_loading (window) && rm_window_get_project (window) != NULL &&
-         !rm_project_session_get_busy (rm_window_get_project (window));
-}
-
 /* With a project open, a run is recorded in training_runs and the new version points to it. */
 static void
 test_finetune_project (void)
@@ -980,11 +952,11 @@ test_finetune_project (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1200, 760);
   gtk_window_present (GTK_WINDOW (window));
   rm_window_new_project (window, file);
-  g_assert_true (wait_for (project_settled, window, "the new project"));
+  g_assert_true (wait_for (project_open, window, "the new project"));
   folder = g_file_new_build_filename (g_getenv ("REFMASK_SOURCE_DIR"), "data", "sample", NULL);
   rm_window_add_files (window, &folder, 1, FALSE);
   g_assert_true (wait_for (window_idle, window, "the sample images"));
-  g_assert_true (wait_for (project_settled, window, "the images to be added"));
+  g_assert_true (wait_for (project_open, window, "the images to be added"));
   rm_window_load_model (window, model_dir);
   g_assert_true (wait_for (model_settled, window, "the model"));
   run_query (window, "the large building");
@@ -1001,7 +973,7 @@ test_finetune_project (void)
   g_assert_true (wait_for (training_finished, dialog, "the training"));
   g_assert_nonnull (rm_finetune_dialog_get_new_version (dialog));
   gtk_window_destroy (GTK_WINDOW (dialog));
-  g_assert_true (wait_for (project_settled, window, "the run to be stored"));
+  g_assert_true (wait_for (project_open, window, "the run to be stored"));
   close_window (window);
 
   project = rm_project_open (path, &error);
