@@ -8,6 +8,7 @@
 #include "rm-error.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Copies n floats between host memory and the memory of `backend`: host src to device dst
@@ -52,10 +53,26 @@ rm_upload (RmCtx *ctx, const RmTensor *t, GError **error)
     return (RmTensor *) t;
   if (!rm_check_transferable (t, "upload", error))
     return NULL;
-  RmTensor *out = rm_new (ctx, t->ndim, t->shape);
+  RmTensor *out = rm_try_new (ctx, t->ndim, t->shape);
+  if (out == NULL)
+    {
+      rm_device_set_oom_error (ctx, error);
+      return NULL;
+    }
   if (!rm_device_transfer (ctx->backend, true, out->data, t->data, rm_tensor_numel (t), error))
     return NULL;
   return out;
+}
+
+void
+rm_device_set_oom_error (RmCtx *ctx, GError **error)
+{
+  const size_t needed = rm_ctx_take_device_failure (ctx);
+  RM_CHECK (needed > 0, "no device allocation failed in this context");
+  g_set_error (error, RM_ERROR, RM_ERROR_DEVICE,
+               "out of GPU memory (%s): needed %zu bytes more, with %zu bytes already held by "
+               "this context",
+               rm_device_name (ctx->backend->device), needed, rm_ctx_device_bytes_in_use (ctx));
 }
 
 RmTensor *
@@ -98,9 +115,78 @@ rm_backend_emulated_device (void)
   return &backend;
 }
 
+/* The emulated device's memory, shared by all its contexts as a GPU's is: host memory from
+ * the C heap, counted against an optional budget so that the tests can run it out. */
+static GMutex emulated_lock;
+static size_t emulated_budget; /* 0: no limit */
+static size_t emulated_in_use;
+static size_t emulated_peak;
+
+static void *
+emulated_alloc (size_t bytes, void *user)
+{
+  (void) user;
+  g_mutex_lock (&emulated_lock);
+  const bool fits =
+      emulated_budget == 0 || bytes <= emulated_budget - MIN (emulated_budget, emulated_in_use);
+  if (fits)
+    {
+      emulated_in_use += bytes;
+      emulated_peak = MAX (emulated_peak, emulated_in_use);
+    }
+  g_mutex_unlock (&emulated_lock);
+  if (!fits)
+    return NULL;
+  /* The arena's alignment; sizes are multiples of it. */
+  void *p = aligned_alloc (64, bytes);
+  RM_CHECK (p != NULL, "out of host memory for the emulated device (%zu bytes)", bytes);
+  return p;
+}
+
+static void
+emulated_free (void *block, size_t bytes, void *user)
+{
+  (void) user;
+  free (block);
+  g_mutex_lock (&emulated_lock);
+  emulated_in_use -= bytes;
+  g_mutex_unlock (&emulated_lock);
+}
+
+void
+rm_emulated_device_set_budget (size_t bytes)
+{
+  g_mutex_lock (&emulated_lock);
+  emulated_budget = bytes;
+  emulated_peak = emulated_in_use;
+  g_mutex_unlock (&emulated_lock);
+}
+
+/* One of the counters, read under their lock. */
+static size_t
+emulated_read (const size_t *counter)
+{
+  g_mutex_lock (&emulated_lock);
+  const size_t n = *counter;
+  g_mutex_unlock (&emulated_lock);
+  return n;
+}
+
+size_t
+rm_emulated_device_bytes_in_use (void)
+{
+  return emulated_read (&emulated_in_use);
+}
+
+size_t
+rm_emulated_device_peak_bytes (void)
+{
+  return emulated_read (&emulated_peak);
+}
+
 RmCtx *
 rm_ctx_new_emulated_device (void)
 {
-  /* The default (mmap) allocator: host memory, but in arenas apart from the tensor structs. */
-  return rm_ctx_new_device (rm_backend_emulated_device (), NULL);
+  const RmArenaAllocator allocator = { emulated_alloc, emulated_free, NULL };
+  return rm_ctx_new_device (rm_backend_emulated_device (), &allocator);
 }

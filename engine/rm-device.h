@@ -14,8 +14,13 @@
 
 /* The host tensor t on ctx's device: a contiguous copy there (rm_new), or t itself on a host
  * context. NULL with RM_ERROR_SHAPE when t is not contiguous, RM_ERROR_DEVICE when the copy
- * fails. */
+ * fails or the device has no memory left for it (never unwinds to a jump point: the weight
+ * upload relies on that). */
 RmTensor *rm_upload (RmCtx *ctx, const RmTensor *t, GError **error);
+/* Sets error to RM_ERROR_DEVICE "out of GPU memory ...", naming the size of ctx's device
+ * allocation that failed (rm_ctx_take_device_failure, which must have one) and what the
+ * context already holds there. */
+void rm_device_set_oom_error (RmCtx *ctx, GError **error);
 /* t readable by the host: a copy in ctx->arena (rm_new_host) when t lives on ctx's device, t
  * itself when it is on the host already. Waits for the kernels that compute t. NULL with
  * RM_ERROR_SHAPE when t is a non-contiguous device tensor, RM_ERROR_DEVICE when a kernel or the
@@ -34,4 +39,11 @@ RmTensor *rm_download_with (RmCtx *ctx, const RmBackend *backend, const RmTensor
  * layer's device check — except that the kernels are the CPU's, so results are bit-identical to a
  * CPU context's. */
 RmCtx *rm_ctx_new_emulated_device (void);
+/* The emulated device's memory is one pool for all its contexts, as a GPU's is. A budget (bytes,
+ * 0 for none, the default) makes its allocator fail past it, as cudaMalloc does when the GPU is
+ * full: the tests run the device out of memory with it. */
+void rm_emulated_device_set_budget (size_t bytes);
+/* Bytes allocated on the emulated device now, and at most since the last set_budget. */
+size_t rm_emulated_device_bytes_in_use (void);
+size_t rm_emulated_device_peak_bytes (void);
 const RmBackend *rm_backend_emulated_device (void);

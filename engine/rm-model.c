@@ -12,6 +12,7 @@
 #include "rm-model-keys.h"
 #include "rm-tokenizer.h"
 
+#include <setjmp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -422,6 +423,138 @@ postprocess (RmSession *s, RmSegmentResult *r, const RmForwardOutput *out, bool 
   return !want_prior_image || r->prior_image != NULL;
 }
 
+/* What session_segment prepares once for all expressions. */
+typedef struct
+{
+  const RmSegmentParams *params;
+  const int64_t *const *ids; /* token ids of each expression, lens[i] of them */
+  const size_t *lens;
+  float *sam_in, *beit_in; /* the preprocessed image at both models' sizes (NCHW) */
+  double ms_tok, ms_pre;
+} SegmentInputs;
+
+/* The forward and post-processing of each expression, into results[i]; false with error set
+ * when one fails. */
+static bool
+segment_each (RmSession *s, const RmImage *image, const SegmentInputs *in,
+              RmSegmentResult **results, int n, GError **error)
+{
+  const RmModelConfig *cfg = &s->model->core.cfg;
+  for (int i = 0; i < n; i++)
+    {
+      gint64 t2 = g_get_monotonic_time ();
+      rm_ctx_reset (s->ctx);
+      ProgressRelay relay = { in->params, i };
+      RmForward fw = { .ctx = s->ctx,
+                       .core = s->core,
+                       .abort = in->params->abort ? relay_abort : NULL,
+                       .abort_user = (void *) in->params,
+                       .stage = in->params->progress ? relay_stage : NULL,
+                       .stage_user = &relay };
+      int64_t s_side = cfg->sam_image_size, b_side = cfg->beit_image_size;
+      /* In the request's host arena, as everything a device-memory unwind may skip over. */
+      uint8_t *pad = rm_arena_alloc (s->ctx->arena, in->lens[i]);
+      const int64_t *tok = in->ids[i];
+      /* As in the official code, an in-text <unk> (id 3) is treated as padding by BEiT-3. */
+      for (size_t j = 0; j < in->lens[i]; j++)
+        pad[j] = tok[j] == 3;
+      /* The preprocessed images are host memory: copied to the session's device (used in place
+       * on the CPU). */
+      const RmTensor *sam_image = rm_upload (
+          s->ctx, rm_wrap (s->ctx, in->sam_in, 4, (int64_t[]){ 1, 3, s_side, s_side }), error);
+      const RmTensor *beit_image =
+          sam_image != NULL
+              ? rm_upload (s->ctx,
+                           rm_wrap (s->ctx, in->beit_in, 4, (int64_t[]){ 1, 3, b_side, b_side }),
+                           error)
+              : NULL;
+      RmForwardInput fin = {
+        .sam_image = sam_image,
+        .beit_image = beit_image,
+        .ids = tok,
+        .pad = pad,
+        .batch = 1,
+        .text_len = (int) in->lens[i],
+      };
+      RmForwardOutput out;
+      if (beit_image == NULL || !rm_forward (&fw, &fin, &out))
+        {
+          if (fw.error != NULL)
+            g_propagate_error (error, fw.error);
+          else if (beit_image != NULL)
+            g_set_error (error, RM_ERROR, RM_ERROR_CANCELLED, "segmentation cancelled");
+          return false;
+        }
+      RmSegmentResult *r = g_new0 (RmSegmentResult, 1);
+      results[i] = r;
+      r->n_tokens = (int) in->lens[i];
+      r->model_size = cfg->sam_image_size;
+      r->prior_size = (int) out.prior->shape[2];
+      r->width = image->width;
+      r->height = image->height;
+      gint64 t3 = g_get_monotonic_time ();
+      if (in->params->progress)
+        in->params->progress (in->params->progress_user, i, "postprocess", 0.0);
+      /* A device failure anywhere in the forward shows here, at the first copy back. */
+      if ((r->logits = copy_out (s->ctx, out.pred_masks, error)) == NULL ||
+          (r->prior = copy_out (s->ctx, out.prior, error)) == NULL ||
+          !postprocess (s, r, &out, in->params->want_prior_image, error))
+        return false;
+      r->ms_tokenize = in->ms_tok;
+      r->ms_preprocess = in->ms_pre;
+      r->ms_beit = fw.ms_beit;
+      r->ms_hiera = fw.ms_hiera;
+      r->ms_heads = fw.ms_heads;
+      r->ms_postprocess = ms_since (t3);
+      r->ms_total = ms_since (t2) + in->ms_tok + (i == 0 ? in->ms_pre : 0);
+      r->peak_bytes = rm_ctx_peak_bytes (s->ctx);
+    }
+  return true;
+}
+
+/* segment_each, with a device context's running out of device memory turned into
+ * RM_ERROR_DEVICE (results[] then holds what was made so far, for the caller to free). */
+static bool
+segment_each_guarded (RmSession *s, const RmImage *image, const SegmentInputs *in,
+                      RmSegmentResult **results, int n, GError **error)
+{
+  if (!rm_ctx_is_device (s->ctx))
+    return segment_each (s, image, in, results, n, error);
+  /* The jump point of a device request running out of device memory (rm_arena_alloc unwinds
+   * here with longjmp instead of aborting). Unwinding out of segment_each is safe because of
+   * this invariant, which any change to the code below this frame must keep:
+   * - every allocation the forward makes lives in the context's arenas, trimmed here; the host
+   *   memory of the request (the inputs, ids, lens) belongs to session_segment's frame, which
+   *   outlives the jump, and each result is stored in results[] as soon as it is allocated, with
+   *   its buffers stored in it as soon as they are, so session_segment's
+   *   rm_segment_results_free finds them all;
+   * - no lock is taken or released below this frame: the device lock (device_turn) is held by
+   *   rm_session_segment around this whole call, and the model's upload-cache lock only by
+   *   session creation, whose uploads report failure without unwinding (rm_upload);
+   * - a device context has no thread pool, so every allocation, and so the longjmp, happens on
+   *   this thread (rm_arena_alloc checks it).
+   * GErrors of the forward (fw.error) are only set on its way out, never before a further
+   * allocation. */
+  jmp_buf out_of_memory;
+  if (setjmp (out_of_memory) != 0)
+    {
+      rm_ctx_set_device_jump (s->ctx, NULL);
+      rm_device_set_oom_error (s->ctx, error);
+      /* Give the device memory back, so that the next (smaller) request, other sessions and
+       * other processes find it (freeing waits for the kernels queued before the jump). */
+      rm_ctx_trim (s->ctx);
+      /* A kernel failure of this request, still remembered by the backend, is this request's:
+       * the next one must not report it. */
+      if (s->ctx->backend->clear_error != NULL)
+        s->ctx->backend->clear_error ();
+      return false;
+    }
+  rm_ctx_set_device_jump (s->ctx, &out_of_memory);
+  const bool ok = segment_each (s, image, in, results, n, error);
+  rm_ctx_set_device_jump (s->ctx, NULL);
+  return ok;
+}
+
 static RmSegmentResult **session_segment (RmSession *s, const RmImage *image,
                                           const char *const *texts, int n,
                                           const RmSegmentParams *params, GError **error);
@@ -479,79 +612,19 @@ session_segment (RmSession *s, const RmImage *image, const char *const *texts, i
   gint64 t1 = g_get_monotonic_time ();
   g_autofree float *sam_in = rm_image_preprocess_nchw (image, cfg->sam_image_size);
   g_autofree float *beit_in = rm_image_preprocess_nchw (image, cfg->beit_image_size);
-  double ms_pre = ms_since (t1);
+  const SegmentInputs in = { .params = params,
+                             .ids = (const int64_t *const *) ids->pdata,
+                             .lens = lens,
+                             .sam_in = sam_in,
+                             .beit_in = beit_in,
+                             .ms_tok = ms_tok,
+                             .ms_pre = ms_since (t1) };
 
   RmSegmentResult **results = g_new0 (RmSegmentResult *, n);
-  for (int i = 0; i < n; i++)
+  if (!segment_each_guarded (s, image, &in, results, n, error))
     {
-      gint64 t2 = g_get_monotonic_time ();
-      rm_ctx_reset (s->ctx);
-      ProgressRelay relay = { params, i };
-      RmForward fw = { .ctx = s->ctx,
-                       .core = s->core,
-                       .abort = params->abort ? relay_abort : NULL,
-                       .abort_user = (void *) params,
-                       .stage = params->progress ? relay_stage : NULL,
-                       .stage_user = &relay };
-      int64_t s_side = cfg->sam_image_size, b_side = cfg->beit_image_size;
-      g_autofree uint8_t *pad = g_new0 (uint8_t, lens[i]);
-      const int64_t *tok = g_ptr_array_index (ids, i);
-      /* As in the official code, an in-text <unk> (id 3) is treated as padding by BEiT-3. */
-      for (size_t j = 0; j < lens[i]; j++)
-        pad[j] = tok[j] == 3;
-      /* The preprocessed images are host memory: copied to the session's device (used in place
-       * on the CPU). */
-      const RmTensor *sam_image = rm_upload (
-          s->ctx, rm_wrap (s->ctx, sam_in, 4, (int64_t[]){ 1, 3, s_side, s_side }), error);
-      const RmTensor *beit_image =
-          sam_image != NULL
-              ? rm_upload (s->ctx,
-                           rm_wrap (s->ctx, beit_in, 4, (int64_t[]){ 1, 3, b_side, b_side }), error)
-              : NULL;
-      RmForwardInput in = {
-        .sam_image = sam_image,
-        .beit_image = beit_image,
-        .ids = tok,
-        .pad = pad,
-        .batch = 1,
-        .text_len = (int) lens[i],
-      };
-      RmForwardOutput out;
-      if (beit_image == NULL || !rm_forward (&fw, &in, &out))
-        {
-          if (fw.error != NULL)
-            g_propagate_error (error, fw.error);
-          else if (beit_image != NULL)
-            g_set_error (error, RM_ERROR, RM_ERROR_CANCELLED, "segmentation cancelled");
-          rm_segment_results_free (results, n);
-          return NULL;
-        }
-      RmSegmentResult *r = g_new0 (RmSegmentResult, 1);
-      results[i] = r;
-      r->n_tokens = (int) lens[i];
-      r->model_size = cfg->sam_image_size;
-      r->prior_size = (int) out.prior->shape[2];
-      r->width = image->width;
-      r->height = image->height;
-      gint64 t3 = g_get_monotonic_time ();
-      if (params->progress)
-        params->progress (params->progress_user, i, "postprocess", 0.0);
-      /* A device failure anywhere in the forward shows here, at the first copy back. */
-      if ((r->logits = copy_out (s->ctx, out.pred_masks, error)) == NULL ||
-          (r->prior = copy_out (s->ctx, out.prior, error)) == NULL ||
-          !postprocess (s, r, &out, params->want_prior_image, error))
-        {
-          rm_segment_results_free (results, n);
-          return NULL;
-        }
-      r->ms_tokenize = ms_tok;
-      r->ms_preprocess = ms_pre;
-      r->ms_beit = fw.ms_beit;
-      r->ms_hiera = fw.ms_hiera;
-      r->ms_heads = fw.ms_heads;
-      r->ms_postprocess = ms_since (t3);
-      r->ms_total = ms_since (t2) + ms_tok + (i == 0 ? ms_pre : 0);
-      r->peak_bytes = rm_ctx_peak_bytes (s->ctx);
+      rm_segment_results_free (results, n);
+      return NULL;
     }
   return results;
 }

@@ -8,6 +8,7 @@
 #include "rm-threadpool.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +47,15 @@ struct RmArena
   size_t in_use;
   size_t peak;
   RmArenaAllocator allocator; /* alloc NULL: mmap */
+  size_t failed_bytes;        /* the chunk that could not be had last (rm_arena_take_...) */
+  jmp_buf *jump;              /* where such a failure unwinds to, and from which thread */
+  pthread_t jump_thread;
 };
 
+/* A chunk of `size` usable bytes, or NULL (recorded in failed_bytes) when its memory cannot be
+ * had. */
 static RmChunk *
-rm_chunk_new (const RmArena *arena, size_t size)
+rm_chunk_new (RmArena *arena, size_t size)
 {
   RM_CHECK (size <= SIZE_MAX / 2, "arena block too large (%zu bytes)", size);
   if (arena->allocator.alloc != NULL)
@@ -58,7 +64,12 @@ rm_chunk_new (const RmArena *arena, size_t size)
       RmChunk *c = calloc (1, sizeof *c);
       RM_CHECK (c != NULL, "out of memory");
       c->data = arena->allocator.alloc (size, arena->allocator.user);
-      RM_CHECK (c->data != NULL, "out of memory: the arena's allocator failed for %zu bytes", size);
+      if (c->data == NULL)
+        {
+          free (c);
+          arena->failed_bytes = size;
+          return NULL;
+        }
       c->size = size;
       return c;
     }
@@ -66,7 +77,11 @@ rm_chunk_new (const RmArena *arena, size_t size)
   const bool huge = len >= RM_HUGE_PAGE;
   const size_t map_len = huge ? len + RM_HUGE_PAGE : len;
   void *map = mmap (NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  RM_CHECK (map != MAP_FAILED, "out of memory mapping an arena chunk of %zu bytes", size);
+  if (map == MAP_FAILED)
+    {
+      arena->failed_bytes = size;
+      return NULL;
+    }
   uintptr_t start = (uintptr_t) map;
   if (huge)
     {
@@ -137,7 +152,7 @@ rm_arena_free (RmArena *arena)
 }
 
 void *
-rm_arena_alloc (RmArena *arena, size_t bytes)
+rm_arena_try_alloc (RmArena *arena, size_t bytes)
 {
   RM_CHECK (bytes <= SIZE_MAX - RM_ALIGN, "arena allocation too large (%zu bytes)", bytes);
   /* Zero-byte requests still get a distinct aligned block. */
@@ -147,6 +162,8 @@ rm_arena_alloc (RmArena *arena, size_t bytes)
   if (size > arena->chunk_bytes)
     {
       c = rm_chunk_new (arena, size);
+      if (c == NULL)
+        return NULL;
       c->next = arena->big;
       arena->big = c;
     }
@@ -159,6 +176,8 @@ rm_arena_alloc (RmArena *arena, size_t bytes)
       if (c == NULL)
         {
           c = rm_chunk_new (arena, arena->chunk_bytes);
+          if (c == NULL)
+            return NULL;
           if (arena->cur == NULL)
             arena->first = c;
           else
@@ -180,6 +199,37 @@ rm_arena_alloc (RmArena *arena, size_t bytes)
   return p;
 }
 
+void *
+rm_arena_alloc (RmArena *arena, size_t bytes)
+{
+  void *p = rm_arena_try_alloc (arena, bytes);
+  if (p == NULL && arena->jump != NULL)
+    {
+      /* longjmp into another thread's stack would be undefined: the jump point is only valid
+       * on the thread that set it. */
+      RM_CHECK (pthread_equal (pthread_self (), arena->jump_thread),
+                "arena out of memory on a thread other than its jump point's");
+      longjmp (*arena->jump, 1);
+    }
+  RM_CHECK (p != NULL, "out of memory: no arena chunk of %zu bytes", arena->failed_bytes);
+  return p;
+}
+
+size_t
+rm_arena_take_failed_bytes (RmArena *arena)
+{
+  const size_t bytes = arena->failed_bytes;
+  arena->failed_bytes = 0;
+  return bytes;
+}
+
+void
+rm_arena_set_jump (RmArena *arena, jmp_buf *jump)
+{
+  arena->jump = jump;
+  arena->jump_thread = pthread_self ();
+}
+
 void
 rm_arena_reset (RmArena *arena)
 {
@@ -189,6 +239,14 @@ rm_arena_reset (RmArena *arena)
   arena->big = NULL;
   arena->cur = arena->first;
   arena->in_use = 0;
+}
+
+void
+rm_arena_trim (RmArena *arena)
+{
+  rm_arena_reset (arena);
+  rm_chunk_list_free (arena, arena->first);
+  arena->first = arena->cur = NULL;
 }
 
 RmArenaMark
@@ -290,6 +348,43 @@ rm_ctx_reset (RmCtx *ctx)
   if (ctx->data_arena != NULL)
     rm_arena_reset (ctx->data_arena);
   rm_arena_reset (ctx->keep_arena);
+}
+
+void
+rm_ctx_trim (RmCtx *ctx)
+{
+  rm_arena_trim (ctx->arena);
+  if (ctx->data_arena != NULL)
+    rm_arena_trim (ctx->data_arena);
+  rm_arena_trim (ctx->keep_arena);
+}
+
+void
+rm_ctx_set_device_jump (RmCtx *ctx, jmp_buf *jump)
+{
+  RM_CHECK (ctx->data_arena != NULL && ctx->pool == NULL,
+            "a device jump point needs a single-threaded device context");
+  rm_arena_set_jump (ctx->data_arena, jump);
+  rm_arena_set_jump (ctx->keep_arena, jump);
+}
+
+size_t
+rm_ctx_take_device_failure (RmCtx *ctx)
+{
+  if (ctx->data_arena == NULL)
+    return 0;
+  /* Both are taken so that neither leaves a stale record for the next failure. */
+  const size_t data = rm_arena_take_failed_bytes (ctx->data_arena);
+  const size_t keep = rm_arena_take_failed_bytes (ctx->keep_arena);
+  return data != 0 ? data : keep;
+}
+
+size_t
+rm_ctx_device_bytes_in_use (const RmCtx *ctx)
+{
+  if (ctx->data_arena == NULL)
+    return 0;
+  return rm_arena_bytes_in_use (ctx->data_arena) + rm_arena_bytes_in_use (ctx->keep_arena);
 }
 
 bool
@@ -426,23 +521,36 @@ rm_wrap (RmCtx *ctx, float *data, int ndim, const int64_t *shape)
   return t;
 }
 
-/* A tensor struct in ctx->arena with its data in `arena`, tagged `device`. */
+/* A tensor struct in ctx->arena with its data in `arena`, tagged `device`; with `soft`, NULL
+ * when the data's memory cannot be had (rm_arena_try_alloc). */
 static RmTensor *
-rm_new_in (RmCtx *ctx, RmArena *arena, RmDevice device, int ndim, const int64_t *shape)
+rm_new_in (RmCtx *ctx, RmArena *arena, RmDevice device, bool soft, int ndim, const int64_t *shape)
 {
   RmTensor *t = rm_wrap (ctx, NULL, ndim, shape);
   int64_t n = rm_tensor_numel (t);
   RM_CHECK (n <= (int64_t) (SIZE_MAX / sizeof (float)) / 2, "tensor too large");
-  t->data = rm_arena_alloc (arena, (size_t) n * sizeof (float));
+  const size_t bytes = (size_t) n * sizeof (float);
+  t->data = soft ? rm_arena_try_alloc (arena, bytes) : rm_arena_alloc (arena, bytes);
   t->device = device;
-  return t;
+  return t->data != NULL ? t : NULL;
+}
+
+static RmArena *
+rm_data_arena (RmCtx *ctx)
+{
+  return ctx->data_arena != NULL ? ctx->data_arena : ctx->arena;
 }
 
 RmTensor *
 rm_new (RmCtx *ctx, int ndim, const int64_t *shape)
 {
-  return rm_new_in (ctx, ctx->data_arena != NULL ? ctx->data_arena : ctx->arena,
-                    ctx->backend->device, ndim, shape);
+  return rm_new_in (ctx, rm_data_arena (ctx), ctx->backend->device, false, ndim, shape);
+}
+
+RmTensor *
+rm_try_new (RmCtx *ctx, int ndim, const int64_t *shape)
+{
+  return rm_new_in (ctx, rm_data_arena (ctx), ctx->backend->device, true, ndim, shape);
 }
 
 RmTensor *
@@ -472,7 +580,7 @@ rm_new_4d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 RmTensor *
 rm_new_host (RmCtx *ctx, int ndim, const int64_t *shape)
 {
-  return rm_new_in (ctx, ctx->arena, RM_DEVICE_CPU, ndim, shape);
+  return rm_new_in (ctx, ctx->arena, RM_DEVICE_CPU, false, ndim, shape);
 }
 
 RmTensor *

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,8 +63,22 @@ typedef struct
 
 RmArena *rm_arena_new_with_allocator (size_t chunk_bytes, const RmArenaAllocator *allocator);
 void rm_arena_free (RmArena *arena);
+/* A failed chunk allocation (the allocator returned NULL: device memory exhausted) unwinds
+ * with longjmp to the arena's jump point when one is set (rm_arena_set_jump), and is a fatal
+ * RM_CHECK otherwise: callers of rm_arena_alloc never see NULL. */
 void *rm_arena_alloc (RmArena *arena, size_t bytes);
+/* The same, but NULL when the chunk allocation fails, whatever the jump point. */
+void *rm_arena_try_alloc (RmArena *arena, size_t bytes);
+/* The size of the chunk whose allocation failed last (0: none since the last take); reading it
+ * clears it. */
+size_t rm_arena_take_failed_bytes (RmArena *arena);
+/* Where a failed chunk allocation unwinds to, NULL for none. The jump may only come from the
+ * thread that set it (checked). */
+void rm_arena_set_jump (RmArena *arena, jmp_buf *jump);
 void rm_arena_reset (RmArena *arena);
+/* rm_arena_reset, and the chunks kept for reuse are given back too (device memory after a
+ * failed request, for other sessions and processes). */
+void rm_arena_trim (RmArena *arena);
 
 /* Scoped use: everything allocated after a mark is given back by rm_arena_release (tensors
  * allocated before it stay valid). Lets a long forward reuse one block's memory for the next. */
@@ -105,6 +120,18 @@ RmCtx *rm_ctx_new_device (const RmBackend *backend, const RmArenaAllocator *allo
 void rm_ctx_free (RmCtx *ctx);
 /* rm_arena_reset of every arena: ends a request. */
 void rm_ctx_reset (RmCtx *ctx);
+/* rm_arena_trim of every arena: ends a request and frees what it mapped. */
+void rm_ctx_trim (RmCtx *ctx);
+/* Sets (jump) or clears (NULL) the jump point of a device context's data and keep arenas, so
+ * that running out of device memory in a forward unwinds to it instead of aborting. The caller
+ * of setjmp owns the invariant that makes this safe: see segment_each_guarded (rm-model.c).
+ * A device context has no thread pool, so its allocations all happen on the calling thread. */
+void rm_ctx_set_device_jump (RmCtx *ctx, jmp_buf *jump);
+/* The size of the device chunk whose allocation failed last in ctx (data or keep arena), 0 for
+ * none; reading it clears it. */
+size_t rm_ctx_take_device_failure (RmCtx *ctx);
+/* Bytes held by a device context's data and keep arenas (0 on a host context). */
+size_t rm_ctx_device_bytes_in_use (const RmCtx *ctx);
 /* True when rm_new's data is not in host memory: the CPU cannot read it directly. */
 bool rm_ctx_is_device (const RmCtx *ctx);
 
@@ -136,6 +163,9 @@ RmTensor *rm_new_2d (RmCtx *ctx, int64_t d0, int64_t d1);
 RmTensor *rm_new_3d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2);
 RmTensor *rm_new_4d (RmCtx *ctx, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 RmTensor *rm_zeros (RmCtx *ctx, int ndim, const int64_t *shape);
+/* rm_new, but NULL when the context's device is out of memory (never unwinds): for callers
+ * that report a GError themselves (rm_upload, and so the weight upload). */
+RmTensor *rm_try_new (RmCtx *ctx, int ndim, const int64_t *shape);
 /* A host tensor in ctx->arena, whatever the context's device: host-side inputs and outputs of a
  * device context (masks built on the host, copies back for post-processing). */
 RmTensor *rm_new_host (RmCtx *ctx, int ndim, const int64_t *shape);

@@ -26,7 +26,9 @@ rm_cuda_device_count (void)
 }
 
 /* The device arena's chunks. The device is set again because the context may be used from
- * another thread than the one that created it. */
+ * another thread than the one that created it. A failure is NULL, which the arena turns into
+ * RM_ERROR_DEVICE ("out of GPU memory") for the request, so it is only logged for debugging
+ * here; cudaGetLastError clears it, or the next kernel launch's check would report it again. */
 static void *
 rm_cuda_arena_alloc (size_t bytes, void *user)
 {
@@ -34,8 +36,8 @@ rm_cuda_arena_alloc (size_t bytes, void *user)
   if (cudaSetDevice (GPOINTER_TO_INT (user)) != cudaSuccess ||
       cudaMalloc (&p, bytes) != cudaSuccess)
     {
-      g_warning ("cudaMalloc of %zu bytes failed: %s", bytes,
-                 cudaGetErrorString (cudaGetLastError ()));
+      g_debug ("cudaMalloc of %zu bytes failed: %s", bytes,
+               cudaGetErrorString (cudaGetLastError ()));
       return NULL;
     }
   return p;

@@ -13,6 +13,8 @@
 #include "rm-autograd.h"
 #include "rm-backend.h"
 #include "rm-cuda.h"
+#include "rm-device.h"
+#include "rm-image.h"
 #include "rm-model-internal.h"
 #include "rm-tape.h"
 #include "test-golden-model.h"
@@ -132,6 +134,101 @@ test_segment (void)
   const size_t images = (size_t) 3 * ((size_t) s * s + (size_t) b * b) * sizeof (float) + 2 * 64;
   g_assert_cmpuint (first_peak, >, 0);
   g_assert_cmpuint (first_peak, <=, cpu_peak + images);
+  rm_segment_results_free (want, G_N_ELEMENTS (texts));
+  fixture_teardown (&f);
+}
+
+/* ---- running out of device memory ------------------------------------------------------- */
+
+/* A request that needs more device memory than the device has left is an RM_ERROR_DEVICE
+ * naming the sizes, not the end of the process (the arena's chunk allocation failing was a fatal
+ * check); the session, the device lock and the model's device copy stay usable, and all the
+ * request's device memory is given back, so that the next request that fits gives the CPU's
+ * result bit for bit. Both ways of failing are run: deep in the forward (the arena unwinds to
+ * the request's jump point) and in an upload (which fails softly, as the weight upload does). */
+static void
+assert_out_of_memory (RmSession *dev, const RmImage *image, size_t held)
+{
+  g_autoptr (GError) error = NULL;
+  RmSegmentResult **r = rm_session_segment (dev, image, texts, G_N_ELEMENTS (texts), NULL, &error);
+  g_assert_null (r);
+  g_assert_error (error, RM_ERROR, RM_ERROR_DEVICE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "out of GPU memory (emulated device): needed "));
+  g_assert_nonnull (strstr (error->message, " bytes more, with "));
+  /* The request's device memory is back with the device: only the weights' copy remains. */
+  g_assert_cmpuint (rm_emulated_device_bytes_in_use (), ==, held);
+}
+
+static void
+test_out_of_memory (void)
+{
+  Fixture f;
+  if (!fixture_setup (&f))
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RmSession) cpu = rm_session_new_on_device (f.model, RM_DEVICE_CHOICE_CPU, 1, &error);
+  g_assert_no_error (error);
+  g_autoptr (RmSession) dev = rm_session_new_emulated_device (f.model, &error);
+  g_assert_no_error (error);
+  const size_t weights = rm_emulated_device_bytes_in_use ();
+  g_assert_cmpuint (weights, >, 0);
+  /* What one request takes on the device: at its end (the chunks its session keeps for the
+   * next one, and its last blocks), and at its peak. */
+  RmSegmentResult **want = segment (cpu, f.image);
+  rm_emulated_device_set_budget (0); /* restarts the peak */
+  rm_segment_results_free (segment (dev, f.image), G_N_ELEMENTS (texts));
+  const size_t full = rm_emulated_device_bytes_in_use ();
+  const size_t peak = rm_emulated_device_peak_bytes ();
+  g_assert_cmpuint (peak, >=, full);
+  rm_ctx_trim (rm_session_get_ctx (dev));
+  g_assert_cmpuint (rm_emulated_device_bytes_in_use (), ==, weights);
+
+  /* Nothing left: the image upload at the start of the request fails. */
+  rm_emulated_device_set_budget (weights);
+  assert_out_of_memory (dev, f.image, weights);
+  /* One byte short of what the request holds at its end: since that is more than one 64 MiB
+   * chunk, a chunk after the image upload's fails, deep in the forward (the jump path). */
+  g_assert_cmpuint (full - weights, >, 64u << 20);
+  rm_emulated_device_set_budget (full - 1);
+  assert_out_of_memory (dev, f.image, weights);
+  /* Just enough for this image (its peak), but a huge one's full-size mask resize (a block of its
+   * own, after the whole forward) does not fit; the same image, smaller, then does. */
+  g_autoptr (RmImage) huge = rm_image_resize_nearest (f.image, 6000, 6000);
+  rm_emulated_device_set_budget (peak);
+  assert_out_of_memory (dev, huge, weights);
+  for (int round = 0; round < 2; round++)
+    {
+      RmSegmentResult **got = segment (dev, f.image);
+      for (size_t i = 0; i < G_N_ELEMENTS (texts); i++)
+        assert_same_result (want[i], got[i]);
+      rm_segment_results_free (got, G_N_ELEMENTS (texts));
+    }
+
+  /* The weight upload of a session's creation fails the same way, leaves nothing on the device
+   * and caches nothing: with the memory there, the next session of that model uploads it. */
+  RmModel *second = rm_model_load (f.dir, NULL, &error);
+  g_assert_no_error (error);
+  const size_t held = rm_emulated_device_bytes_in_use ();
+  rm_emulated_device_set_budget (held + (weights / 2 / 64 * 64));
+  RmSession *none = rm_session_new_emulated_device (second, &error);
+  g_assert_null (none);
+  g_assert_error (error, RM_ERROR, RM_ERROR_DEVICE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "cannot segment on emulated device: weight "));
+  g_assert_nonnull (strstr (error->message, "out of GPU memory (emulated device): needed "));
+  g_assert_cmpuint (rm_emulated_device_bytes_in_use (), ==, held);
+  g_clear_error (&error);
+  rm_emulated_device_set_budget (0);
+  g_autoptr (RmSession) again = rm_session_new_emulated_device (second, &error);
+  g_assert_no_error (error);
+  RmSegmentResult **got = segment (again, f.image);
+  for (size_t i = 0; i < G_N_ELEMENTS (texts); i++)
+    assert_same_result (want[i], got[i]);
+  rm_segment_results_free (got, G_N_ELEMENTS (texts));
+  g_clear_pointer (&again, rm_session_free);
+  rm_model_free (second);
+
   rm_segment_results_free (want, G_N_ELEMENTS (texts));
   fixture_teardown (&f);
 }
@@ -306,6 +403,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/device/segment", test_segment);
+  g_test_add_func ("/device/out-of-memory", test_out_of_memory);
   g_test_add_func ("/device/golden-taps", test_golden_taps);
   g_test_add_func ("/device/operand-check", test_operand_check);
   g_test_add_func ("/device/weights-not-uploaded", test_weights_not_uploaded);
