@@ -328,19 +328,7 @@ backward_node (RmGrad *g, const RmTapeNode *node, const float *dy)
     case RM_OP_CONV2D:
       {
         const RmTensor *w = node->in[1];
-        RmConvDims d = {
-          .batch = x->shape[0],
-          .cin = x->shape[1],
-          .h = x->shape[2],
-          .w = x->shape[3],
-          .cout = w->shape[0],
-          .kh = w->shape[2],
-          .kw = w->shape[3],
-          .stride = node->i[0],
-          .pad = node->i[1],
-          .oh = out->shape[2],
-          .ow = out->shape[3],
-        };
+        const RmConvDims d = rm_conv2d_dims (x, w, (int) node->i[0], (int) node->i[1]);
         float *dw = grad_of (g, w), *db = grad_of (g, node->in[2]);
         dx = grad_of (g, x);
         if (dx != NULL || dw != NULL || db != NULL)

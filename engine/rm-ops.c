@@ -514,17 +514,9 @@ rm_check_4d (const RmTensor *x, const char *layout, const char *op)
   RM_CHECK (x->ndim == 4, "%s: input %s must be %s", op, RM_SHAPE (x), layout);
 }
 
-RmTensor *
-rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, int stride, int pad)
+RmConvDims
+rm_conv2d_dims (const RmTensor *x, const RmTensor *w, int stride, int pad)
 {
-  RM_OPERANDS (ctx, "conv2d", x, w, b);
-  rm_check_4d (x, "NCHW", "conv2d");
-  rm_check_contiguous (w, "weight", "conv2d");
-  RM_CHECK (w->ndim == 4 && w->shape[1] == x->shape[1], "conv2d: weight %s does not match input %s",
-            RM_SHAPE (w), RM_SHAPE (x));
-  RM_CHECK (stride >= 1 && pad >= 0, "conv2d: stride %d, pad %d", stride, pad);
-  if (b != NULL)
-    rm_check_vector (b, w->shape[0], "bias", "conv2d");
   RmConvDims d = {
     .batch = x->shape[0],
     .cin = x->shape[1],
@@ -536,10 +528,25 @@ rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, 
     .stride = stride,
     .pad = pad,
   };
-  RM_CHECK (d.h + 2 * pad >= d.kh && d.w + 2 * pad >= d.kw,
-            "conv2d: kernel %s larger than padded input %s", RM_SHAPE (w), RM_SHAPE (x));
   d.oh = (d.h + 2 * pad - d.kh) / stride + 1;
   d.ow = (d.w + 2 * pad - d.kw) / stride + 1;
+  return d;
+}
+
+RmTensor *
+rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b, int stride, int pad)
+{
+  RM_OPERANDS (ctx, "conv2d", x, w, b);
+  rm_check_4d (x, "NCHW", "conv2d");
+  rm_check_contiguous (w, "weight", "conv2d");
+  RM_CHECK (w->ndim == 4 && w->shape[1] == x->shape[1], "conv2d: weight %s does not match input %s",
+            RM_SHAPE (w), RM_SHAPE (x));
+  RM_CHECK (stride >= 1 && pad >= 0, "conv2d: stride %d, pad %d", stride, pad);
+  if (b != NULL)
+    rm_check_vector (b, w->shape[0], "bias", "conv2d");
+  RM_CHECK (x->shape[2] + 2 * pad >= w->shape[2] && x->shape[3] + 2 * pad >= w->shape[3],
+            "conv2d: kernel %s larger than padded input %s", RM_SHAPE (w), RM_SHAPE (x));
+  const RmConvDims d = rm_conv2d_dims (x, w, stride, pad);
   RmTensor *out = rm_new_4d (ctx, d.batch, d.cout, d.oh, d.ow);
   if (rm_tensor_numel (out) > 0)
     ctx->backend->conv2d (ctx->pool, out->data, x->data, w->data, b != NULL ? b->data : NULL, &d);

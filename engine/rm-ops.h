@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include "rm-backend.h" /* RmConvDims */
 #include "rm-tensor.h"
 
 /* ---- creation / layout ---------------------------------------------------------------- */
@@ -78,6 +79,9 @@ RmTensor *rm_attention (RmCtx *ctx, const RmTensor *q, const RmTensor *k, const 
 /* Conv2d, NCHW input, weight (O, I, kh, kw), bias (O) or NULL, square stride and padding. */
 RmTensor *rm_conv2d (RmCtx *ctx, const RmTensor *x, const RmTensor *w, const RmTensor *b,
                      int stride, int pad);
+/* The sizes the conv2d kernels take, output included, for input x and weight w (checked by
+ * rm_conv2d); its backward derives them again from the recorded tensors. */
+RmConvDims rm_conv2d_dims (const RmTensor *x, const RmTensor *w, int stride, int pad);
 /* ConvTranspose2d with kernel 2, stride 2 (the only one SAM uses): NCHW input,
  * weight (I, O, 2, 2) as PyTorch stores it, bias (O) or NULL -> (B, O, 2H, 2W). */
 RmTensor *rm_conv_transpose2x2 (RmCtx *ctx, const RmTensor *x, const RmTensor *w,
