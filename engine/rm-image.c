@@ -201,6 +201,29 @@ tiff_unmap (thandle_t h, void *base, toff_t size)
 {
 }
 
+/* The header's size against the limits, before any pixel is decoded: a zero-sized image is an
+ * RM_ERROR_FORMAT, one over the limits an RM_ERROR_TOO_LARGE. Every decoder asks this. */
+static gboolean
+size_allowed (int64_t w, int64_t h, const RmImageLimits *limits, GError **error)
+{
+  if (w <= 0 || h <= 0)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT,
+                   "zero-sized image (%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ")", w, h);
+      return FALSE;
+    }
+  if (w > limits->max_width || h > limits->max_height || w > RM_IMAGE_MAX_SIDE ||
+      h > RM_IMAGE_MAX_SIDE || w * h > limits->max_pixels)
+    {
+      g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE,
+                   "%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+                   " image is over the limit (%dx%d, %" G_GINT64_FORMAT " pixels)",
+                   w, h, limits->max_width, limits->max_height, limits->max_pixels);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 is_tiff (const uint8_t *b, size_t len)
 {
@@ -234,15 +257,7 @@ decode_tiff (const uint8_t *data, size_t len, const RmImageLimits *limits, GErro
   TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &w);
   TIFFGetField (tif, TIFFTAG_IMAGELENGTH, &h);
   RmImage *img = NULL;
-  if (w == 0 || h == 0)
-    g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "zero-sized image (%ux%u)", w, h);
-  else if (w > (uint32_t) limits->max_width || h > (uint32_t) limits->max_height ||
-           w > RM_IMAGE_MAX_SIDE || h > RM_IMAGE_MAX_SIDE ||
-           (int64_t) w * (int64_t) h > limits->max_pixels)
-    g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE,
-                 "%ux%u image is over the limit (%dx%d, %" G_GINT64_FORMAT " pixels)", w, h,
-                 limits->max_width, limits->max_height, limits->max_pixels);
-  else
+  if (size_allowed (w, h, limits, error))
     {
       uint32_t *raster = g_try_new (uint32_t, (size_t) w * h);
       if (raster == NULL)
@@ -341,16 +356,8 @@ decode_jpeg (const uint8_t *data, size_t len, const RmImageLimits *limits, GErro
   jpeg_read_header (&cinfo, TRUE);
 
   const unsigned w = cinfo.image_width, h = cinfo.image_height;
-  if (w == 0 || h == 0 || w > (unsigned) limits->max_width || h > (unsigned) limits->max_height ||
-      w > RM_IMAGE_MAX_SIDE || h > RM_IMAGE_MAX_SIDE ||
-      (int64_t) w * (int64_t) h > limits->max_pixels)
+  if (!size_allowed (w, h, limits, error))
     {
-      if (w == 0 || h == 0)
-        g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "zero-sized image (%ux%u)", w, h);
-      else
-        g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE,
-                     "%ux%u image is over the limit (%dx%d, %" G_GINT64_FORMAT " pixels)", w, h,
-                     limits->max_width, limits->max_height, limits->max_pixels);
       jpeg_destroy_decompress (&cinfo);
       return NULL;
     }
@@ -434,19 +441,8 @@ rm_image_decode_memory (const void *data, size_t len, const RmImageLimits *limit
                    "not a readable JPEG, PNG, BMP, TGA or TIFF image (%s)", why ? why : "?");
       return NULL;
     }
-  if (w <= 0 || h <= 0)
-    {
-      g_set_error (error, RM_ERROR, RM_ERROR_FORMAT, "zero-sized image (%dx%d)", w, h);
-      return NULL;
-    }
-  if (w > limits->max_width || h > limits->max_height || w > RM_IMAGE_MAX_SIDE ||
-      h > RM_IMAGE_MAX_SIDE || (int64_t) w * (int64_t) h > limits->max_pixels)
-    {
-      g_set_error (error, RM_ERROR, RM_ERROR_TOO_LARGE,
-                   "%dx%d image is over the limit (%dx%d, %" G_GINT64_FORMAT " pixels)", w, h,
-                   limits->max_width, limits->max_height, limits->max_pixels);
-      return NULL;
-    }
+  if (!size_allowed (w, h, limits, error))
+    return NULL;
 
   /* The largest buffer a sound file of this size needs: 16-bit RGBA (with padding), or the
    * compressed data itself. */
