@@ -8,7 +8,6 @@
  */
 #include "rm-backend-cpu-private.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +22,6 @@ __m256 _ZGVdN8v_erff (__m256 x);
 #define RM_HAVE_VERFF 0
 #endif
 
-static int
-rm_blas_int (int64_t v)
-{
-  RM_CHECK (v >= 0 && v <= INT32_MAX, "GEMM size %lld too large for BLAS", (long long) v);
-  return (int) v;
-}
-
 /* ---- GEMM ------------------------------------------------------------------------------- */
 
 /* Products with a long inner dimension (weight gradients: a sum over every token) are cut into
@@ -40,94 +32,50 @@ rm_blas_int (int64_t v)
 
 typedef struct
 {
-  bool ta, tb;
-  int64_t m, n, k, lda, ldb, ldc;
-  float alpha, beta;
-  const float *a, *b;
-  float *c;
-  int64_t band; /* rows (split_rows) or columns per part */
-  bool split_rows;
-  int64_t kchunk; /* K split: chunk length; partial products (m, n) each */
-  float *partial;
-} RmGemmArgs;
+  const RmCpuGemm *g;
+  int64_t kchunk, n_parts;
+  float *partial; /* n_parts products (m, n) */
+} RmGemmKSplit;
 
 static void
-rm_gemm_call (bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+rm_gemm_kpart_range (void *p, int64_t begin, int64_t end, int worker)
 {
-  if (m == 0 || n == 0)
-    return;
-  if (k == 0)
-    {
-      for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-          c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
-      return;
-    }
-  cblas_sgemm (CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-               rm_blas_int (m), rm_blas_int (n), rm_blas_int (k), alpha, a, rm_blas_int (lda), b,
-               rm_blas_int (ldb), beta, c, rm_blas_int (ldc));
-}
-
-static void
-rm_gemm_range (void *p, int64_t begin, int64_t end, int worker)
-{
-  const RmGemmArgs *g = p;
+  const RmGemmKSplit *s = p;
+  const RmCpuGemm *g = s->g;
   for (int64_t part = begin; part < end; part++)
     {
-      if (g->partial != NULL)
-        {
-          const int64_t p0 = part * g->kchunk, kc = rm_min64 (g->kchunk, g->k - p0);
-          const float *a = g->a + (g->ta ? p0 * g->lda : p0);
-          const float *b = g->b + (g->tb ? p0 : p0 * g->ldb);
-          rm_gemm_call (g->ta, g->tb, g->m, g->n, kc, g->alpha, a, g->lda, b, g->ldb, 0.0f,
-                        g->partial + part * g->m * g->n, g->n);
-          continue;
-        }
-      const int64_t lo = part * g->band;
-      const int64_t total = g->split_rows ? g->m : g->n;
-      const int64_t cnt = rm_min64 (g->band, total - lo);
-      if (cnt <= 0)
-        continue;
-      const float *a = g->a, *b = g->b;
-      float *c = g->c;
-      int64_t m = g->m, n = g->n;
-      if (g->split_rows)
-        {
-          a += g->ta ? lo : lo * g->lda;
-          c += lo * g->ldc;
-          m = cnt;
-        }
-      else
-        {
-          b += g->tb ? lo * g->ldb : lo;
-          c += lo;
-          n = cnt;
-        }
-      rm_gemm_call (g->ta, g->tb, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c, g->ldc);
+      const int64_t p0 = part * s->kchunk;
+      RmCpuGemm piece = { .trans_a = g->trans_a,
+                          .trans_b = g->trans_b,
+                          .m = g->m,
+                          .n = g->n,
+                          .k = rm_min64 (s->kchunk, g->k - p0),
+                          .lda = g->lda,
+                          .ldb = g->ldb,
+                          .ldc = g->n,
+                          .alpha = g->alpha,
+                          .beta = 0.0f,
+                          .a = g->a + (g->trans_a ? p0 * g->lda : p0),
+                          .b = g->b + (g->trans_b ? p0 : p0 * g->ldb),
+                          .c = s->partial + part * g->m * g->n };
+      rm_cpu_gemm_bands (NULL, &piece);
     }
 }
-
-typedef struct
-{
-  const RmGemmArgs *g;
-  int64_t n_parts;
-} RmGemmSumArgs;
 
 static void
 rm_gemm_sum_range (void *p, int64_t begin, int64_t end, int worker)
 {
-  const RmGemmSumArgs *s = p;
-  const RmGemmArgs *g = s->g;
+  const RmGemmKSplit *s = p;
+  const RmCpuGemm *g = s->g;
   const int64_t mn = g->m * g->n;
   for (int64_t row = begin; row < end; row++)
     {
       float *c = g->c + row * g->ldc;
       for (int64_t j = 0; j < g->n; j++)
         {
-          float acc = g->partial[row * g->n + j];
+          float acc = s->partial[row * g->n + j];
           for (int64_t part = 1; part < s->n_parts; part++)
-            acc += g->partial[part * mn + row * g->n + j];
+            acc += s->partial[part * mn + row * g->n + j];
           c[j] = g->beta == 0.0f ? acc : g->beta * c[j] + acc;
         }
     }
@@ -140,41 +88,39 @@ rm_cpu_gemm (RmThreadPool *pool, bool trans_a, bool trans_b, int64_t m, int64_t 
 {
   if (m == 0 || n == 0)
     return;
-  RmGemmArgs g = {
-    trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, m, true, 0, NULL
-  };
+  if (k == 0)
+    {
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+          c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+      return;
+    }
+  RmCpuGemm g = { .trans_a = trans_a,
+                  .trans_b = trans_b,
+                  .m = m,
+                  .n = n,
+                  .k = k,
+                  .lda = lda,
+                  .ldb = ldb,
+                  .ldc = ldc,
+                  .alpha = alpha,
+                  .beta = beta,
+                  .a = a,
+                  .b = b,
+                  .c = c };
   const int64_t n_kparts = k / RM_GEMM_KCHUNK;
   if (n_kparts >= 2 && m * n * n_kparts <= RM_GEMM_PARTIAL_MAX)
     {
       /* A size-determined K split, summed in order: the same bits for any thread count. */
-      g.kchunk = (k + n_kparts - 1) / n_kparts;
-      const int64_t parts = (k + g.kchunk - 1) / g.kchunk;
-      g.partial = rm_scratch_alloc ((size_t) (parts * m * n) * sizeof (float));
-      rm_parallel_for_grain (pool, parts, 1, rm_gemm_range, &g);
-      RmGemmSumArgs s = { &g, parts };
-      rm_parallel_for_grain (pool, m, rm_row_grain (n * parts), rm_gemm_sum_range, &s);
-      free (g.partial);
+      RmGemmKSplit s = { &g, (k + n_kparts - 1) / n_kparts, 0, NULL };
+      s.n_parts = (k + s.kchunk - 1) / s.kchunk;
+      s.partial = rm_scratch_alloc ((size_t) (s.n_parts * m * n) * sizeof (float));
+      rm_parallel_for_grain (pool, s.n_parts, 1, rm_gemm_kpart_range, &s);
+      rm_parallel_for_grain (pool, m, rm_row_grain (n * s.n_parts), rm_gemm_sum_range, &s);
+      free (s.partial);
       return;
     }
-  const int64_t workers = pool != NULL ? rm_threadpool_size (pool) : 1;
-  int64_t parts = 1;
-  if (workers > 1 && m >= 32 * workers)
-    {
-      g.band = ((m + workers - 1) / workers + 15) / 16 * 16;
-      parts = (m + g.band - 1) / g.band;
-    }
-  else if (workers > 1 && n >= 64 * workers)
-    {
-      g.split_rows = false;
-      g.band = ((n + workers - 1) / workers + 15) / 16 * 16;
-      parts = (n + g.band - 1) / g.band;
-    }
-  if (parts <= 1)
-    {
-      rm_gemm_call (trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      return;
-    }
-  rm_parallel_for_grain (pool, parts, 1, rm_gemm_range, &g);
+  rm_cpu_gemm_bands (pool, &g);
 }
 
 /* ---- element-wise ----------------------------------------------------------------------- */

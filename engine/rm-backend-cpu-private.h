@@ -81,6 +81,20 @@ typedef enum
 void rm_cpu_taps_build (RmCpuTaps *t, RmCpuTapsKind kind, int64_t n_in, int64_t n_out);
 void rm_cpu_taps_free (RmCpuTaps *t);
 
+/* C = alpha op(A) op(B) + beta C (+ bias per column), row-major (rm-backend-cpu.c). The work is
+ * cut into bands by the shape alone, so the bits do not depend on the number of threads. */
+typedef struct
+{
+  bool trans_a, trans_b;
+  int64_t m, n, k, lda, ldb, ldc;
+  float alpha, beta;
+  const float *a, *b, *bias;
+  float *c;
+  int64_t band_rows, band_cols; /* set by rm_cpu_gemm_bands */
+} RmCpuGemm;
+
+void rm_cpu_gemm_bands (RmThreadPool *pool, RmCpuGemm *g);
+
 /* ---- backward kernels (rm-backend-cpu-grad.c); see the RmBackend entries -------------- */
 
 void rm_cpu_gemm (RmThreadPool *pool, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,

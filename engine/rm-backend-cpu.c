@@ -681,54 +681,84 @@ rm_blas_int (int64_t v)
 
 /* GEMMs run on our own pool: each worker calls single-threaded OpenBLAS on a band of rows (or of
  * columns when there are few rows). OpenBLAS's own threads would spin-wait between calls and
- * fight the pool's threads for the cores (spec §11: 2x slower on two cores). */
-typedef struct
-{
-  CBLAS_TRANSPOSE ta, tb;
-  int64_t m, n, k, lda, ldb, ldc, band;
-  const float *a, *b, *bias;
-  float *c;
-  bool split_rows;
-} RmParGemmArgs;
+ * fight the pool's threads for the cores (spec §11: 2x slower on two cores).
+ *
+ * The bands depend on the shape only, never on the number of threads: OpenBLAS rounds an element
+ * differently depending on the size of the call it is in (its edge kernels and blockings differ,
+ * e.g. with the Haswell and Zen kernels), so bands cut per thread would change the result's bits
+ * with the thread count. A band is long enough that the operand OpenBLAS packs again in every call
+ * (B for a band of rows, A for a band of columns) costs little next to the band's product:
+ * B is a weight matrix, often large, so row bands are long; column bands are cut only when there
+ * are few rows, so A is small. */
+#define RM_GEMM_TARGET_BANDS 8
+#define RM_GEMM_MIN_ROWS     256
+#define RM_GEMM_MIN_COLS     64
 
 static void
-rm_par_gemm_range (void *p, int64_t begin, int64_t end, int worker)
+rm_gemm_bands_range (void *p, int64_t begin, int64_t end, int worker)
 {
-  const RmParGemmArgs *g = p;
+  const RmCpuGemm *g = p;
+  const bool split_rows = g->band_rows > 0;
+  const int64_t band = split_rows ? g->band_rows : g->band_cols;
   for (int64_t part = begin; part < end; part++)
     {
-      const int64_t lo = part * g->band;
-      const int64_t total = g->split_rows ? g->m : g->n;
-      const int64_t cnt = rm_min64 (g->band, total - lo);
-      if (cnt <= 0)
-        continue;
-      const float *a = g->a, *b = g->b;
+      const int64_t lo = part * band;
+      const int64_t cnt = rm_min64 (band, (split_rows ? g->m : g->n) - lo);
+      const float *a = g->a, *b = g->b, *bias = g->bias;
       float *c = g->c;
       int64_t m = g->m, n = g->n;
-      if (g->split_rows)
+      if (split_rows)
         {
-          a += g->ta == CblasNoTrans ? lo * g->lda : lo;
+          a += g->trans_a ? lo : lo * g->lda;
           c += lo * g->ldc;
           m = cnt;
         }
       else
         {
-          b += g->tb == CblasNoTrans ? lo : lo * g->ldb;
+          b += g->trans_b ? lo * g->ldb : lo;
           c += lo;
+          bias = bias != NULL ? bias + lo : NULL;
           n = cnt;
         }
-      cblas_sgemm (CblasRowMajor, g->ta, g->tb, rm_blas_int (m), rm_blas_int (n),
-                   rm_blas_int (g->k), 1.0f, a, rm_blas_int (g->lda), b, rm_blas_int (g->ldb), 0.0f,
-                   c, rm_blas_int (g->ldc));
-      if (g->bias != NULL)
+      cblas_sgemm (CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                   g->trans_b ? CblasTrans : CblasNoTrans, rm_blas_int (m), rm_blas_int (n),
+                   rm_blas_int (g->k), g->alpha, a, rm_blas_int (g->lda), b, rm_blas_int (g->ldb),
+                   g->beta, c, rm_blas_int (g->ldc));
+      if (bias != NULL)
         for (int64_t i = 0; i < m; i++)
           {
             float *row = c + i * g->ldc;
-            const float *bv = g->bias + (g->split_rows ? 0 : lo);
             for (int64_t j = 0; j < n; j++)
-              row[j] += bv[j];
+              row[j] += bias[j];
           }
     }
+}
+
+/* The band length for @total rows or columns: about RM_GEMM_TARGET_BANDS bands of at least
+ * @min_band, in multiples of 16; 0 when @total is too short to cut. */
+static int64_t
+rm_gemm_band (int64_t total, int64_t min_band)
+{
+  if (total < 2 * min_band)
+    return 0;
+  const int64_t band =
+      rm_max64 ((total + RM_GEMM_TARGET_BANDS - 1) / RM_GEMM_TARGET_BANDS, min_band);
+  return (band + 15) / 16 * 16;
+}
+
+void
+rm_cpu_gemm_bands (RmThreadPool *pool, RmCpuGemm *g)
+{
+  if (g->m == 0 || g->n == 0)
+    return;
+  RM_CHECK (g->k > 0, "GEMM with an empty inner dimension");
+  g->band_rows = rm_gemm_band (g->m, RM_GEMM_MIN_ROWS);
+  g->band_cols = g->band_rows > 0 ? 0 : rm_gemm_band (g->n, RM_GEMM_MIN_COLS);
+  if (g->band_rows == 0 && g->band_cols == 0)
+    g->band_rows = g->m; /* one call */
+  const int64_t parts = g->band_rows > 0 ? (g->m + g->band_rows - 1) / g->band_rows
+                                         : (g->n + g->band_cols - 1) / g->band_cols;
+  rm_parallel_for_grain (pool, parts, 1, rm_gemm_bands_range, g);
 }
 
 /* C (m, n) = op(A) op(B) (+ bias per column), row-major, on the pool. */
@@ -737,32 +767,21 @@ rm_par_sgemm (RmThreadPool *pool, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_
               int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
               int64_t ldc, const float *bias)
 {
-  const int64_t workers = pool != NULL ? rm_threadpool_size (pool) : 1;
-  RmParGemmArgs g = { ta, tb, m, n, k, lda, ldb, ldc, 0, a, b, bias, c, true };
-  int64_t parts = 1;
-  if (workers > 1 && m >= 32 * workers)
-    {
-      g.band = (m + workers - 1) / workers;
-      g.band = (g.band + 15) / 16 * 16;
-      parts = (m + g.band - 1) / g.band;
-    }
-  else if (workers > 1 && n >= 64 * workers)
-    {
-      g.split_rows = false;
-      g.band = (n + workers - 1) / workers;
-      g.band = (g.band + 15) / 16 * 16;
-      parts = (n + g.band - 1) / g.band;
-    }
-  else
-    g.band = m;
-  if (parts == 1)
-    {
-      g.split_rows = true;
-      g.band = m;
-      rm_par_gemm_range (&g, 0, 1, 0);
-      return;
-    }
-  rm_parallel_for_grain (pool, parts, 1, rm_par_gemm_range, &g);
+  RmCpuGemm g = { .trans_a = ta == CblasTrans,
+                  .trans_b = tb == CblasTrans,
+                  .m = m,
+                  .n = n,
+                  .k = k,
+                  .lda = lda,
+                  .ldb = ldb,
+                  .ldc = ldc,
+                  .alpha = 1.0f,
+                  .beta = 0.0f,
+                  .a = a,
+                  .b = b,
+                  .bias = bias,
+                  .c = c };
+  rm_cpu_gemm_bands (pool, &g);
 }
 
 static void
