@@ -80,13 +80,13 @@ run_eval (RmDataset *ds, GError *load_error, const char *model_dir, RmDeviceChoi
 {
   g_autoptr (GError) error = load_error;
   g_autoptr (RmDataset) dataset = ds;
-  g_autoptr (RmModel) model = ds ? rm_model_load (model_dir, NULL, &error) : NULL;
+  g_autoptr (RmModel) model = dataset ? rm_model_load (model_dir, NULL, &error) : NULL;
   if (model == NULL)
     {
       fprintf (stderr, "refmask eval: %s\n", error->message);
       return 1;
     }
-  if (ds->samples->len == 0)
+  if (dataset->samples->len == 0)
     {
       fprintf (stderr, "refmask eval: no sample of split '%s' in %s\n", want ? want : "(any)",
                refs);
@@ -106,12 +106,12 @@ run_eval (RmDataset *ds, GError *load_error, const char *model_dir, RmDeviceChoi
       json_builder_set_member_name (b, "samples");
       json_builder_begin_array (b);
     }
-  guint n = ds->samples->len;
+  guint n = dataset->samples->len;
   if (limit > 0 && (guint) limit < n)
     n = (guint) limit;
   for (guint i = 0; i < n && !rm_cli_interrupted (NULL); i++)
     {
-      if (!eval_sample (session, g_ptr_array_index (ds->samples, i), original, &model_res,
+      if (!eval_sample (session, g_ptr_array_index (dataset->samples, i), original, &model_res,
                         &orig_res, b, &error))
         {
           fprintf (stderr, "refmask eval: %s\n", error->message);

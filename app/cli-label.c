@@ -85,7 +85,6 @@ int
 rm_cli_label (int argc, char **argv)
 {
   g_autofree char *model_dir = NULL, *text = NULL, *status_name = NULL, *device_name = NULL;
-  g_autofree gint64 *ids = NULL;
   g_auto (GStrv) image_ids = NULL;
   int threads = 0;
   GOptionEntry entries[] = {

@@ -38,8 +38,7 @@ rm_fw_tap_permuted (RmForward *fw, const char *name, const RmTensor *t, const in
     rm_fw_tap (fw, name, rm_permute (fw->ctx, t, perm));
 }
 
-static const RmTensor *
-weight_v (RmForward *fw, const char *fmt, va_list ap)
+G_GNUC_PRINTF (2, 0) static const RmTensor *weight_v (RmForward *fw, const char *fmt, va_list ap)
 {
   char key[256];
   vsnprintf (key, sizeof key, fmt, ap);

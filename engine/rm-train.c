@@ -300,8 +300,8 @@ write_checkpoint (Trainer *t, GError **error)
                        .nbytes = t->order->len * sizeof (guint) };
   g_array_append_val (tensors, order);
   rm_adamw_foreach_state (t->opt, rm_weights_collect_st, tensors);
-  gboolean ok = rm_safetensors_write (state_path, tensors->len, (const RmStTensor *) tensors->data,
-                                      meta, error);
+  gboolean ok = rm_safetensors_write (state_path, tensors->len,
+                                      &g_array_index (tensors, RmStTensor, 0), meta, error);
   for (guint i = 1; i < tensors->len; i++)
     g_free ((char *) g_array_index (tensors, RmStTensor, i).name);
   return ok;

@@ -371,7 +371,7 @@ rm_weights_save (const RmWeights *w, const RmModelConfig *cfg, const char *path,
   rm_weights_foreach (w, cfg, rm_weights_collect_st, arr);
   const char *metadata[] = { "format", "pt", "producer", "refmask", NULL };
   gboolean ok =
-      rm_safetensors_write (path, arr->len, (const RmStTensor *) arr->data, metadata, error);
+      rm_safetensors_write (path, arr->len, &g_array_index (arr, RmStTensor, 0), metadata, error);
   for (guint i = 0; i < arr->len; i++)
     g_free ((char *) g_array_index (arr, RmStTensor, i).name);
   return ok;
