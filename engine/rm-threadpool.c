@@ -17,8 +17,8 @@ typedef struct
 {
   RmRangeFn fn;
   void *arg;
-  int64_t n;
-  int64_t n_chunks;
+  int64_t n, grain, n_grains;
+  int64_t n_chunks; /* <= n_grains */
   atomic_int_fast64_t next;
 } RmJob;
 
@@ -54,9 +54,11 @@ rm_job_run (RmJob *job, int worker)
       int64_t c = atomic_fetch_add (&job->next, 1);
       if (c >= job->n_chunks)
         break;
-      int64_t begin = job->n * c / job->n_chunks;
-      int64_t end = job->n * (c + 1) / job->n_chunks;
-      job->fn (job->arg, begin, end, worker);
+      /* Whole grains: a range starts at a multiple of the grain, whatever the thread count,
+       * so a kernel's vector loop and scalar tail fall on the same items as on one thread. */
+      int64_t begin = job->grain * (job->n_grains * c / job->n_chunks);
+      int64_t end = job->grain * (job->n_grains * (c + 1) / job->n_chunks);
+      job->fn (job->arg, begin, end < job->n ? end : job->n, worker);
     }
   rm_in_parallel = false;
 }
@@ -143,7 +145,8 @@ rm_parallel_for_grain (RmThreadPool *pool, int64_t n, int64_t grain, RmRangeFn f
     return;
   if (grain < 1)
     grain = 1;
-  int64_t n_chunks = (n + grain - 1) / grain;
+  const int64_t n_grains = (n + grain - 1) / grain;
+  int64_t n_chunks = n_grains;
   if (pool != NULL && n_chunks > (int64_t) pool->n_threads * RM_CHUNKS_PER_THREAD)
     n_chunks = (int64_t) pool->n_threads * RM_CHUNKS_PER_THREAD;
   if (pool == NULL || n_chunks <= 1 || rm_in_parallel)
@@ -152,7 +155,9 @@ rm_parallel_for_grain (RmThreadPool *pool, int64_t n, int64_t grain, RmRangeFn f
       return;
     }
 
-  RmJob job = { .fn = fn, .arg = arg, .n = n, .n_chunks = n_chunks };
+  RmJob job = {
+    .fn = fn, .arg = arg, .n = n, .grain = grain, .n_grains = n_grains, .n_chunks = n_chunks
+  };
   atomic_init (&job.next, 0);
 
   pthread_mutex_lock (&pool->lock);

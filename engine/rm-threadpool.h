@@ -21,8 +21,9 @@ void rm_threadpool_free (RmThreadPool *pool);
 /* Threads taking part in a parallel section, the caller included (1 for NULL). */
 int rm_threadpool_size (const RmThreadPool *pool);
 
-/* Splits [0, n) into ranges of at least grain items and runs fn on them in parallel,
- * returning when all are done. Called from inside a range (nested), it runs serially. */
+/* Splits [0, n) into ranges of whole grains (each range starts at a multiple of grain; only the
+ * last may end short) and runs fn on them in parallel, returning when all are done. Called from
+ * inside a range (nested), it runs serially. */
 void rm_parallel_for_grain (RmThreadPool *pool, int64_t n, int64_t grain, RmRangeFn fn, void *arg);
 /* rm_parallel_for_grain with grain 1: for items that are each a sizeable piece of work. */
 void rm_parallel_for (RmThreadPool *pool, int64_t n, RmRangeFn fn, void *arg);

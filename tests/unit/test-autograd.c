@@ -24,6 +24,7 @@
 #include "rm-error.h"
 #include "rm-ops.h"
 #include "rm-tape.h"
+#include "test-blas-kernels.h"
 
 #include <glib.h>
 #include <math.h>
@@ -717,60 +718,13 @@ test_thread_invariance (void)
     }
 }
 
-/* The same with each of OpenBLAS's kernel families this CPU can run (OPENBLAS_CORETYPE is read
- * when the library loads, so each runs this program again): with the Haswell and Zen kernels the
- * bits of a GEMM depend on the size of the call, which once made them depend on the thread
- * count. */
+/* The same with each of OpenBLAS's kernel families this CPU can run: with the Haswell and Zen
+ * kernels the bits of a GEMM depend on the size of the call, which once made them depend on the
+ * thread count. */
 static void
 test_thread_invariance_blas_kernels (void)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init ();
-  const struct
-  {
-    const char *core;
-    bool runs;
-  } cores[] = {
-    { "Nehalem", __builtin_cpu_supports ("sse4.2") },
-    { "Sandybridge", __builtin_cpu_supports ("avx") },
-    { "Haswell", __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") },
-    { "Zen", __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") },
-    { "SkylakeX", __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw") &&
-                      __builtin_cpu_supports ("avx512dq") && __builtin_cpu_supports ("avx512vl") },
-  };
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  const char *argv[] = { self, "-q", "-p", "/autograd/thread-invariance", NULL };
-  guint n_run = 0;
-
-  g_assert_nonnull (self);
-  if (g_getenv ("OPENBLAS_CORETYPE") != NULL)
-    {
-      g_test_skip ("OPENBLAS_CORETYPE is set already");
-      return;
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (cores); i++)
-    {
-      g_autoptr (GError) error = NULL;
-      g_autofree char *out = NULL, *err = NULL;
-      int status = 0;
-
-      if (!cores[i].runs)
-        continue;
-      g_auto (GStrv) envp =
-          g_environ_setenv (g_get_environ (), "OPENBLAS_CORETYPE", cores[i].core, TRUE);
-      g_assert_true (g_spawn_sync (NULL, (char **) argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                                   &err, &status, &error));
-      g_assert_no_error (error);
-      if (!g_spawn_check_wait_status (status, NULL))
-        g_error ("with OpenBLAS's %s kernels: %s%s", cores[i].core, out, err);
-      g_test_message ("OpenBLAS's %s kernels: the same bits", cores[i].core);
-      n_run++;
-    }
-  if (n_run == 0)
-    g_test_skip ("no OpenBLAS kernel family to force on this CPU");
-#else
-  g_test_skip ("OpenBLAS kernel families are forced on x86-64 only");
-#endif
+  rm_test_rerun_with_blas_kernels ("/autograd/thread-invariance");
 }
 
 /* ---- checkpointed regions (rm_checkpoint_begin/_end) ------------------------------------- */

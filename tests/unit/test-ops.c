@@ -188,6 +188,43 @@ test_threadpool (void)
     }
 }
 
+typedef struct
+{
+  int64_t grain;
+  gint misaligned;
+  gint covered;
+} GrainArgs;
+
+static void
+grain_range (void *p, int64_t begin, int64_t end, int worker)
+{
+  GrainArgs *a = p;
+  if (begin % a->grain != 0)
+    g_atomic_int_inc (&a->misaligned);
+  g_atomic_int_add (&a->covered, (gint) (end - begin));
+}
+
+/* Ranges are whole grains for any thread count (only the last may end short): a vector loop
+ * and its scalar tail then fall on the same items as on one thread, so the bits do not depend
+ * on the thread count. */
+static void
+test_threadpool_grains (void)
+{
+  for (int threads = 1; threads <= 5; threads++)
+    {
+      RmThreadPool *pool = rm_threadpool_new (threads);
+      for (int64_t grain = 1; grain <= 64; grain *= 4)
+        for (int64_t n = 1; n < 3000; n = n * 3 + 1)
+          {
+            GrainArgs a = { grain, 0, 0 };
+            rm_parallel_for_grain (pool, n, grain, grain_range, &a);
+            g_assert_cmpint (a.misaligned, ==, 0);
+            g_assert_cmpint (a.covered, ==, n);
+          }
+      rm_threadpool_free (pool);
+    }
+}
+
 static void
 test_shapes (void)
 {
@@ -1085,6 +1122,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ops/arena", test_arena);
   g_test_add_func ("/ops/threadpool", test_threadpool);
+  g_test_add_func ("/ops/threadpool-grains", test_threadpool_grains);
   g_test_add_func ("/ops/shapes", test_shapes);
   g_test_add_func ("/ops/permute", test_permute);
   g_test_add_func ("/ops/copy-strided", test_copy_strided);
