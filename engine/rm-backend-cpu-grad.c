@@ -95,19 +95,7 @@ rm_cpu_gemm (RmThreadPool *pool, bool trans_a, bool trans_b, int64_t m, int64_t 
           c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
       return;
     }
-  RmCpuGemm g = { .trans_a = trans_a,
-                  .trans_b = trans_b,
-                  .m = m,
-                  .n = n,
-                  .k = k,
-                  .lda = lda,
-                  .ldb = ldb,
-                  .ldc = ldc,
-                  .alpha = alpha,
-                  .beta = beta,
-                  .a = a,
-                  .b = b,
-                  .c = c };
+  RmCpuGemm g = { trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, a, b, NULL, c };
   const int64_t n_kparts = k / RM_GEMM_KCHUNK;
   if (n_kparts >= 2 && m * n * n_kparts <= RM_GEMM_PARTIAL_MAX)
     {

@@ -767,20 +767,9 @@ rm_par_sgemm (RmThreadPool *pool, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_
               int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
               int64_t ldc, const float *bias)
 {
-  RmCpuGemm g = { .trans_a = ta == CblasTrans,
-                  .trans_b = tb == CblasTrans,
-                  .m = m,
-                  .n = n,
-                  .k = k,
-                  .lda = lda,
-                  .ldb = ldb,
-                  .ldc = ldc,
-                  .alpha = 1.0f,
-                  .beta = 0.0f,
-                  .a = a,
-                  .b = b,
-                  .bias = bias,
-                  .c = c };
+  RmCpuGemm g = {
+    ta == CblasTrans, tb == CblasTrans, m, n, k, lda, ldb, ldc, 1.0f, 0.0f, a, b, bias, c
+  };
   rm_cpu_gemm_bands (pool, &g);
 }
 
