@@ -23,6 +23,7 @@
 
 #include <cblas.h>
 #include <glib.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -68,6 +69,29 @@ peak_rss_gib (void)
   return (double) ru.ru_maxrss / (1024.0 * 1024.0);
 }
 
+/* rm_forward, with a device context's running out of memory reported in @error instead of
+ * aborting: the same jump point as rm_session_segment's (rm-model.c states why unwinding out of
+ * the forward is safe; the inputs and outputs here live in the context's arenas or in the
+ * caller's frame). */
+static bool
+forward_or_out_of_memory (RmForward *fw, const RmForwardInput *in, RmForwardOutput *out,
+                          GError **error)
+{
+  if (!rm_ctx_is_device (fw->ctx))
+    return rm_forward (fw, in, out);
+  jmp_buf out_of_memory;
+  if (setjmp (out_of_memory) != 0)
+    {
+      rm_ctx_set_device_jump (fw->ctx, NULL);
+      rm_device_set_oom_error (fw->ctx, error);
+      return false;
+    }
+  rm_ctx_set_device_jump (fw->ctx, &out_of_memory);
+  const bool ok = rm_forward (fw, in, out);
+  rm_ctx_set_device_jump (fw->ctx, NULL);
+  return ok;
+}
+
 static void
 bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
            const RmRoofline *roof, bool cuda)
@@ -102,6 +126,7 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
   uint64_t flops = 0;
   double beit_ms = 0, hiera_ms = 0, heads_ms = 0;
   size_t peak = 0;
+  bool failed = false;
   for (int r = -1; r < runs; r++) /* run -1 warms up */
     {
       rm_ctx_reset (ctx);
@@ -117,7 +142,8 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
         .text_len = len
       };
       RmForwardOutput out;
-      if (in.sam_image == NULL || in.beit_image == NULL || !rm_forward (&fw, &in, &out) ||
+      if (in.sam_image == NULL || in.beit_image == NULL ||
+          !forward_or_out_of_memory (&fw, &in, &out, &error) ||
           rm_download (ctx, out.pred_masks, &error) == NULL) /* waits for a device */
         {
           fprintf (stderr, "bench-model: %s: %s\n", label,
@@ -125,6 +151,7 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
                    : fw.error ? fw.error->message
                               : "forward failed");
           g_clear_error (&fw.error);
+          failed = true;
           break;
         }
       double sec = (double) (g_get_monotonic_time () - t0) / 1e6;
@@ -137,6 +164,8 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
       flops = ctx->flops;
       peak = rm_ctx_peak_bytes (ctx);
     }
+  if (failed)
+    goto done;
   qsort (t, (size_t) runs, sizeof *t, compare_doubles);
   double med = t[runs / 2];
   double gemm_roof = threads > 1 ? roof->gemm_gflops_all : roof->gemm_gflops_1t;
@@ -158,10 +187,11 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
     printf ("%-8s activation arena peak %.2f GiB, process peak RSS %.2f GiB\n", label,
             (double) peak / (1 << 30), peak_rss_gib ());
   fflush (stdout);
+done:
   g_free (t), g_free (sam), g_free (beit);
   rm_ctx_free (ctx);
   if (cuda)
-    rm_model_core_clear (&dev_core);
+    rm_model_core_clear (&dev_core); /* and weights_ctx, which it owns */
   rm_model_core_clear (&core);
 }
 
