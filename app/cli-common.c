@@ -92,24 +92,3 @@ rm_cli_project_to_refs (const char *project_path, char **tmp_dir, GError **error
   rm_export_report_clear (&report);
   return ok ? g_build_filename (out, "refs.jsonl", NULL) : NULL;
 }
-
-void
-rm_cli_remove_tree (const char *dir)
-{
-  if (dir == NULL)
-    return;
-  g_autoptr (GFile) root = g_file_new_for_path (dir);
-  g_autoptr (GFileEnumerator) e = g_file_enumerate_children (
-      root, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  GFileInfo *info;
-  while (e != NULL && (info = g_file_enumerator_next_file (e, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (dir, g_file_info_get_name (info), NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        rm_cli_remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (dir);
-}

@@ -16,9 +16,8 @@ bool rm_cli_interrupted (void *user);
 /* "label: n …  mIoU …  oIoU …  Pr@0.5 … Pr@0.9 …" on stdout. */
 void rm_cli_print_metrics (const char *label, const RmMetricsSummary *s);
 /* The accepted annotations of a project as a refs.jsonl (+ mask PNGs) in a new temporary folder
- * (*tmp_dir, which the caller removes with rm_cli_remove_tree); returns the refs.jsonl path. */
+ * (*tmp_dir, which the caller removes with rm_remove_tree); returns the refs.jsonl path. */
 char *rm_cli_project_to_refs (const char *project_path, char **tmp_dir, GError **error);
-void rm_cli_remove_tree (const char *dir);
 /* The --device option of the commands that segment (segment, label, eval). */
 #define RM_CLI_DEVICE_HELP                                                                      \
   "Where to compute: auto (a CUDA GPU when there is one, else the CPU), cpu or cuda (default: " \

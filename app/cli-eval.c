@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "refmask-engine.h"
 #include "cli-common.h"
+#include "rm-project.h"
 #include "rm-eval.h"
 
 #include <json-glib/json-glib.h>
@@ -181,7 +182,7 @@ rm_cli_eval (int argc, char **argv)
   if (project != NULL && (refs = rm_cli_project_to_refs (project, &project_tmp, &error)) == NULL)
     {
       fprintf (stderr, "refmask eval: %s\n", error->message);
-      rm_cli_remove_tree (project_tmp);
+      rm_remove_tree (project_tmp);
       return 1;
     }
   /* A project's annotations are all in its default split unless they say otherwise. */
@@ -189,6 +190,6 @@ rm_cli_eval (int argc, char **argv)
   RmDataset *ds = rm_dataset_load_refs (refs, want, &error);
   int status = run_eval (ds, g_steal_pointer (&error), model_dir, device, threads, limit, original,
                          as_json, want, refs);
-  rm_cli_remove_tree (project_tmp);
+  rm_remove_tree (project_tmp);
   return status;
 }

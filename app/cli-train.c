@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "cli-common.h"
+#include "rm-project.h"
 #include "rm-train.h"
 
 #include <stdio.h>
@@ -83,7 +84,7 @@ rm_cli_train (int argc, char **argv)
   if (project != NULL && (refs = rm_cli_project_to_refs (project, &project_tmp, &error)) == NULL)
     {
       fprintf (stderr, "refmask train: %s\n", error->message);
-      rm_cli_remove_tree (project_tmp);
+      rm_remove_tree (project_tmp);
       return 1;
     }
   p.model_dir = model;
@@ -112,7 +113,7 @@ rm_cli_train (int argc, char **argv)
   rm_cli_catch_interrupts ();
   RmTrainResult r;
   gboolean trained = rm_train (&p, &r, &error);
-  rm_cli_remove_tree (project_tmp);
+  rm_remove_tree (project_tmp);
   if (!trained)
     {
       fprintf (stderr, "refmask train: %s\n", error->message);

@@ -90,25 +90,6 @@ image_out_free (gpointer p)
 
 /* ---- files ---- */
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_file_test (path, G_FILE_TEST_IS_SYMLINK) ? NULL : g_dir_open (path, 0, NULL);
-  const char *name;
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
 static gboolean
 set_errno_error (GError **error, int e, const char *what, const char *path)
 {
@@ -212,7 +193,7 @@ finish_export (Export *ex, GError **error)
     }
   g_clear_pointer (&ex->tmp, g_free);
   if (old != NULL)
-    remove_tree (old);
+    rm_remove_tree (old);
   return TRUE;
 }
 
@@ -977,7 +958,7 @@ rm_export (RmProject *project, RmExportFormat format, const char *out_dir,
       ok = ok && finish_export (&ex, error);
     }
   if (ex.tmp != NULL)
-    remove_tree (ex.tmp); /* a failed export leaves nothing behind */
+    rm_remove_tree (ex.tmp); /* a failed export leaves nothing behind */
   g_free (ex.tmp);
   g_free (ex.out);
   g_hash_table_unref (ex.images);

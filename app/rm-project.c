@@ -716,6 +716,29 @@ rm_project_check (RmProject *p, GError **error)
 
 /* ---- paths ---- */
 
+void
+rm_remove_tree (const char *path)
+{
+  if (path == NULL)
+    return;
+  GDir *dir = g_file_test (path, G_FILE_TEST_IS_SYMLINK) ? NULL : g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    {
+      g_unlink (path);
+      return;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      rm_remove_tree (child);
+    }
+  g_dir_close (dir);
+  g_rmdir (path);
+}
+
 char *
 rm_path_relative_to (const char *dir, const char *path)
 {

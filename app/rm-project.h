@@ -263,6 +263,10 @@ gboolean rm_project_get_stats (RmProject *project, RmProjectStats *stats, GError
  * first (relative to the current folder). */
 char *rm_path_relative_to (const char *dir, const char *path);
 
+/* Removes @path: a folder with everything in it, or a file. Symbolic links are removed, never
+ * followed. Best effort: what cannot be removed stays. NULL is allowed (nothing to do). */
+void rm_remove_tree (const char *path);
+
 /* SHA-256 of a file's bytes as 64 hex digits. */
 char *rm_sha256_file (const char *path, GError **error);
 

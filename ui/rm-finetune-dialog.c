@@ -29,6 +29,7 @@
 #include "rm-image-item.h"
 #include "rm-loss-curve.h"
 #include "rm-model-version.h"
+#include "rm-project.h"
 #include "rm-segmenter.h"
 #include "rm-train.h"
 #include "rm-window-project.h"
@@ -89,30 +90,12 @@ sample_clear (gpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 job_clear (gpointer data)
 {
   Job *job = data;
 
   if (job->data_dir != NULL)
-    remove_tree (job->data_dir);
+    rm_remove_tree (job->data_dir);
   g_clear_pointer (&job->context, g_main_context_unref);
   g_clear_pointer (&job->samples, g_array_unref);
   g_free (job->model_dir);

@@ -208,24 +208,6 @@ make_model_dir (const char *scratch_dir)
 }
 
 void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
-void
 rect_annotation_box (guint k, guint32 width, guint32 height, guint32 box[4])
 {
   /* different places and sizes, inside the image, some touching its top or left edge */

@@ -30,7 +30,6 @@ guint8 *copy_mask (RmCandidate *candidate);
 gboolean mask_equals (RmCandidate *candidate, const guint8 *expected);
 void save_window (gpointer window, const char *name);
 char *make_model_dir (const char *scratch_dir);
-void remove_tree (const char *path);
 
 /* The rectangle (x, y, width, height) of the k-th annotation add_rect_annotations () makes on an
  * image of @width x @height pixels. */

@@ -963,7 +963,7 @@ main (int argc, char *argv[])
   g_application_release (G_APPLICATION (app));
   g_clear_object (&app);
   XCloseDisplay (xdisplay);
-  remove_tree (scratch_dir);
+  rm_remove_tree (scratch_dir);
   g_free (scratch_dir);
   g_free (model_dir);
   g_free (project_path);

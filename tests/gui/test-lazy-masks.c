@@ -341,7 +341,7 @@ test_open_project (void)
   rm_project_session_close_async (session, on_closed, &closed);
   g_assert_true (gui_wait_for (is_true, &closed, "the project to close", 30));
   g_clear_pointer (&load.contents, rm_project_contents_free);
-  remove_tree (dir);
+  rm_remove_tree (dir);
 }
 
 int

@@ -1039,8 +1039,8 @@ main (int argc, char *argv[])
 
   g_application_release (G_APPLICATION (app));
   g_clear_object (&app);
-  remove_tree (scratch_dir);
-  remove_tree (private_tmp);
+  rm_remove_tree (scratch_dir);
+  rm_remove_tree (private_tmp);
   g_free (scratch_dir);
   g_free (model_dir);
 
