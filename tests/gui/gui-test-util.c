@@ -207,6 +207,36 @@ make_model_dir (const char *scratch_dir)
   return g_steal_pointer (&out);
 }
 
+char *
+gui_test_scratch_dir (const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *template = g_strdup_printf ("refmask-%s-XXXXXX", name);
+  char *dir = g_dir_make_tmp (template, &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+RmApplication *
+gui_test_app_new (void)
+{
+  g_autoptr (GError) error = NULL;
+  RmApplication *app = rm_application_new (G_APPLICATION_NON_UNIQUE);
+
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_hold (G_APPLICATION (app));
+  return app;
+}
+
+void
+gui_test_app_free (RmApplication *app)
+{
+  g_application_release (G_APPLICATION (app));
+  g_object_unref (app);
+}
+
 void
 rect_annotation_box (guint k, guint32 width, guint32 height, guint32 box[4])
 {

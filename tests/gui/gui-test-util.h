@@ -5,6 +5,7 @@
 
 #include <gtk/gtk.h>
 
+#include "rm-application.h"
 #include "rm-candidate.h"
 #include "rm-project.h"
 #include "rm-window-private.h"
@@ -30,6 +31,12 @@ guint8 *copy_mask (RmCandidate *candidate);
 gboolean mask_equals (RmCandidate *candidate, const guint8 *expected);
 void save_window (gpointer window, const char *name);
 char *make_model_dir (const char *scratch_dir);
+/* A new temporary folder refmask-@name-XXXXXX for a test program's files. */
+char *gui_test_scratch_dir (const char *name);
+/* The studio for a test program: registered (not unique) and held, as if running, so that
+ * destroying its windows does not make it quit. gui_test_app_free () lets it go. */
+RmApplication *gui_test_app_new (void);
+void gui_test_app_free (RmApplication *app);
 
 /* The rectangle (x, y, width, height) of the k-th annotation add_rect_annotations () makes on an
  * image of @width x @height pixels. */

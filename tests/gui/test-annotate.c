@@ -735,19 +735,14 @@ test_load_model_action (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
 
-  scratch_dir = g_dir_make_tmp ("refmask-annotate-XXXXXX", &error);
-  g_assert_no_error (error);
+  scratch_dir = gui_test_scratch_dir ("annotate");
   model_dir = make_model_dir (scratch_dir);
 
-  app = rm_application_new (G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  g_application_hold (G_APPLICATION (app));
+  app = gui_test_app_new ();
 
   g_test_add_func ("/annotate/bad-model", test_bad_model);
   g_test_add_func ("/annotate/model-setting", test_model_setting);
@@ -762,8 +757,7 @@ main (int argc, char *argv[])
 
   status = g_test_run ();
 
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
+  g_clear_pointer (&app, gui_test_app_free);
   rm_remove_tree (scratch_dir);
   g_free (scratch_dir);
   g_free (model_dir);

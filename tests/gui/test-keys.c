@@ -926,7 +926,6 @@ test_dialogs_and_tools (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
   int event_base, error_base, major, minor;
 
@@ -941,14 +940,10 @@ main (int argc, char *argv[])
   g_assert_nonnull (xdisplay);
   g_assert_true (XTestQueryExtension (xdisplay, &event_base, &error_base, &major, &minor));
 
-  scratch_dir = g_dir_make_tmp ("refmask-keys-XXXXXX", &error);
-  g_assert_no_error (error);
+  scratch_dir = gui_test_scratch_dir ("keys");
   model_dir = make_model_dir (scratch_dir);
 
-  app = rm_application_new (G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  g_application_hold (G_APPLICATION (app));
+  app = gui_test_app_new ();
   /* as in test-workflow: no blinking cursor (its timeout warns in an entry whose window lost the
    * focus), no transitions */
   g_object_set (gtk_settings_get_default (), "gtk-cursor-blink", FALSE, "gtk-enable-animations",
@@ -960,8 +955,7 @@ main (int argc, char *argv[])
 
   status = g_test_run ();
 
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
+  g_clear_pointer (&app, gui_test_app_free);
   XCloseDisplay (xdisplay);
   rm_remove_tree (scratch_dir);
   g_free (scratch_dir);

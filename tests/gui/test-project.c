@@ -1023,20 +1023,15 @@ copy_samples (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
 
-  scratch_dir = g_dir_make_tmp ("refmask-project-XXXXXX", &error);
-  g_assert_no_error (error);
+  scratch_dir = gui_test_scratch_dir ("project");
   model_dir = make_model_dir (scratch_dir);
   images_dir = copy_samples ();
 
-  app = rm_application_new (G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  g_application_hold (G_APPLICATION (app));
+  app = gui_test_app_new ();
 
   g_test_add_func ("/project/create-and-reopen", test_create_and_reopen);
   g_test_add_func ("/project/export", test_export);
@@ -1048,8 +1043,7 @@ main (int argc, char *argv[])
 
   status = g_test_run ();
 
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
+  g_clear_pointer (&app, gui_test_app_free);
   rm_remove_tree (scratch_dir);
   g_free (scratch_dir);
   g_free (model_dir);

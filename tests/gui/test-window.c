@@ -682,16 +682,11 @@ test_screenshot (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
 
   g_test_init (&argc, &argv, NULL);
 
-  app = rm_application_new (G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  /* as if running: windows being destroyed must not make the application quit */
-  g_application_hold (G_APPLICATION (app));
+  app = gui_test_app_new ();
 
   g_test_add_func ("/window/sidebar", test_sidebar);
   g_test_add_func ("/window/zoom-and-pan", test_zoom_and_pan);
@@ -705,8 +700,7 @@ main (int argc, char *argv[])
 
   status = g_test_run ();
 
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
+  g_clear_pointer (&app, gui_test_app_free);
 
   return status;
 }

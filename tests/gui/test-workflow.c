@@ -1001,7 +1001,6 @@ test_finetune_project (void)
 int
 main (int argc, char *argv[])
 {
-  g_autoptr (GError) error = NULL;
   int status;
   /* A temporary folder of our own as TMPDIR, before GLib caches it: the fine-tune test counts the
    * dialog's temporary data folders, and other programs' would otherwise count too. */
@@ -1011,14 +1010,10 @@ main (int argc, char *argv[])
 
   g_test_init (&argc, &argv, NULL);
 
-  scratch_dir = g_dir_make_tmp ("refmask-workflow-XXXXXX", &error);
-  g_assert_no_error (error);
+  scratch_dir = gui_test_scratch_dir ("workflow");
   model_dir = make_model_dir (scratch_dir);
 
-  app = rm_application_new (G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_assert_no_error (error);
-  g_application_hold (G_APPLICATION (app));
+  app = gui_test_app_new ();
   /* With dialogs and windows taking the focus from each other on one display, a blinking cursor's
    * timeout can fire in an entry whose window lost the focus, which GTK reports as a warning
    * ("did not receive a focus-out event"): no blinking in tests. */
@@ -1037,8 +1032,7 @@ main (int argc, char *argv[])
 
   status = g_test_run ();
 
-  g_application_release (G_APPLICATION (app));
-  g_clear_object (&app);
+  g_clear_pointer (&app, gui_test_app_free);
   rm_remove_tree (scratch_dir);
   rm_remove_tree (private_tmp);
   g_free (scratch_dir);
