@@ -155,3 +155,19 @@ rm_test_taps_record (void *user, const char *name, const RmTensor *t)
   g_ptr_array_add (taps->data,
                    g_bytes_new (t->data, (size_t) rm_tensor_numel (t) * sizeof (float)));
 }
+
+/* The golden forward of @core on @host and of its device copy @dev_core on @dev, each recording
+ * its taps (@want, @got: initialised here, cleared by the caller); every device tap arrives on
+ * the host, and there are as many as the CPU's. */
+static inline void
+rm_test_golden_forward_pair (RmCtx *host, const RmModelCore *core, RmCtx *dev,
+                             const RmModelCore *dev_core, RmTestTaps *want, RmTestTaps *got,
+                             RmForwardOutput *out_host, RmForwardOutput *out_dev)
+{
+  rm_test_taps_init (want);
+  rm_test_taps_init (got);
+  rm_test_golden_forward (host, core, rm_test_taps_record, want, out_host);
+  rm_test_golden_forward (dev, dev_core, rm_test_taps_record, got, out_dev);
+  g_assert_true (got->all_on_host);
+  g_assert_cmpuint (got->names->len, ==, want->names->len);
+}
