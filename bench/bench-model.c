@@ -23,7 +23,6 @@
 
 #include <cblas.h>
 #include <glib.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -69,27 +68,18 @@ peak_rss_gib (void)
   return (double) ru.ru_maxrss / (1024.0 * 1024.0);
 }
 
-/* rm_forward, with a device context's running out of memory reported in @error instead of
- * aborting: the same jump point as rm_session_segment's (rm-model.c states why unwinding out of
- * the forward is safe; the inputs and outputs here live in the context's arenas or in the
- * caller's frame). */
-static bool
-forward_or_out_of_memory (RmForward *fw, const RmForwardInput *in, RmForwardOutput *out,
-                          GError **error)
+typedef struct
 {
-  if (!rm_ctx_is_device (fw->ctx))
-    return rm_forward (fw, in, out);
-  jmp_buf out_of_memory;
-  if (setjmp (out_of_memory) != 0)
-    {
-      rm_ctx_set_device_jump (fw->ctx, NULL);
-      rm_device_set_oom_error (fw->ctx, error);
-      return false;
-    }
-  rm_ctx_set_device_jump (fw->ctx, &out_of_memory);
-  const bool ok = rm_forward (fw, in, out);
-  rm_ctx_set_device_jump (fw->ctx, NULL);
-  return ok;
+  RmForward *fw;
+  const RmForwardInput *in;
+  RmForwardOutput *out;
+} ForwardCall;
+
+static bool
+forward_run (void *user, GError **error)
+{
+  const ForwardCall *call = user;
+  return rm_forward (call->fw, call->in, call->out);
 }
 
 static void
@@ -143,7 +133,9 @@ bench_one (const char *label, const RmModelConfig *cfg, int runs, int threads,
       };
       RmForwardOutput out;
       if (in.sam_image == NULL || in.beit_image == NULL ||
-          !forward_or_out_of_memory (&fw, &in, &out, &error) ||
+          /* running out of device memory is reported (the inputs and outputs live in the
+           * context's arenas, which the guard trims; nothing else is allocated below it) */
+          !rm_device_run_guarded (ctx, forward_run, &(ForwardCall){ &fw, &in, &out }, &error) ||
           rm_download (ctx, out.pred_masks, &error) == NULL) /* waits for a device */
         {
           fprintf (stderr, "bench-model: %s: %s\n", label,

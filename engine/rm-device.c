@@ -75,6 +75,32 @@ rm_device_set_oom_error (RmCtx *ctx, GError **error)
                rm_device_name (ctx->backend->device), needed, rm_ctx_device_bytes_in_use (ctx));
 }
 
+bool
+rm_device_run_guarded (RmCtx *ctx, bool (*fn) (void *user, GError **error), void *user,
+                       GError **error)
+{
+  if (!rm_ctx_is_device (ctx))
+    return fn (user, error);
+  jmp_buf out_of_memory;
+  if (setjmp (out_of_memory) != 0)
+    {
+      rm_ctx_set_device_jump (ctx, NULL);
+      rm_device_set_oom_error (ctx, error);
+      /* Give the device memory back, so that the next (smaller) request, other sessions and
+       * other processes find it (freeing waits for the kernels queued before the jump). */
+      rm_ctx_trim (ctx);
+      /* A kernel failure of this request, still remembered by the backend, is this request's:
+       * the next one must not report it. */
+      if (ctx->backend->clear_error != NULL)
+        ctx->backend->clear_error ();
+      return false;
+    }
+  rm_ctx_set_device_jump (ctx, &out_of_memory);
+  const bool ok = fn (user, error);
+  rm_ctx_set_device_jump (ctx, NULL);
+  return ok;
+}
+
 RmTensor *
 rm_download (RmCtx *ctx, const RmTensor *t, GError **error)
 {

@@ -21,6 +21,15 @@ RmTensor *rm_upload (RmCtx *ctx, const RmTensor *t, GError **error);
  * allocation that failed (rm_ctx_take_device_failure, which must have one) and what the
  * context already holds there. */
 void rm_device_set_oom_error (RmCtx *ctx, GError **error);
+/* Runs fn (user, error) with ctx's running out of device memory unwinding to here (longjmp from
+ * rm_arena_alloc) instead of aborting: then the jump point is cleared, error is set as by
+ * rm_device_set_oom_error, the context's device memory is given back (rm_ctx_trim) and a kernel
+ * failure the backend still remembers is forgotten, and FALSE is returned. On a host context fn
+ * simply runs. Unwinding out of fn is safe only if everything fn allocates lives in ctx's arenas
+ * or in frames that outlive this call, and fn takes no lock below this frame: the caller states
+ * why its fn keeps that. */
+bool rm_device_run_guarded (RmCtx *ctx, bool (*fn) (void *user, GError **error), void *user,
+                            GError **error);
 /* t readable by the host: a copy in ctx->arena (rm_new_host) when t lives on ctx's device, t
  * itself when it is on the host already. Waits for the kernels that compute t. NULL with
  * RM_ERROR_SHAPE when t is a non-contiguous device tensor, RM_ERROR_DEVICE when a kernel or the

@@ -12,7 +12,6 @@
 #include "rm-model-keys.h"
 #include "rm-tokenizer.h"
 
-#include <setjmp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -512,47 +511,44 @@ segment_each (RmSession *s, const RmImage *image, const SegmentInputs *in,
   return true;
 }
 
+typedef struct
+{
+  RmSession *s;
+  const RmImage *image;
+  const SegmentInputs *in;
+  RmSegmentResult **results;
+  int n;
+} SegmentEach;
+
+static bool
+segment_each_run (void *user, GError **error)
+{
+  const SegmentEach *e = user;
+  return segment_each (e->s, e->image, e->in, e->results, e->n, error);
+}
+
 /* segment_each, with a device context's running out of device memory turned into
- * RM_ERROR_DEVICE (results[] then holds what was made so far, for the caller to free). */
+ * RM_ERROR_DEVICE (results[] then holds what was made so far, for the caller to free).
+ * Unwinding out of segment_each (rm_device_run_guarded) is safe because of this invariant,
+ * which any change to the code below this frame must keep:
+ * - every allocation the forward makes lives in the context's arenas, trimmed on the way out;
+ *   the host memory of the request (the inputs, ids, lens) belongs to session_segment's frame,
+ *   which outlives the jump, and each result is stored in results[] as soon as it is allocated,
+ *   with its buffers stored in it as soon as they are, so session_segment's
+ *   rm_segment_results_free finds them all;
+ * - no lock is taken or released below this frame: the device lock (device_turn) is held by
+ *   rm_session_segment around this whole call, and the model's upload-cache lock only by
+ *   session creation, whose uploads report failure without unwinding (rm_upload);
+ * - a device context has no thread pool, so every allocation, and so the longjmp, happens on
+ *   this thread (rm_arena_alloc checks it).
+ * GErrors of the forward (fw.error) are only set on its way out, never before a further
+ * allocation. */
 static bool
 segment_each_guarded (RmSession *s, const RmImage *image, const SegmentInputs *in,
                       RmSegmentResult **results, int n, GError **error)
 {
-  if (!rm_ctx_is_device (s->ctx))
-    return segment_each (s, image, in, results, n, error);
-  /* The jump point of a device request running out of device memory (rm_arena_alloc unwinds
-   * here with longjmp instead of aborting). Unwinding out of segment_each is safe because of
-   * this invariant, which any change to the code below this frame must keep:
-   * - every allocation the forward makes lives in the context's arenas, trimmed here; the host
-   *   memory of the request (the inputs, ids, lens) belongs to session_segment's frame, which
-   *   outlives the jump, and each result is stored in results[] as soon as it is allocated, with
-   *   its buffers stored in it as soon as they are, so session_segment's
-   *   rm_segment_results_free finds them all;
-   * - no lock is taken or released below this frame: the device lock (device_turn) is held by
-   *   rm_session_segment around this whole call, and the model's upload-cache lock only by
-   *   session creation, whose uploads report failure without unwinding (rm_upload);
-   * - a device context has no thread pool, so every allocation, and so the longjmp, happens on
-   *   this thread (rm_arena_alloc checks it).
-   * GErrors of the forward (fw.error) are only set on its way out, never before a further
-   * allocation. */
-  jmp_buf out_of_memory;
-  if (setjmp (out_of_memory) != 0)
-    {
-      rm_ctx_set_device_jump (s->ctx, NULL);
-      rm_device_set_oom_error (s->ctx, error);
-      /* Give the device memory back, so that the next (smaller) request, other sessions and
-       * other processes find it (freeing waits for the kernels queued before the jump). */
-      rm_ctx_trim (s->ctx);
-      /* A kernel failure of this request, still remembered by the backend, is this request's:
-       * the next one must not report it. */
-      if (s->ctx->backend->clear_error != NULL)
-        s->ctx->backend->clear_error ();
-      return false;
-    }
-  rm_ctx_set_device_jump (s->ctx, &out_of_memory);
-  const bool ok = segment_each (s, image, in, results, n, error);
-  rm_ctx_set_device_jump (s->ctx, NULL);
-  return ok;
+  SegmentEach each = { s, image, in, results, n };
+  return rm_device_run_guarded (s->ctx, segment_each_run, &each, error);
 }
 
 static RmSegmentResult **session_segment (RmSession *s, const RmImage *image,

@@ -124,7 +124,8 @@ void rm_ctx_reset (RmCtx *ctx);
 void rm_ctx_trim (RmCtx *ctx);
 /* Sets (jump) or clears (NULL) the jump point of a device context's data and keep arenas, so
  * that running out of device memory in a forward unwinds to it instead of aborting. The caller
- * of setjmp owns the invariant that makes this safe: see segment_each_guarded (rm-model.c).
+ * of setjmp owns the invariant that makes this safe: rm_device_run_guarded (rm-device.h) is
+ * that caller, and its callers state why (segment_each_guarded in rm-model.c).
  * A device context has no thread pool, so its allocations all happen on the calling thread. */
 void rm_ctx_set_device_jump (RmCtx *ctx, jmp_buf *jump);
 /* The size of the device chunk whose allocation failed last in ctx (data or keep arena), 0 for
